@@ -1,0 +1,167 @@
+"""Run a local server process on loopback: free ports, start, wait, stop.
+
+The shared plumbing of ``local_prometheus`` and ``local_triton``, which start
+real servers for the local quickstart and the integration tests. Every server
+runs in its own process group with its output in a log file, so that a failure
+message can quote the server's own last words and ``stop()`` leaves no
+children behind. Imperative shell: processes, sockets and HTTP. Knows nothing
+about what the server is.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LOG_TAIL_CHARS = 4000
+
+
+class ServerStartError(RuntimeError):
+    """A local server did not start; the message carries its log tail."""
+
+
+def free_loopback_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now.
+
+    The kernel picks it; another process may still take it before our server
+    binds, which the start functions handle by retrying on a fresh port.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def free_loopback_ports(count: int) -> list[int]:
+    """``count`` distinct free loopback ports (held open together while picked)."""
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sockets.append(sock)
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def log_tail(path: Path, chars: int = LOG_TAIL_CHARS) -> str:
+    """The last ``chars`` characters of a log file ('' when there is none)."""
+    try:
+        text = path.read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+    return text[-chars:]
+
+
+@dataclass
+class LocalProcess:
+    """A started server process in its own process group, logging to a file."""
+
+    name: str
+    command: list[str]
+    log_path: Path
+    popen: subprocess.Popen[bytes] = field(repr=False)
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def running(self) -> bool:
+        return self.popen.poll() is None
+
+    def log_tail(self, chars: int = LOG_TAIL_CHARS) -> str:
+        return log_tail(self.log_path, chars)
+
+    def stop(self, grace_s: float = 10.0) -> None:
+        """SIGTERM the whole process group, then SIGKILL what is left. Idempotent."""
+        if self.popen.poll() is None:
+            _signal_group(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                pass
+        # Children (Triton's Python stubs) can outlive their parent: kill the
+        # group even when the leader has already exited.
+        _signal_group(self.popen.pid, signal.SIGKILL)
+        if self.popen.poll() is None:
+            self.popen.wait(timeout=grace_s)
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def start_process(
+    name: str,
+    command: Sequence[str],
+    log_path: Path,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> LocalProcess:
+    """Start ``command`` in a new session (its own process group), output to ``log_path``."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        try:
+            popen = subprocess.Popen(
+                list(command),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=dict(env) if env is not None else None,
+                cwd=cwd,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise ServerStartError(f"{name}: cannot execute {command[0]!r}: {exc}") from exc
+    return LocalProcess(name=name, command=list(command), log_path=log_path, popen=popen)
+
+
+def http_status(url: str, timeout_s: float = 2.0) -> int | None:
+    """The HTTP status of a GET, or None when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except (urllib.error.URLError, OSError):
+        return None
+
+
+def wait_until_ok(process: LocalProcess, url: str, timeout_s: float) -> None:
+    """Poll ``url`` until it answers 200; raise ServerStartError with the log tail otherwise."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if not process.running():
+            raise ServerStartError(
+                f"{process.name} exited with code {process.popen.returncode} before {url} "
+                f"answered.\ncommand: {' '.join(process.command)}\n"
+                f"--- last lines of {process.log_path} ---\n{process.log_tail()}"
+            )
+        if http_status(url) == 200:
+            return
+        if time.monotonic() > deadline:
+            process.stop()
+            raise ServerStartError(
+                f"{process.name} did not answer 200 on {url} within {timeout_s:.0f}s.\n"
+                f"command: {' '.join(process.command)}\n"
+                f"--- last lines of {process.log_path} ---\n{process.log_tail()}"
+            )
+        time.sleep(0.1)
+
+
+def port_clash(process: LocalProcess) -> bool:
+    """Whether the process died because a port was taken between pick and bind."""
+    tail = process.log_tail().lower()
+    return not process.running() and "already in use" in tail

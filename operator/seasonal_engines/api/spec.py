@@ -1,0 +1,537 @@
+"""The InferenceService v1alpha1 spec: the single source of truth for the API.
+
+The CRD in ``crds/`` is generated from these models (see ``crd.py``); every
+field's description becomes the text ``kubectl explain`` shows. Rules that a
+structural schema cannot express are written twice on purpose: as CEL
+(``x-kubernetes-validations``, enforced by the API server) and as pydantic
+validators (enforced by the operator, which may see objects created before a
+CRD upgrade). Pure data: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from datetime import datetime, timedelta, timezone
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from seasonal_engines.api import durations
+
+GROUP = "seasonalengines.io"
+VERSION = "v1alpha1"
+KIND = "InferenceService"
+PLURAL = "inferenceservices"
+SINGULAR = "inferenceservice"
+# Never "isvc": KServe owns it, and users run both operators side by side.
+SHORT_NAMES = ["seis"]
+CATEGORIES = ["seasonal-engines"]
+
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DURATION_PATTERN = durations.PATTERN
+DEFAULT_IMAGE = "nvcr.io/nvidia/tritonserver:26.07-trtllm-python-py3"
+DEFAULT_LADDER = [
+    512, 1024, 2048, 3072, 4096, 6144, 8192, 12288, 16384,
+    24576, 32768, 49152, 65536, 98304, 131072,
+]
+
+
+class ApiModel(BaseModel):
+    """Base for API objects: camelCase on the wire, unknown fields refused."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        use_enum_values=True,
+    )
+
+
+def cel(*rules: tuple[str, str]) -> dict[str, Any]:
+    """The ``x-kubernetes-validations`` block for a model's JSON schema."""
+    return {"x-kubernetes-validations": [{"rule": r, "message": m} for r, m in rules]}
+
+
+# --- model -----------------------------------------------------------------
+
+
+class PvcSource(ApiModel):
+    """A checkpoint on a PersistentVolumeClaim."""
+
+    claim_name: str = Field(description="Name of the PersistentVolumeClaim holding the Hugging Face checkpoint.",
+                            min_length=1, max_length=253)
+    path: str = Field("/", description="Directory inside the claim that holds config.json and the weights.",
+                      max_length=1024)
+
+
+class SecretKeyRef(ApiModel):
+    """A key of a Secret in the InferenceService's namespace."""
+
+    name: str = Field(description="Name of the Secret.", min_length=1, max_length=253)
+    key: str = Field("token", description="Key inside the Secret whose value is used.", max_length=253)
+
+
+class HuggingFaceSource(ApiModel):
+    """A checkpoint downloaded from the Hugging Face Hub at build time."""
+
+    repo: str = Field(description="Repository id, for example meta-llama/Meta-Llama-3-8B-Instruct.",
+                      pattern=r"^[A-Za-z0-9][\w.-]*/[\w.-]+$", max_length=200)
+    revision: str = Field("main", description="Branch, tag or commit. Pin a commit so that the engine hash "
+                          "names exactly one set of weights.", max_length=100)
+    token_secret_ref: SecretKeyRef | None = Field(None, description="Secret with a Hub token, for gated models.")
+
+
+class ModelSource(ApiModel):
+    """Where the checkpoint comes from: exactly one of pvc or huggingFace."""
+
+    model_config = ConfigDict(json_schema_extra=cel(
+        ("has(self.pvc) != has(self.huggingFace)", "set exactly one of source.pvc or source.huggingFace"),
+    ))
+
+    pvc: PvcSource | None = Field(None, description="A checkpoint on a PersistentVolumeClaim.")
+    hugging_face: HuggingFaceSource | None = Field(None, description="A checkpoint from the Hugging Face Hub.")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ModelSource:
+        if (self.pvc is None) == (self.hugging_face is None):
+            raise ValueError("set exactly one of source.pvc or source.huggingFace")
+        return self
+
+
+class ModelArchitecture(ApiModel):
+    """Architecture facts. Optional: when absent they are read from the checkpoint's config.json
+    or from the preset named by model.name."""
+
+    num_layers: int = Field(description="Transformer layers (num_hidden_layers).", ge=1, le=1024)
+    hidden_size: int = Field(description="Hidden size.", ge=1)
+    num_attention_heads: int = Field(description="Query heads.", ge=1)
+    num_key_value_heads: int = Field(description="Key/value heads (GQA); equals numAttentionHeads for MHA.", ge=1)
+    head_dim: int | None = Field(None, description="Head dimension; default hiddenSize / numAttentionHeads.", ge=1)
+    max_position_embeddings: int = Field(description="Longest context the model was trained for, in tokens.", ge=1)
+    vocab_size: int = Field(32000, description="Vocabulary size.", ge=1)
+    parameter_count: int | None = Field(None, description="Total parameters; estimated from the shape when absent.",
+                                        ge=1)
+    rope_scaling_factor: float | None = Field(None, description="RoPE scaling factor, when the checkpoint uses one.",
+                                              gt=0)
+
+
+class Dtype(str, Enum):
+    bfloat16 = "bfloat16"
+    float16 = "float16"
+
+
+class WeightQuantization(str, Enum):
+    none = "none"
+    fp8 = "fp8"
+    int8_sq = "int8_sq"
+    int8_wo = "int8_wo"
+    int4_wo = "int4_wo"
+    int4_awq = "int4_awq"
+    w4a8_awq = "w4a8_awq"
+    nvfp4 = "nvfp4"
+
+
+class KvCacheQuantization(str, Enum):
+    auto = "auto"
+    fp8 = "fp8"
+    int8 = "int8"
+
+
+class Quantization(ApiModel):
+    """Quantization of weights and of the KV cache."""
+
+    weights: WeightQuantization = Field(WeightQuantization.none, description="Weight quantization format "
+                                        "(ModelOpt qformat); none keeps the checkpoint's dtype.")
+    kv_cache: KvCacheQuantization = Field(KvCacheQuantization.auto, description="KV cache dtype; auto uses the "
+                                          "model dtype. fp8 halves KV memory per token.")
+
+
+class ModelSpec(ApiModel):
+    """The model to serve."""
+
+    model_config = ConfigDict(json_schema_extra=cel(
+        ("self.tensorParallelSize * self.pipelineParallelSize <= 64",
+         "tensorParallelSize x pipelineParallelSize must be at most 64 GPUs"),
+    ))
+
+    name: str = Field(description="Model name: a preset (llama-3-8b, llama-3-70b, llama-3.1-8b, llama-3.1-70b, "
+                      "mistral-7b, mixtral-8x7b) or your own label when architecture or config.json gives the "
+                      "facts. Used in engine store paths.", pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+                      max_length=63)
+    source: ModelSource = Field(description="Where the checkpoint comes from.")
+    architecture: ModelArchitecture | None = Field(None, description="Architecture facts; read from the "
+                                                   "checkpoint's config.json or the preset when absent.")
+    dtype: Dtype = Field(Dtype.bfloat16, description="Compute dtype of the engine.")
+    quantization: Quantization = Field(default_factory=Quantization, description="Weight and KV cache "
+                                       "quantization.")
+    tensor_parallel_size: int = Field(1, description="Tensor parallel ranks (GPUs per pipeline stage).",
+                                      ge=1, le=64)
+    pipeline_parallel_size: int = Field(1, description="Pipeline parallel stages.", ge=1, le=64)
+
+
+# --- hardware --------------------------------------------------------------
+
+
+class HardwareSpec(ApiModel):
+    """The GPU the engine is built for and served on. TensorRT engines only run on the SM they were built on."""
+
+    gpu_product: str = Field(description="Value of the nvidia.com/gpu.product node label, for example "
+                             "NVIDIA-H100-80GB-HBM3. Build Jobs and Triton pods are pinned to it.",
+                             min_length=1, max_length=63, pattern=r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+    memory_gi_b: float | None = Field(None, alias="memoryGiB", description="GPU memory in GiB; taken from the "
+                                      "GPU preset when absent.", gt=0, le=4096)
+    compute_capability: str | None = Field(None, description="Compute capability such as 9.0; taken from the GPU "
+                                           "preset when absent.", pattern=r"^[0-9]{1,2}\.[0-9]$")
+
+
+# --- engine ----------------------------------------------------------------
+
+
+class Backend(str, Enum):
+    tensorrt = "tensorrt"
+    pytorch = "pytorch"
+
+
+class EngineStoreSpec(ApiModel):
+    """The PersistentVolumeClaim holding immutable, content-addressed engines."""
+
+    claim_name: str = Field(description="PersistentVolumeClaim mounted by build Jobs (read-write) and Triton "
+                            "pods (read-only).", min_length=1, max_length=253)
+    keep: int = Field(5, description="Engines kept per model by garbage collection, besides the serving engine "
+                      "and those referenced by seasons and history.", ge=1, le=100)
+
+
+class EngineSpec(ApiModel):
+    """How engines are built."""
+
+    backend: Backend = Field(Backend.tensorrt, description="tensorrt builds engines with trtllm-build "
+                             "(TensorRT-LLM 1.2 or older); pytorch applies the same sizing as runtime settings "
+                             "with no build.")
+    image: str = Field(DEFAULT_IMAGE, description="Container image for build Jobs and Triton; builds and "
+                       "serving must use the same TensorRT-LLM and TensorRT.", min_length=1, max_length=512)
+    trtllm_version: str = Field("1.2.1", description="TensorRT-LLM version inside the image. The tensorrt backend "
+                                "needs 1.2.x or older: 1.3 removed trtllm-build.",
+                                pattern=r"^[0-9]+\.[0-9]+(\.[0-9]+)?([.a-z0-9]*)$", max_length=32)
+    store: EngineStoreSpec = Field(description="Where engines are published.")
+    build_deadline: str = Field("2h", description="activeDeadline of a build Job (for example 90m, 2h).",
+                                pattern=DURATION_PATTERN)
+    build_lead_time: str = Field("1h", description="How long before a season starts its engine build begins; "
+                                 "the operator uses the larger of this and the p95 of recorded build durations.",
+                                 pattern=DURATION_PATTERN)
+
+
+# --- traffic ---------------------------------------------------------------
+
+
+class Preset(str, Enum):
+    seasonal = "seasonal"
+    vllm = "vllm"
+    nim = "nim"
+    dynamo = "dynamo"
+    triton_trtllm = "triton-trtllm"
+    custom = "custom"
+
+
+class MatchOp(str, Enum):
+    eq = "="
+    ne = "!="
+    re = "=~"
+    nre = "!~"
+
+
+class LabelMatcher(ApiModel):
+    """A PromQL label matcher added to every query."""
+
+    label: str = Field(description="Label name.", pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$", max_length=128)
+    op: MatchOp = Field(MatchOp.eq, description="Matcher operator.")
+    value: str = Field(description="Value or regular expression; escaped before it reaches PromQL.",
+                       max_length=1024)
+
+
+class CustomMetrics(ApiModel):
+    """Metric names for preset custom: histogram base names without _bucket."""
+
+    input_tokens: str = Field(description="Histogram of prompt tokens per request.",
+                              pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$", max_length=256)
+    output_tokens: str = Field(description="Histogram of generated tokens per request.",
+                               pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$", max_length=256)
+    rejected_requests: str | None = Field(None, description="Counter of requests rejected for length, if any.",
+                                          pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$", max_length=256)
+    limit_stopped_requests: str | None = Field(None, description="Counter of outputs stopped by the engine's "
+                                               "limit, if any.", pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$",
+                                               max_length=256)
+
+
+class TrafficSpec(ApiModel):
+    """Where observed sequence lengths come from."""
+
+    model_config = ConfigDict(json_schema_extra=cel(
+        ("self.preset != 'custom' || has(self.metrics)", "preset custom needs traffic.metrics"),
+        ("self.preset == 'custom' || !has(self.metrics)", "traffic.metrics is only read with preset custom"),
+    ))
+
+    prometheus_url: str = Field(description="Base URL of the Prometheus API, for example "
+                                "http://prometheus-operated.monitoring:9090.", pattern=r"^https?://.+",
+                                max_length=2048)
+    preset: Preset = Field(Preset.seasonal, description="Metric names to read: seasonal (our Triton token exporter, "
+                           "finest buckets and censoring counters), vllm, nim, dynamo, triton-trtllm (buckets stop "
+                           "at 1000 tokens) or custom.")
+    metrics: CustomMetrics | None = Field(None, description="Metric names, with preset custom.")
+    selector: list[LabelMatcher] = Field(default_factory=list, description="Label matchers selecting this "
+                                         "service's series.", max_length=16)
+    window: str = Field("1h", description="Trailing window for drift evaluation.", pattern=DURATION_PATTERN)
+    evaluation_interval: str = Field("5m", description="How often traffic is evaluated.", pattern=DURATION_PATTERN)
+    min_samples: int = Field(1000, description="Fewer requests than this in a window: traffic is insufficient "
+                             "and nothing is planned from it.", ge=1)
+    peak_percentile: float = Field(0.99, description="Percentile of the Poisson arrival model used for the peak "
+                                   "request rate.", gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _metrics_iff_custom(self) -> TrafficSpec:
+        if self.preset == Preset.custom.value and self.metrics is None:
+            raise ValueError("preset custom needs traffic.metrics (inputTokens, outputTokens)")
+        if self.preset != Preset.custom.value and self.metrics is not None:
+            raise ValueError("traffic.metrics is only read with preset custom; remove it or set preset: custom")
+        return self
+
+
+# --- sizing ----------------------------------------------------------------
+
+
+class SizingPolicy(ApiModel):
+    """How observed quantiles become engine limits."""
+
+    model_config = ConfigDict(json_schema_extra=cel(
+        ("!has(self.ladder) || self.ladder.all(x, x >= 16)", "every ladder step must be at least 16 tokens"),
+    ))
+
+    input_quantile: float = Field(0.999, description="Quantile of prompt length that max_input_len covers, "
+                                  "inside (0, 1).", gt=0, lt=1)
+    sequence_quantile: float = Field(0.999, description="Quantile of prompt+output length that max_seq_len "
+                                     "covers, inside (0, 1).", gt=0, lt=1)
+    headroom: float = Field(0.1, description="Extra fraction added to each quantile before rounding up.",
+                            ge=0, le=4)
+    ladder: tuple[int, ...] = Field(tuple(DEFAULT_LADDER), description="Sizes limits round up "
+                              "to, ascending, so that neighbouring seasons share engines.",
+                              min_length=1, max_length=64)
+    max_beyond_fraction: float = Field(0.001, description="Largest share of requests allowed beyond the limits; "
+                                       "limits grow until the planning window's share is no larger.", ge=0, lt=1)
+    max_batch_size: int | None = Field(None, description="Fixed max_batch_size; derived from KV memory and peak "
+                                       "concurrency when absent.", ge=1, le=4096)
+    kv_cache_free_gpu_mem_fraction: float = Field(0.9, description="Share of free GPU memory given to the KV "
+                                                  "cache, inside (0, 1).", gt=0, lt=1)
+
+    @field_validator("ladder")
+    @classmethod
+    def _ladder_ascending(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if any(b <= a for a, b in zip(v, v[1:])):
+            raise ValueError(f"ladder must be strictly ascending, got {v}")
+        if v[0] < 16:
+            raise ValueError("every ladder step must be at least 16 tokens")
+        return v
+
+
+# --- seasons ---------------------------------------------------------------
+
+
+class Season(ApiModel):
+    """A recurring window with its own engine: cron start, IANA timezone, duration."""
+
+    model_config = ConfigDict(json_schema_extra=cel(
+        ("duration(self.duration) > duration('0s')", "season duration must be positive"),
+        ("duration(self.duration) <= duration('168h')", "season duration must be at most 168h (a week)"),
+    ))
+
+    name: str = Field(description="Season name (a DNS label), shown in status and on engines.",
+                      pattern=DNS_LABEL, max_length=63)
+    schedule: str = Field(description="Cron expression for the season's start, for example '0 8 * * 1-5'.",
+                          min_length=9, max_length=128)
+    timezone: str = Field("UTC", description="IANA timezone the schedule is read in, for example Europe/Berlin.",
+                          max_length=64)
+    duration: str = Field(description="How long the season lasts, in Go duration form (for example 10h, 90m); "
+                          "shorter than the time between two starts.", pattern=durations.GO_PATTERN, max_length=32)
+    history: int = Field(4, description="Past occurrences of this season that its engine is planned from.",
+                         ge=1, le=52)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, v: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(v)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA timezone {v!r}; use a name such as UTC or Europe/Berlin") from None
+        return v
+
+    @model_validator(mode="after")
+    def _schedule_and_duration(self) -> Season:
+        from croniter import croniter  # local: keeps module import cheap for the CRD generator
+
+        if not croniter.is_valid(self.schedule):
+            raise ValueError(f"schedule {self.schedule!r} is not a valid cron expression (five fields, "
+                             "for example '0 8 * * 1-5')")
+        period = shortest_period(self.schedule, self.timezone)
+        if durations.seconds(self.duration) >= period.total_seconds():
+            raise ValueError(f"duration {self.duration} must be shorter than the time between two starts "
+                             f"of {self.schedule!r} ({durations.format_seconds(period.total_seconds())})")
+        return self
+
+
+def shortest_period(schedule: str, tz: str, samples: int = 64) -> timedelta:
+    """Shortest gap between consecutive starts of a cron schedule (sampled over the next occurrences)."""
+    from croniter import croniter
+
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc).astimezone(zoneinfo.ZoneInfo(tz))
+    it = croniter(schedule, start)
+    times = [it.get_next(datetime) for _ in range(samples)]
+    return min(b - a for a, b in zip(times, times[1:]))
+
+
+# --- drift and rollout -----------------------------------------------------
+
+
+class DowngradeWindow(ApiModel):
+    """A low-traffic window in which downward rebuilds may roll out."""
+
+    schedule: str = Field(description="Cron expression for the window's start.", min_length=9, max_length=128)
+    timezone: str = Field("UTC", description="IANA timezone of the schedule.", max_length=64)
+    duration: str = Field(description="Window length in Go duration form.", pattern=durations.GO_PATTERN,
+                          max_length=32)
+
+
+class DriftPolicy(ApiModel):
+    """When traffic that moved away from the serving engine triggers a rebuild."""
+
+    breach_fraction: float = Field(0.005, description="Share of requests beyond the serving envelope (rejected "
+                                   "and limit-stopped ones included) that counts as a coverage breach.", gt=0, lt=1)
+    waste_factor: float = Field(1.5, description="The envelope is wasteful when it is this many times larger "
+                                "than a fresh plan needs.", gt=1, le=100)
+    consecutive_evaluations: int = Field(3, description="Evaluations in a row a breach or waste must persist "
+                                         "before acting (hysteresis).", ge=1, le=100)
+    min_rebuild_interval: str = Field("6h", description="Least time between two drift rebuilds. Breaches "
+                                      "ignore it: rejecting requests is worse than one more build.",
+                                      pattern=DURATION_PATTERN)
+    downsize_window: DowngradeWindow | None = Field(None, description="When set, downward rebuilds roll out only "
+                                                    "inside this window.")
+
+
+class Strategy(str, Enum):
+    rolling_update = "RollingUpdate"
+    blue_green = "BlueGreen"
+    recreate = "Recreate"
+
+
+class Slo(ApiModel):
+    """Latency objectives checked after a rollout."""
+
+    ttft_p99_seconds: float | None = Field(None, description="p99 time to first token, seconds.", gt=0)
+    itl_p99_seconds: float | None = Field(None, description="p99 inter-token latency, seconds.", gt=0)
+
+
+class RolloutPolicy(ApiModel):
+    """How Triton moves to a new engine."""
+
+    strategy: Strategy = Field(Strategy.rolling_update, description="RollingUpdate (maxSurge 0, maxUnavailable 1: "
+                               "needs no spare GPU), BlueGreen (a second Deployment; the Service switches when it "
+                               "is ready) or Recreate.")
+    readiness_timeout: str = Field("30m", description="How long a rollout may take before it is rolled back.",
+                                   pattern=DURATION_PATTERN)
+    auto_rollback: bool = Field(True, description="Roll back to the previous engine when a rollout fails or "
+                                "times out.")
+    slo: Slo | None = Field(None, description="Optional latency objectives.")
+
+
+# --- serving ---------------------------------------------------------------
+
+
+class DeploymentRef(ApiModel):
+    """An existing Deployment the operator patches instead of creating its own."""
+
+    name: str = Field(description="Deployment name in the same namespace.", pattern=DNS_LABEL, max_length=253)
+    container: str = Field("triton", description="Container that runs tritonserver.", max_length=63)
+
+
+class ServingSpec(ApiModel):
+    """The Triton Deployment serving the engine."""
+
+    model_config = ConfigDict(json_schema_extra=cel(
+        ("!(has(self.template) && has(self.deploymentRef))", "set serving.template or serving.deploymentRef, not both"),
+    ))
+
+    replicas: int = Field(1, description="Triton replicas.", ge=0, le=1000)
+    model_name: str = Field("ensemble", description="Triton model checked for readiness after a rollout.",
+                            min_length=1, max_length=128)
+    template: dict[str, Any] | None = Field(None, description="Pod template for an operator-owned Triton "
+                                            "Deployment; the operator adds the engine volume, GPU resources and "
+                                            "node selector.", json_schema_extra={
+                                                "x-kubernetes-preserve-unknown-fields": True, "type": "object"})
+    deployment_ref: DeploymentRef | None = Field(None, description="An existing Triton Deployment to manage "
+                                                 "instead.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ServingSpec:
+        if self.template is not None and self.deployment_ref is not None:
+            raise ValueError("set serving.template or serving.deploymentRef, not both")
+        return self
+
+
+class Mode(str, Enum):
+    auto = "Auto"
+    advisory = "Advisory"
+
+
+class InferenceServiceSpec(ApiModel):
+    """Desired state of an InferenceService: a model served by Triton with engines sized to its traffic."""
+
+    model_config = ConfigDict(json_schema_extra=cel(
+        ("self.engine.backend != 'tensorrt' || self.engine.trtllmVersion.matches('^(0[.]|1[.][0-2]([.]|$))')",
+         "engine.backend tensorrt needs engine.trtllmVersion 1.2.x or older (1.3 removed trtllm-build); "
+         "or set engine.backend: pytorch"),
+    ))
+
+    mode: Mode = Field(Mode.auto, description="Auto builds and rolls out engines; Advisory plans and reports "
+                       "only.")
+    model: ModelSpec = Field(description="The model.")
+    hardware: HardwareSpec = Field(description="The GPU.")
+    engine: EngineSpec = Field(description="Engine build settings.")
+    traffic: TrafficSpec = Field(description="Traffic source.")
+    sizing: SizingPolicy = Field(default_factory=SizingPolicy, description="Sizing policy.")
+    seasons: list[Season] = Field(default_factory=list, description="Seasons, each with its own engine. Without "
+                                  "seasons one engine follows the trailing window.", max_length=16,
+                                  json_schema_extra={"x-kubernetes-list-type": "map",
+                                                     "x-kubernetes-list-map-keys": ["name"]})
+    drift: DriftPolicy = Field(default_factory=DriftPolicy, description="Drift policy.")
+    rollout: RolloutPolicy = Field(default_factory=RolloutPolicy, description="Rollout policy.")
+    serving: ServingSpec = Field(default_factory=ServingSpec, description="Serving settings.")
+
+    @field_validator("seasons")
+    @classmethod
+    def _unique_season_names(cls, seasons: list[Season]) -> list[Season]:
+        names = [s.name for s in seasons]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"season names must be unique; repeated: {', '.join(dup)}")
+        return seasons
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> InferenceServiceSpec:
+        if self.engine.backend == Backend.tensorrt.value and not trtllm_has_build(self.engine.trtllm_version):
+            raise ValueError(f"engine.trtllmVersion {self.engine.trtllm_version} has no trtllm-build (removed in "
+                             "1.3): pin 1.2.x or older, or set engine.backend: pytorch")
+        return self
+
+
+def trtllm_has_build(version: str) -> bool:
+    """TensorRT-LLM 1.3 removed the TensorRT engine path; 1.2.x is the last line with trtllm-build."""
+    m = re.match(r"^(\d+)\.(\d+)", version)
+    return bool(m) and (int(m.group(1)), int(m.group(2))) <= (1, 2)
+
+
+__all__ = [
+    "GROUP", "VERSION", "KIND", "PLURAL", "SINGULAR", "SHORT_NAMES", "CATEGORIES",
+    "InferenceServiceSpec", "ModelSpec", "HardwareSpec", "EngineSpec", "TrafficSpec", "SizingPolicy",
+    "Season", "DriftPolicy", "RolloutPolicy", "ServingSpec",
+]

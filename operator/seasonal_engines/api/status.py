@@ -1,0 +1,174 @@
+"""The InferenceService v1alpha1 status: what the operator observed and decided.
+
+Written only by the operator. Conditions follow the Kubernetes API conventions (type, status, reason,
+message, lastTransitionTime, observedGeneration). Pure data: no I/O.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from pydantic import ConfigDict, Field
+
+from seasonal_engines.api.spec import ApiModel
+
+HISTORY_LIMIT = 10
+BUILD_DURATIONS_LIMIT = 20
+
+
+class StatusModel(ApiModel):
+    """Status objects tolerate fields from newer operators instead of failing a read."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class Phase(str, Enum):
+    pending = "Pending"          # accepted, nothing observed yet
+    insufficient = "InsufficientTraffic"  # too few requests to plan from; keeps serving what it has
+    planning = "Planning"
+    building = "Building"
+    rolling_out = "RollingOut"
+    serving = "Serving"
+    advisory = "Advisory"        # mode Advisory: plan recorded, nothing built
+    degraded = "Degraded"        # serving, but the last build or rollout failed
+    invalid = "Invalid"          # spec rejected; any serving engine is left alone
+
+
+class ConditionStatus(str, Enum):
+    true = "True"
+    false = "False"
+    unknown = "Unknown"
+
+
+class Condition(StatusModel):
+    """One aspect of the resource's state, as Kubernetes API conventions describe conditions."""
+
+    type: str = Field(description="Condition type: SpecValid, TrafficAvailable, EngineReady, Building, "
+                      "RollingOut, Drifted or Degraded.", max_length=64)
+    status: ConditionStatus = Field(description="True, False or Unknown.")
+    reason: str = Field(description="CamelCase reason for the last transition.", max_length=128)
+    message: str = Field("", description="Human-readable details.", max_length=4096)
+    last_transition_time: str = Field(description="When the status last changed (RFC 3339).",
+                                      json_schema_extra={"format": "date-time"})
+    observed_generation: int | None = Field(None, description="metadata.generation the condition was set "
+                                            "from.", ge=0)
+
+
+class EnvelopeStatus(StatusModel):
+    """The build-time limits of an engine."""
+
+    max_input_len: int = Field(description="Longest prompt, tokens.", ge=1)
+    max_seq_len: int = Field(description="Longest prompt plus output, tokens.", ge=1)
+    max_batch_size: int = Field(description="Most requests in flight.", ge=1)
+    max_num_tokens: int = Field(description="Most tokens batched per step.", ge=1)
+
+
+class EngineRef(StatusModel):
+    """An engine in the store and where it served."""
+
+    hash: str = Field(description="Content hash naming the engine in the store.", max_length=128)
+    envelope: EnvelopeStatus = Field(description="The engine's limits.")
+    season: str | None = Field(None, description="Season the engine was planned for; none for the trailing "
+                               "window.", max_length=63)
+    backend: str = Field("tensorrt", description="tensorrt, pytorch or cpu-stand-in.", max_length=32)
+    built_at: str | None = Field(None, description="When the build finished.",
+                                 json_schema_extra={"format": "date-time"})
+    rolled_out_at: str | None = Field(None, description="When it began serving.",
+                                      json_schema_extra={"format": "date-time"})
+    generation: int | None = Field(None, description="Engine generation: increases with every rollout.", ge=0)
+
+
+class Quantiles(StatusModel):
+    """Token-length quantiles."""
+
+    p50: float | None = Field(None, description="Median.")
+    p90: float | None = Field(None, description="90th percentile.")
+    p99: float | None = Field(None, description="99th percentile.")
+    p999: float | None = Field(None, description="99.9th percentile.")
+
+
+class TrafficSummary(StatusModel):
+    """What the last evaluation observed."""
+
+    window: str = Field(description="The window evaluated, for example 1h.", max_length=32)
+    evaluated_at: str = Field(description="Evaluation time.", json_schema_extra={"format": "date-time"})
+    samples: float = Field(description="Requests in the window.", ge=0)
+    input: Quantiles = Field(description="Prompt tokens.")
+    output: Quantiles = Field(description="Generated tokens.")
+    sequence: Quantiles = Field(description="Prompt plus generated tokens.")
+    sequence_source: str = Field(description="joint (exact) or bound (conservative, from the marginals).",
+                                 max_length=16)
+    rate_rps: float = Field(description="Mean request rate, per second.", ge=0)
+    peak_rps: float = Field(description="Peak rate at the configured percentile of a Poisson model.", ge=0)
+    censored_fraction: float | None = Field(None, description="Share of requests rejected for length or cut at "
+                                            "the engine's limit; none when the source cannot tell.", ge=0, le=1)
+
+
+class SeasonStatus(StatusModel):
+    """The next season to start."""
+
+    name: str = Field(description="Season name.", max_length=63)
+    starts_at: str = Field(description="Start time.", json_schema_extra={"format": "date-time"})
+    engine_ready: bool = Field(False, description="Whether its engine is built and in the store.")
+    engine_hash: str | None = Field(None, description="The engine planned for it.", max_length=128)
+
+
+class DriftStatus(StatusModel):
+    """Drift between the traffic and the serving engine."""
+
+    state: str = Field("Stable", description="Stable, Breach, Waste or Insufficient.", max_length=32)
+    score: float | None = Field(None, description="Distribution-shift score against the traffic the serving "
+                                "engine was planned from (0 = same).")
+    beyond_fraction: float | None = Field(None, description="Share of requests beyond the serving envelope, "
+                                          "censored ones included.", ge=0, le=1)
+    consecutive: int = Field(0, description="Evaluations in a row in the current state.", ge=0)
+    last_rebuild_at: str | None = Field(None, description="When drift last triggered a rebuild.",
+                                        json_schema_extra={"format": "date-time"})
+
+
+class BuildStatus(StatusModel):
+    """The build in progress, if any."""
+
+    job_name: str = Field(description="The build Job.", max_length=253)
+    engine_hash: str = Field(description="Engine it publishes.", max_length=128)
+    season: str | None = Field(None, description="Season it is for.", max_length=63)
+    reason: str = Field(description="Why it was started: Initial, Season, DriftBreach, DriftWaste.",
+                        max_length=64)
+    started_at: str = Field(description="Start time.", json_schema_extra={"format": "date-time"})
+    attempts: int = Field(1, description="Attempts so far.", ge=1)
+
+
+class RolloutStatus(StatusModel):
+    """The rollout in progress, if any."""
+
+    engine_hash: str = Field(description="Engine being rolled out.", max_length=128)
+    previous_hash: str | None = Field(None, description="Engine to return to on failure.", max_length=128)
+    started_at: str = Field(description="Start time.", json_schema_extra={"format": "date-time"})
+    rollback: bool = Field(False, description="Whether this rollout is itself a rollback.")
+
+
+class InferenceServiceStatus(StatusModel):
+    """Observed state of an InferenceService."""
+
+    phase: Phase = Field(Phase.pending, description="Where the resource is in its life cycle.")
+    observed_generation: int | None = Field(None, description="Last metadata.generation acted on.", ge=0)
+    envelope: str | None = Field(None, description="The serving engine's limits in short form, for kubectl.",
+                                 max_length=128)
+    serving_engine: EngineRef | None = Field(None, description="The engine Triton serves.")
+    engine_generation: int = Field(0, description="Increases with every completed rollout.", ge=0)
+    target_engine: EngineRef | None = Field(None, description="The engine being built or rolled out.")
+    build: BuildStatus | None = Field(None, description="The build in progress.")
+    rollout: RolloutStatus | None = Field(None, description="The rollout in progress.")
+    traffic: TrafficSummary | None = Field(None, description="The last traffic evaluation.")
+    active_season: str | None = Field(None, description="The season in force now.", max_length=63)
+    next_season: SeasonStatus | None = Field(None, description="The next season to start.")
+    drift: DriftStatus | None = Field(None, description="Drift state.")
+    advised_plan: EngineRef | None = Field(None, description="The engine a fresh plan would build now "
+                                           "(always set in Advisory mode).")
+    conditions: list[Condition] = Field(default_factory=list, description="Current conditions.", max_length=16)
+    engine_history: list[EngineRef] = Field(default_factory=list, description="Recently served engines, newest "
+                                            "first, for rollback and garbage collection.",
+                                            max_length=HISTORY_LIMIT)
+    build_durations_seconds: list[float] = Field(default_factory=list, description="Durations of recent "
+                                                 "successful builds, for season lead times.",
+                                                 max_length=BUILD_DURATIONS_LIMIT)

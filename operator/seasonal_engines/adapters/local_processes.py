@@ -11,6 +11,7 @@ about what the server is.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -22,6 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 LOG_TAIL_CHARS = 4000
+# Lines worth quoting from anywhere in a log: glog errors (Triton) and words of failure.
+ERROR_LINE = re.compile(r"^E\d{4} |\berror\b|\bfail(ed|ure)?\b|\bpanic\b", re.IGNORECASE)
+MAX_QUOTED_LINES = 30
+MAX_LINE_CHARS = 400
 
 
 class ServerStartError(RuntimeError):
@@ -60,6 +65,21 @@ def log_tail(path: Path, chars: int = LOG_TAIL_CHARS) -> str:
     except FileNotFoundError:
         return ""
     return text[-chars:]
+
+
+def failure_report(path: Path) -> str:
+    """The error lines of a log, then its last lines: what a failure message should quote."""
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except FileNotFoundError:
+        return f"(no log at {path})"
+    clip = [line if len(line) <= MAX_LINE_CHARS else line[:MAX_LINE_CHARS] + " ..." for line in lines]
+    errors = [line for line in clip if ERROR_LINE.search(line)][:MAX_QUOTED_LINES]
+    tail = clip[-MAX_QUOTED_LINES:]
+    return (
+        f"--- error lines of {path} ---\n" + "\n".join(errors)
+        + f"\n--- last {len(tail)} lines of {path} ---\n" + "\n".join(tail)
+    )
 
 
 @dataclass
@@ -146,8 +166,7 @@ def wait_until_ok(process: LocalProcess, url: str, timeout_s: float) -> None:
         if not process.running():
             raise ServerStartError(
                 f"{process.name} exited with code {process.popen.returncode} before {url} "
-                f"answered.\ncommand: {' '.join(process.command)}\n"
-                f"--- last lines of {process.log_path} ---\n{process.log_tail()}"
+                f"answered.\ncommand: {' '.join(process.command)}\n{failure_report(process.log_path)}"
             )
         if http_status(url) == 200:
             return
@@ -155,8 +174,7 @@ def wait_until_ok(process: LocalProcess, url: str, timeout_s: float) -> None:
             process.stop()
             raise ServerStartError(
                 f"{process.name} did not answer 200 on {url} within {timeout_s:.0f}s.\n"
-                f"command: {' '.join(process.command)}\n"
-                f"--- last lines of {process.log_path} ---\n{process.log_tail()}"
+                f"command: {' '.join(process.command)}\n{failure_report(process.log_path)}"
             )
         time.sleep(0.1)
 

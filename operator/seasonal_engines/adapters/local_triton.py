@@ -163,7 +163,7 @@ def server_command(
         "--allow-metrics=true",
         "--allow-gpu-metrics=false",
         f"--model-control-mode={ModelControl(model_control).value}",
-        "--exit-timeout-secs=5",
+        "--exit-timeout-secs=1",  # tests and quickstart need no graceful drain
     ]
     command += [f"--load-model={name}" for name in load_models]
     return command + list(extra_args)

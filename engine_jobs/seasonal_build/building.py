@@ -1,0 +1,237 @@
+"""The build, step by step: resolve, convert, build, verify, model repository, manifest, publish.
+
+Each step prints one line when it starts and one when it ends (with its duration), flushed, so
+the Job log shows where a build is and the manifest records how long each part took. Everything
+is built into a staging directory of the store and published with one rename; on any failure
+the staging directory is removed, and a build killed outright leaves only a ``.tmp-`` directory
+that readers ignore and garbage collection removes. Idempotent: an engine already published
+under the plan's hash is not rebuilt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import platform
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator, TextIO
+
+import seasonal_build
+from seasonal_build import commands, engine_store, manifests, plans, stand_in, triton_repo, trtllm, verification
+
+STEPS = ("resolve", "convert", "build", "verify", "triton", "manifest", "publish")
+
+
+@dataclass(frozen=True)
+class Options:
+    store: Path
+    backend: plans.Backend | None = None  # overrides plan.backend (cpu-stand-in for local runs)
+    checkpoint_dir: Path | None = None  # an already downloaded Hugging Face checkpoint: skips the source
+    model_mount: Path = Path("/models")  # where the Job mounts a PVC model source
+    work_dir: Path = Path("/scratch")  # scratch for downloads and the TensorRT-LLM checkpoint
+    examples_dir: str = commands.EXAMPLES_DIR
+    serving_store: str = engine_store.STORE_MOUNT  # the store's path inside Triton pods
+    source_revision: str | None = None
+    decode_ms_per_token: float = 0.0  # stand-in only
+
+
+@dataclass(frozen=True)
+class Outcome:
+    engine: engine_store.StoredEngine
+    published: bool  # False: it was there already (before or during this build)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class Progress:
+    """Step lines on a stream, and the seconds each step took."""
+
+    def __init__(self, out: TextIO | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.out = out or sys.stdout
+        self.clock = clock
+        self.timings: dict[str, float] = {}
+
+    def say(self, message: str) -> None:
+        print(f"[seasonal-build] {message}", file=self.out, flush=True)
+
+    @contextlib.contextmanager
+    def step(self, name: str, what: str) -> Iterator[None]:
+        index = STEPS.index(name) + 1
+        self.say(f"step {index}/{len(STEPS)} {name}: {what}")
+        start = self.clock()
+        try:
+            yield
+        except BaseException:
+            self.say(f"step {index}/{len(STEPS)} {name}: FAILED after {self.clock() - start:.1f}s")
+            raise
+        self.timings[name] = self.clock() - start
+        self.say(f"step {index}/{len(STEPS)} {name}: done in {self.timings[name]:.1f}s")
+
+    def skip(self, name: str, why: str) -> None:
+        self.say(f"step {STEPS.index(name) + 1}/{len(STEPS)} {name}: skipped ({why})")
+
+
+def build(plan: plans.Plan, options: Options, *, runner: trtllm.Runner | None = None,
+          progress: Progress | None = None, now: Callable[[], datetime] | None = None,
+          versions: Callable[[], dict[str, Any]] | None = None) -> Outcome:
+    """Build and publish the plan's engine (or find it already published)."""
+    runner = runner or trtllm.subprocess_runner
+    progress = progress or Progress()
+    now = now or (lambda: datetime.now(timezone.utc))
+    backend = options.backend or plan.backend
+    if backend is plans.Backend.pytorch:
+        raise plans.PlanError("plan.backend pytorch needs no engine build: the PyTorch backend applies the plan "
+                              "as runtime settings")
+    store = engine_store.EngineStore(options.store)
+    existing = store.lookup(plan.model.name, plan.engine_hash)
+    if existing is not None:
+        _check_backend(existing, backend)
+        progress.say(f"engine {plan.model.name}/{plan.engine_hash} is already published ({existing.backend}); "
+                     "nothing to build")
+        return Outcome(existing, published=False)
+    progress.say(f"building {plan.model.name}/{plan.engine_hash} ({backend.value}) into {options.store}")
+    staging = store.staging(plan.model.name, plan.engine_hash)
+    scratch = options.work_dir / f"seasonal-build-{plan.short_hash}"
+    try:
+        if backend is plans.Backend.cpu_stand_in:
+            gpu, revision, version_info = _stand_in_steps(plan, options, staging, progress)
+        else:
+            gpu, revision, version_info = _trtllm_steps(plan, options, staging, scratch, runner, progress,
+                                                        versions or _image_versions)
+        with progress.step("manifest", "writing manifest.json (last, the completeness marker)"):
+            sizes = {part: engine_store.tree_size(staging / part)
+                     for part in (engine_store.ENGINE_DIR, engine_store.TRITON_DIR, engine_store.TOKENIZER_DIR)}
+            sizes["total_bytes"] = sum(sizes.values())
+            layout = {"engine": engine_store.ENGINE_DIR, "model_repository": engine_store.TRITON_DIR}
+            if (staging / engine_store.TOKENIZER_DIR).is_dir():
+                layout["tokenizer"] = engine_store.TOKENIZER_DIR
+            doc = manifests.build(
+                plan=dict(plan.raw), engine_hash=plan.engine_hash, model=plan.model.name, backend=backend.value,
+                versions=version_info, gpu=gpu, envelope=_envelope(plan), sizes=sizes,
+                timings=dict(progress.timings), source_revision=revision, created_at=now().isoformat(),
+                layout=layout)
+            engine_store.write_json_atomic(staging / manifests.FILENAME, doc)
+        with progress.step("publish", f"renaming into {store.engine_dir(plan.model.name, plan.engine_hash)}"):
+            result = store.publish(staging, plan.model.name, plan.engine_hash)
+        if not result.published:
+            _check_backend(result.engine, backend)
+            progress.say("another builder published the same engine first; kept theirs")
+        return Outcome(result.engine, result.published, dict(progress.timings))
+    finally:
+        if staging.exists():
+            store.discard(staging)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _trtllm_steps(plan: plans.Plan, options: Options, staging: Path, scratch: Path, runner: trtllm.Runner,
+                  progress: Progress, versions: Callable[[], dict[str, Any]]
+                  ) -> tuple[dict[str, str], str | None, dict[str, Any]]:
+    engine_dir = staging / engine_store.ENGINE_DIR
+    with progress.step("resolve", "locating the Hugging Face checkpoint"):
+        model_dir, revision = _resolve(plan, options, scratch, runner)
+        progress.say(f"checkpoint {model_dir} (revision {revision or 'unknown'})")
+    checkpoint_dir = scratch / "trtllm-checkpoint"
+    with progress.step("convert", f"{plan.checkpoint_method.value} with TP={plan.model.tp} PP={plan.model.pp}"):
+        command = commands.checkpoint(plan, str(model_dir), str(checkpoint_dir), options.examples_dir)
+        progress.say(command.shell())
+        trtllm.run_checked(runner, command)
+    with progress.step("build", "trtllm-build with the plan's flags"):
+        command = commands.trtllm_build(plan, str(checkpoint_dir), str(engine_dir))
+        progress.say(command.shell())
+        trtllm.run_checked(runner, command)
+    with progress.step("verify", "engine config.json against the plan, GPU against the planned SM"):
+        config = verification.read_engine_config(engine_dir)
+        facts = verification.verify_engine(plan, config, sorted(p.name for p in engine_dir.glob("rank*.engine")))
+        gpu_name, sm = trtllm.gpu(runner)
+        verification.verify_sm(plan, sm, gpu_name)
+        version_info = versions()
+        built = str(facts.version or version_info.get("tensorrt_llm") or "")
+        if not built.startswith(plan.trtllm_version):
+            raise verification.VerificationError(
+                f"engine built by TensorRT-LLM {built or 'unknown'} but the plan pins {plan.trtllm_version}; "
+                f"run the build in the plan's image {plan.image}")
+        version_info["engine_config_version"] = facts.version
+        progress.say(f"engine matches its plan; built on {gpu_name} (SM {sm}) by TensorRT-LLM {built}")
+    with progress.step("triton", "writing the TensorRT-LLM model repository"):
+        serving_root = f"{options.serving_store.rstrip('/')}/{plan.model.name}/{plan.engine_hash}"
+        serving_engine = f"{serving_root}/{engine_store.ENGINE_DIR}"
+        triton_repo.copy_tokenizer(model_dir, staging / engine_store.TOKENIZER_DIR)
+        repo = staging / engine_store.TRITON_DIR
+        triton_repo.write(repo, triton_repo.configs(plan, serving_engine,
+                                                    f"{serving_root}/{engine_store.TOKENIZER_DIR}"),
+                          triton_repo.trtllm_model_files())
+        triton_repo.check_dir(repo, facts, serving_engine)
+    return {"name": gpu_name, "sm": sm, "product": plan.gpu.product}, revision, version_info
+
+
+def _stand_in_steps(plan: plans.Plan, options: Options, staging: Path, progress: Progress
+                    ) -> tuple[None, str | None, dict[str, Any]]:
+    progress.skip("resolve", "the CPU stand-in needs no checkpoint")
+    progress.skip("convert", "the CPU stand-in needs no checkpoint")
+    engine_dir = staging / engine_store.ENGINE_DIR
+    repo = staging / engine_store.TRITON_DIR
+    with progress.step("build", "writing the CPU stand-in (not a TensorRT-LLM engine)"):
+        stand_in.write(plan, engine_dir, repo, options.decode_ms_per_token)
+    with progress.step("verify", "stand-in limits against the plan"):
+        doc = json.loads((engine_dir / stand_in.ENGINE_FILE).read_text(encoding="utf-8"))
+        if doc != stand_in.engine_document(plan):
+            raise verification.VerificationError("stand-in.json differs from the plan")
+    with progress.step("triton", "checking the stand-in model repository against its engine"):
+        stand_in.check_dir(repo, engine_dir)
+    info = {"seasonal_build": seasonal_build.__version__, "python": platform.python_version()}
+    return None, options.source_revision, info
+
+
+def _resolve(plan: plans.Plan, options: Options, scratch: Path, runner: trtllm.Runner) -> tuple[Path, str | None]:
+    """The Hugging Face checkpoint directory and the revision it holds."""
+    if options.checkpoint_dir is not None:
+        path = options.checkpoint_dir
+        revision = options.source_revision or _content_revision(path)
+    elif "pvc" in plan.model.source:
+        inside = str(plan.model.source["pvc"].get("path", "/")).lstrip("/")
+        path = options.model_mount / inside
+        revision = options.source_revision or _content_revision(path)
+    elif "huggingFace" in plan.model.source:
+        hf = plan.model.source["huggingFace"]
+        result = trtllm.run_checked(runner, commands.download(hf["repo"], hf.get("revision", "main"),
+                                                              str(scratch / "hf")))
+        path = Path(result.output.strip().splitlines()[-1])
+        revision = path.name  # snapshot directories are named by commit
+    else:
+        raise plans.PlanError("plan.model.source must have pvc or huggingFace")
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(f"{path} holds no config.json: it is not a Hugging Face checkpoint (check "
+                                "spec.model.source)")
+    return path, revision
+
+
+def _content_revision(path: Path) -> str | None:
+    """For checkpoints without a commit: a digest of config.json and the weight files' names and sizes."""
+    config = path / "config.json"
+    if not config.is_file():
+        return None
+    h = hashlib.sha256(config.read_bytes())
+    for p in sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin")):
+        h.update(f"{p.name}:{p.stat().st_size}".encode())
+    return f"content:{h.hexdigest()[:16]}"
+
+
+def _image_versions() -> dict[str, Any]:
+    return {"tensorrt_llm": trtllm.trtllm_version(), "tensorrt": trtllm.tensorrt_version(),
+            "seasonal_build": seasonal_build.__version__, "python": platform.python_version()}
+
+
+def _envelope(plan: plans.Plan) -> dict[str, int]:
+    return {k: plan.build_int(k) for k in ("max_input_len", "max_seq_len", "max_batch_size", "max_num_tokens")}
+
+
+def _check_backend(engine: engine_store.StoredEngine, backend: plans.Backend) -> None:
+    if engine.backend != backend.value:
+        raise engine_store.StoreError(
+            f"{engine.path} already holds a {engine.backend} engine under this hash, not {backend.value}; "
+            "use a separate store for stand-ins or plan with backend cpu-stand-in")

@@ -1,0 +1,52 @@
+"""Postprocessing for the TensorRT-LLM ensemble (Triton Python backend): token ids -> text, and why it stopped.
+
+The engine runs with ``exclude_input_in_output``, so ``output_ids`` hold generated tokens only and
+``sequence_length`` counts them (first beam). ``finish_reason`` uses the same words as the CPU
+stand-in: ``length`` (the client's max_tokens), ``engine_limit`` (prompt + output reached the
+engine's ``max_seq_len``: demand the engine cut short) or ``stop`` (end of sequence).
+"""
+
+import json
+
+import numpy as np
+import triton_python_backend_utils as pb_utils
+from transformers import AutoTokenizer
+
+
+def finish_reason(input_tokens, output_tokens, max_tokens, max_seq_len):
+    if output_tokens >= max_tokens:
+        return "length"
+    if input_tokens + output_tokens >= max_seq_len:
+        return "engine_limit"
+    return "stop"
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        config = json.loads(args["model_config"])
+        params = config["parameters"]
+        self.tokenizer = AutoTokenizer.from_pretrained(params["tokenizer_dir"]["string_value"],
+                                                       trust_remote_code=False)
+        self.max_seq_len = int(params["max_seq_len"]["string_value"])
+
+    def execute(self, requests):
+        return [self._one(r) for r in requests]
+
+    def _one(self, request):
+        ids = pb_utils.get_input_tensor_by_name(request, "output_ids").as_numpy()  # [batch, beam, tokens]
+        lengths = pb_utils.get_input_tensor_by_name(request, "sequence_length").as_numpy()  # [batch, beam]
+        inputs = pb_utils.get_input_tensor_by_name(request, "input_lengths").as_numpy().reshape(-1)
+        wanted = pb_utils.get_input_tensor_by_name(request, "max_tokens").as_numpy().reshape(-1)
+        texts, counts, reasons = [], [], []
+        for i in range(ids.shape[0]):
+            n = int(lengths[i][0])
+            texts.append(self.tokenizer.decode(ids[i][0][:n].tolist(), skip_special_tokens=True).encode("utf-8"))
+            counts.append(n)
+            reasons.append(finish_reason(int(inputs[i]), n, int(wanted[i]), self.max_seq_len).encode("utf-8"))
+        batch = len(texts)
+        return pb_utils.InferenceResponse(output_tensors=[
+            pb_utils.Tensor("text_output", np.array(texts, dtype=np.object_).reshape(batch, 1)),
+            pb_utils.Tensor("num_input_tokens", inputs.astype(np.int32).reshape(batch, 1)),
+            pb_utils.Tensor("num_output_tokens", np.array(counts, dtype=np.int32).reshape(batch, 1)),
+            pb_utils.Tensor("finish_reason", np.array(reasons, dtype=np.object_).reshape(batch, 1)),
+        ])

@@ -1,0 +1,249 @@
+"""Planning: a traffic profile, a model, a GPU and a sizing policy in; a build plan with its reasons out.
+
+Order: refuse thin traffic; check quantization and parallelism against the GPU and model; choose
+``max_input_len`` and ``max_seq_len`` from the window's quantiles (``limits``); size ``max_num_tokens`` and
+``max_batch_size`` against memory (``memory``, ``capacity``, ``rules``); check the model fits
+(``fitting``); derive Triton runtime or LLM-API settings; hash what changes the binary (``identity``).
+Every step adds a line to the explanation. ``plan_for_spec`` resolves an InferenceService spec first.
+Pure: no I/O (a config.json is passed in already parsed).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from seasonal_engines.api import spec as api
+from seasonal_engines.core.sizing import capacity, fitting, gpus, identity, limits, memory, models, rules
+from seasonal_engines.core.sizing.checkpoints import checkpoint_step
+from seasonal_engines.core.sizing.errors import InsufficientTraffic, PlanningError
+from seasonal_engines.core.sizing.gpus import GIB, GpuFacts
+from seasonal_engines.core.sizing.models import ModelFacts
+from seasonal_engines.core.sizing.plans import BuildFlags, ModelRef, Plan, Predictions, TrafficSummary
+from seasonal_engines.core.traffic import Dimension, TrafficProfile, TrafficUnavailable
+
+BACKENDS = ("tensorrt", "pytorch", "cpu-stand-in")
+DEFAULT_MIN_SAMPLES = 1000
+_MIN_SHRUNK_MAX_NUM_TOKENS = 2048
+_ACTIVATION_SHARE = 0.25  # shrink max_num_tokens while activations take more than this of post-weight memory
+
+
+def plan(profile: TrafficProfile | TrafficUnavailable, model: ModelFacts, gpu: GpuFacts, *,
+         dtype: str = "bfloat16", weights_quant: str = "none", kv_quant: str = "auto", tp: int = 1, pp: int = 1,
+         policy: api.SizingPolicy | None = None, backend: str = "tensorrt", image: str = api.DEFAULT_IMAGE,
+         trtllm_version: str = "1.2.1", model_ref: ModelRef | None = None, season: str | None = None,
+         min_samples: int = DEFAULT_MIN_SAMPLES, chunked_context: bool = True) -> Plan:
+    """The build plan for one window of traffic. Raises a ``PlanningError`` subclass naming the fix."""
+    policy = policy or api.SizingPolicy()
+    model_ref = model_ref or ModelRef(model.name)
+    _check_inputs(profile, min_samples, dtype, backend, trtllm_version)
+    assert isinstance(profile, TrafficProfile)
+    fitting.check_quantization(gpu, weights_quant, kv_quant)
+    fitting.check_parallelism(model, tp, pp)
+    explanation: list[str] = []
+    warnings: list[str] = []
+
+    # 1. Limits from the window's own distribution.
+    cap = model.max_context
+    inp = limits.choose_limit("max_input_len", "input", profile.input, target_quantile=policy.input_quantile,
+                              headroom=policy.headroom, ladder=policy.ladder,
+                              max_beyond_fraction=policy.max_beyond_fraction, cap=cap)
+    seq = limits.choose_limit("max_seq_len", "sequence", profile.sequence,
+                              target_quantile=policy.sequence_quantile, headroom=policy.headroom,
+                              ladder=policy.ladder, max_beyond_fraction=policy.max_beyond_fraction, cap=cap,
+                              floor=inp.value)
+    explanation += [inp.explain(), seq.explain()]
+    for choice in (inp, seq):
+        if choice.clamped_to is not None:
+            warnings.append(f"{choice.name} is capped at the model's context ({choice.clamped_to}); the window's "
+                            f"coverage is {choice.coverage:.3%}, below the target {choice.target_quantile:.3%}")
+    if profile.sequence_source.value == "bound":
+        explanation.append("sequence lengths come from a conservative bound on the input and output marginals "
+                           "(no joint series): max_seq_len may be larger than the traffic needs")
+    _note_censoring(profile, explanation, warnings)
+
+    # 2. max_num_tokens: the preferred 8192, smaller when activations would crowd out the KV cache.
+    tpb = rules.DEFAULT_TOKENS_PER_BLOCK
+    weights_gpu = memory.weight_bytes_per_gpu(model, dtype, weights_quant, tp, pp)
+    preferred = rules.DEFAULT_MAX_NUM_TOKENS
+    after_weights = gpu.memory_bytes - weights_gpu - memory.RUNTIME_OVERHEAD_BYTES
+    while (preferred > _MIN_SHRUNK_MAX_NUM_TOKENS and after_weights > 0 and memory.activation_bytes(
+            model, max_num_tokens=preferred, max_batch_size=1, tp=tp) > _ACTIVATION_SHARE * after_weights):
+        preferred //= 2
+
+    # 3. Memory, concurrency, max_batch_size (two passes: the logits buffer grows with max_batch_size).
+    seq_p50 = profile.quantile(Dimension.sequence, 0.5)
+    seq_p99 = profile.quantile(Dimension.sequence, 0.99)
+    mean_in = capacity.histogram_mean(profile.input)
+    mean_out = capacity.histogram_mean(profile.output)
+    latency = capacity.estimate_latency(model, gpu, weights_bytes_per_gpu=weights_gpu, tp=tp, pp=pp,
+                                        mean_input=mean_in, mean_output=mean_out)
+    peak_conc = profile.peak_rps * latency.request_seconds
+    mbs = policy.max_batch_size or 256
+    tokens = rules.choose_max_num_tokens(preferred=preferred, max_input_len=inp.value, max_seq_len=seq.value,
+                                         max_batch_size=mbs, tokens_per_block=tpb, chunked_context=chunked_context)
+    fit = fitting.FitQuery(model, gpu, dtype, kv_quant, pp, capacity.kv_tokens(model, seq.value), tokens.value,
+                           mbs, policy.kv_cache_free_gpu_mem_fraction, tpb)
+    budget = fitting.require_fit(fit, weights_quant, tp)
+    batch = capacity.choose_max_batch_size(concurrent_p50=budget.sequences_at(capacity.kv_tokens(model, seq_p50)),
+                                           peak_concurrency=peak_conc, fixed=policy.max_batch_size)
+    tokens = rules.choose_max_num_tokens(preferred=preferred, max_input_len=inp.value, max_seq_len=seq.value,
+                                         max_batch_size=batch.max_batch_size, tokens_per_block=tpb,
+                                         chunked_context=chunked_context)
+    fit = fitting.FitQuery(model, gpu, dtype, kv_quant, pp, capacity.kv_tokens(model, seq.value), tokens.value,
+                           batch.max_batch_size, policy.kv_cache_free_gpu_mem_fraction, tpb)
+    budget = fitting.require_fit(fit, weights_quant, tp)
+    cap_ = capacity.capacity(budget, model, seq_p50=seq_p50, seq_p99=seq_p99, max_seq_len=seq.value,
+                             max_batch_size=batch.max_batch_size, peak_concurrency=peak_conc)
+    explanation += list(tokens.reasons)
+    warnings += list(tokens.warnings)
+    explanation.append(batch.reason)
+    explanation.append(
+        f"memory per GPU: {budget.gpu_bytes / GIB:.1f} GiB = weights {budget.weights_bytes / GIB:.1f} + activations "
+        f"{budget.activation_bytes / GIB:.2f} (estimate) + runtime {budget.runtime_overhead_bytes / GIB:.1f} "
+        f"(estimate) + free {budget.free_bytes / GIB:.1f}; KV pool {policy.kv_cache_free_gpu_mem_fraction:.0%} of "
+        f"free = {budget.kv_pool_tokens:,} tokens at {budget.kv_bytes_per_token:,} bytes/token")
+    explanation.append(
+        f"latency estimate: TTFT {latency.ttft_seconds * 1e3:.0f} ms for a mean prompt of {mean_in:,.0f} tokens, "
+        f"ITL {latency.itl_seconds * 1e3:.1f} ms, {latency.request_seconds:.2f} s for a mean output of "
+        f"{mean_out:,.0f} tokens; peak {profile.peak_rps:.2f} req/s x {latency.request_seconds:.2f} s = "
+        f"{peak_conc:.1f} concurrent requests (Little's law)")
+    explanation += list(cap_.reasons)
+
+    # 4. Build flags and runtime settings.
+    gemm = rules.gemm_plugin_for(weights_quant, dtype)
+    multiple_profiles = gemm == "disable"  # the perf guide: more profiles help most without the GEMM plugin
+    per_replica_peak = peak_conc / cap_.replicas
+    opt = None if multiple_profiles else capacity.choose_opt_num_tokens(
+        peak_concurrency_per_replica=per_replica_peak, max_num_tokens=tokens.value, tokens_per_block=tpb)
+    fp8_fmha = weights_quant in rules.FP8_FMHA_FORMATS
+    window = min(seq.value, model.sliding_window) if model.sliding_window else seq.value
+    if backend == "pytorch":
+        build = BuildFlags(inp.value, seq.value, batch.max_batch_size, tokens.value, opt)
+    else:
+        build = BuildFlags(
+            max_input_len=inp.value, max_seq_len=seq.value, max_batch_size=batch.max_batch_size,
+            max_num_tokens=tokens.value, opt_num_tokens=opt, tokens_per_block=tpb, gemm_plugin=gemm,
+            use_fp8_context_fmha="enable" if fp8_fmha else "disable",
+            multiple_profiles="enable" if multiple_profiles else "disable")
+        explanation.append(
+            f"plugins: gemm_plugin {gemm}, multiple_profiles {build.multiple_profiles}"
+            + (f", opt_num_tokens {opt} (typical tokens per iteration at the peak)" if opt else
+               " (so opt_num_tokens is left unset)")
+            + f", use_fp8_context_fmha {build.use_fp8_context_fmha}, paged context FMHA on for chunked context "
+              "and KV reuse")
+    warnings += list(rules.check_build(
+        max_input_len=build.max_input_len, max_seq_len=build.max_seq_len, max_batch_size=build.max_batch_size,
+        max_num_tokens=build.max_num_tokens, opt_num_tokens=build.opt_num_tokens, tokens_per_block=tpb,
+        model_context=cap, chunked_context=chunked_context, multiple_profiles=build.multiple_profiles == "enable",
+        use_fp8_context_fmha=build.use_fp8_context_fmha == "enable", weights_quant=weights_quant,
+        max_attention_window_size=window))
+    runtime = _runtime(backend, build, policy, cap_.scheduler_policy, window, chunked_context, tp, pp)
+    step = None if backend == "pytorch" else checkpoint_step(model, dtype=dtype, weights_quant=weights_quant,
+                                                             kv_quant=kv_quant, tp=tp, pp=pp)
+    if backend == "pytorch" and weights_quant != "none":
+        warnings.append(f"the PyTorch backend loads {weights_quant} weights from a pre-quantized (ModelOpt) "
+                        "checkpoint: point spec.model.source at one")
+
+    build_json = build.to_json(backend)
+    doc = identity.identity_document(
+        model_name=model_ref.name, model_source=model_ref.source, model_architecture=_shape(model),
+        backend=backend, trtllm_version=trtllm_version, image=image, gpu_sm=gpu.sm, dtype=dtype,
+        weights_quant=weights_quant, kv_quant=kv_quant, tp=tp, pp=pp,
+        checkpoint=step.to_json() if step else None, build=build_json)
+    predictions = Predictions(
+        weights_bytes=budget.weights_bytes, weights_bytes_total=memory.weight_bytes(model, dtype, weights_quant),
+        kv_bytes_per_token=budget.kv_bytes_per_token, activation_bytes=budget.activation_bytes,
+        runtime_overhead_bytes=budget.runtime_overhead_bytes, kv_pool_bytes=budget.kv_pool_bytes,
+        kv_pool_tokens=budget.kv_pool_tokens, sequence_p50=seq_p50, sequence_p99=seq_p99,
+        concurrent_sequences_p50=cap_.concurrent_p50, concurrent_sequences_p99=cap_.concurrent_p99,
+        coverage_input=inp.coverage, coverage_sequence=seq.coverage, rate_rps=profile.rate_rps,
+        peak_rps=profile.peak_rps, mean_input_tokens=mean_in, mean_output_tokens=mean_out,
+        ttft_seconds=latency.ttft_seconds, itl_seconds=latency.itl_seconds,
+        request_seconds=latency.request_seconds, peak_concurrency=peak_conc,
+        replica_concurrency=cap_.replica_concurrency, replicas=cap_.replicas)
+    traffic = TrafficSummary(start=profile.start.isoformat(), end=profile.end.isoformat(), samples=profile.samples,
+                             sequence_source=profile.sequence_source.value,
+                             censored_fraction=profile.censored_fraction)
+    return Plan(engine_hash=identity.digest(doc), model_ref=model_ref, model=model, gpu=gpu, backend=backend,
+                dtype=dtype, weights_quant=weights_quant, kv_quant=kv_quant, tp=tp, pp=pp,
+                trtllm_version=trtllm_version, image=image, checkpoint=step, build=build, runtime=runtime,
+                season=season, predictions=predictions, traffic=traffic, explanation=tuple(explanation),
+                warnings=tuple(dict.fromkeys(warnings + list(profile.notes))))
+
+
+def _check_inputs(profile: TrafficProfile | TrafficUnavailable, min_samples: int, dtype: str, backend: str,
+                  trtllm_version: str) -> None:
+    if isinstance(profile, TrafficUnavailable):
+        raise InsufficientTraffic(f"no traffic to plan from ({profile.reason}): {profile.message}")
+    if profile.samples < min_samples or math.isnan(profile.samples):
+        raise InsufficientTraffic(
+            f"the window {profile.start.isoformat()} .. {profile.end.isoformat()} holds {profile.samples:.0f} "
+            f"requests, fewer than the {min_samples} needed to plan (traffic.minSamples): widen the window or "
+            "wait for more traffic; nothing is planned from too little data", samples=profile.samples,
+            min_samples=min_samples)
+    if dtype not in memory.DTYPE_BYTES:
+        raise PlanningError(f"dtype {dtype!r} is not supported: use one of {', '.join(memory.DTYPE_BYTES)}")
+    if backend not in BACKENDS:
+        raise PlanningError(f"backend {backend!r} is unknown: use one of {', '.join(BACKENDS)}")
+    if backend == "tensorrt" and not api.trtllm_has_build(trtllm_version):
+        raise PlanningError(f"TensorRT-LLM {trtllm_version} has no trtllm-build (removed in 1.3): pin 1.2.x or "
+                            "older (engine.trtllmVersion), or use engine.backend: pytorch")
+
+
+def _note_censoring(profile: TrafficProfile, explanation: list[str], warnings: list[str]) -> None:
+    c = profile.censored_fraction
+    if c is None:
+        explanation.append("censoring unknown: the source exports no rejected or limit-stopped counters, so "
+                           "demand beyond the serving engine's limits cannot be seen")
+    elif c > 0:
+        warnings.append(f"{c:.3%} of the window's requests were rejected or stopped at the serving engine's "
+                        "limits: their true lengths are longer than recorded")
+
+
+def _shape(model: ModelFacts) -> dict[str, Any]:
+    """Architecture facts that change the compiled network (not estimates such as the parameter count)."""
+    d = model.to_json()
+    for key in ("name", "parameter_count", "parameter_count_estimated", "max_context"):
+        d.pop(key, None)
+    return d
+
+
+def _runtime(backend: str, build: BuildFlags, policy: api.SizingPolicy, scheduler: str, window: int,
+             chunked: bool, tp: int, pp: int) -> dict[str, Any]:
+    if backend == "pytorch":
+        return {"max_batch_size": build.max_batch_size, "max_num_tokens": build.max_num_tokens,
+                "max_seq_len": build.max_seq_len, "enable_chunked_prefill": chunked,
+                "kv_cache_config": {"free_gpu_memory_fraction": policy.kv_cache_free_gpu_mem_fraction,
+                                    "enable_block_reuse": True},
+                "tensor_parallel_size": tp, "pipeline_parallel_size": pp}
+    return {"batching_strategy": "inflight_fused_batching", "batch_scheduler_policy": scheduler,
+            "kv_cache_free_gpu_mem_fraction": policy.kv_cache_free_gpu_mem_fraction,
+            "enable_chunked_context": chunked, "enable_kv_cache_reuse": True, "max_queue_delay_microseconds": 0,
+            "triton_max_batch_size": build.max_batch_size, "max_attention_window_size": window,
+            "max_beam_width": build.max_beam_width}
+
+
+def resolve_model(model_spec: api.ModelSpec, config_json: Mapping[str, Any] | None = None) -> ModelFacts:
+    """Model facts for ``spec.model``: its explicit architecture, else a parsed config.json, else the preset."""
+    if model_spec.architecture is not None:
+        return models.from_architecture(model_spec.name, model_spec.architecture)
+    if config_json is not None:
+        return models.from_hf_config(model_spec.name, config_json)
+    return models.preset(model_spec.name)
+
+
+def plan_for_spec(profile: TrafficProfile | TrafficUnavailable, spec: api.InferenceServiceSpec, *,
+                  season: str | None = None, config_json: Mapping[str, Any] | None = None) -> Plan:
+    """``plan`` with everything taken from an InferenceService spec."""
+    m = spec.model
+    return plan(profile, resolve_model(m, config_json), gpus.from_hardware(spec.hardware), dtype=str(m.dtype),
+                weights_quant=str(m.quantization.weights), kv_quant=str(m.quantization.kv_cache),
+                tp=m.tensor_parallel_size, pp=m.pipeline_parallel_size, policy=spec.sizing,
+                backend=str(spec.engine.backend), image=spec.engine.image, trtllm_version=spec.engine.trtllm_version,
+                model_ref=ModelRef(m.name, m.source.model_dump(mode="json", by_alias=True, exclude_none=True)),
+                season=season, min_samples=spec.traffic.min_samples)
+
+
+__all__ = ["plan", "plan_for_spec", "resolve_model", "BACKENDS", "DEFAULT_MIN_SAMPLES"]

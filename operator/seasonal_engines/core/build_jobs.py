@@ -1,0 +1,260 @@
+"""The Kubernetes manifests of one engine build: a batch/v1 Job and the ConfigMap carrying its plan.
+
+The Job runs ``python -m seasonal_build build`` in the spec's image (NVIDIA's Triton TRT-LLM
+container) on a node with the planned GPU, with TP x PP GPUs, the model source, the engine store
+and a scratch volume. The ``seasonal_build`` package (standard library only) is copied in by an
+init container from the operator's image, so the NVIDIA image stays unmodified. Names derive
+from the engine hash, so creating the same build twice is a no-op (AlreadyExists) and the build
+is idempotent end to end. Both objects are owned by the InferenceService. Pure: dicts in, dicts
+out; the caller creates them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from seasonal_engines.api import durations
+from seasonal_engines.api import spec as api
+
+MANAGED_BY = "seasonal-engines"
+LABEL_HASH = "seasonalengines.io/engine-hash"
+LABEL_MODEL = "seasonalengines.io/model"
+LABEL_SEASON = "seasonalengines.io/season"
+LABEL_SERVICE = "seasonalengines.io/inferenceservice"
+ANNOTATION_FULL_HASH = "seasonalengines.io/engine-hash-full"
+GPU_RESOURCE = "nvidia.com/gpu"
+GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
+PLAN_KEY = "plan.json"
+PLAN_DIR = "/etc/seasonal"
+STORE_MOUNT = "/engines"  # seasonal_build.engine_store.STORE_MOUNT: Triton pods mount the store here too
+MODEL_MOUNT = "/models"
+SCRATCH_MOUNT = "/scratch"
+BUILDER_MOUNT = "/opt/seasonal"
+HASH_IN_NAMES = 12
+HASH_IN_LABELS = 16
+DEFAULT_BUILDER_IMAGE = "ghcr.io/seasonal-engines/seasonal-engines:0.1.0"
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """How build Jobs are shaped beyond what the InferenceService says. Defaults suit one build per model."""
+
+    builder_image: str = DEFAULT_BUILDER_IMAGE
+    """Image holding the seasonal_build package (the operator's), copied in by an init container."""
+    backoff_limit: int = 1
+    """Retries of a failed build pod: one retry covers a preempted node, more only burn GPU hours."""
+    ttl_seconds_after_finished: int = 24 * 3600
+    """Finished Jobs stay a day for `kubectl logs`, then Kubernetes deletes them."""
+    cpu_request: str = "8"
+    memory_request: str = "64Gi"
+    """Checkpoint conversion holds a shard of the weights in host memory."""
+    memory_limit: str | None = None
+    """None: no limit, so a large conversion is not OOM-killed; set one where quotas demand it."""
+    scratch_size_limit: str | None = None
+    """emptyDir size for the download and the TensorRT-LLM checkpoint (about twice the weights)."""
+    shm_size: str = "16Gi"
+    """/dev/shm for NCCL between the TP ranks during the build."""
+    run_as_non_root: bool = False
+    """NVIDIA's Triton images run as root, so runAsNonRoot would stop the pod; set it (and run_as_user)
+    for a derived image with a non-root user."""
+    run_as_user: int | None = None
+    service_account_name: str | None = None
+    extra_tolerations: tuple[Mapping[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class BuildManifests:
+    job: dict[str, Any]
+    config_map: dict[str, Any]
+
+
+def job_name(model: str, engine_hash: str) -> str:
+    """``seasonal-build-<model>-<hash[:12]>``, at most 63 characters (pods and the job-name label need that)."""
+    return _name("seasonal-build", model, engine_hash)
+
+
+def plan_config_map_name(model: str, engine_hash: str) -> str:
+    return _name("seasonal-plan", model, engine_hash)
+
+
+def render(plan: Mapping[str, Any], service: Mapping[str, Any], settings: JobSettings = JobSettings(),
+           *, owned: bool = True) -> BuildManifests:
+    """The Job and plan ConfigMap for ``plan`` (plan.json as a dict) owned by ``service`` (the InferenceService).
+
+    ``owned=False`` leaves out the ownerReference, for manifests rendered before the InferenceService
+    exists (GitOps); the operator always renders owned ones.
+    """
+    meta = service.get("metadata") or {}
+    for key in ("name", "namespace", "uid") if owned else ("name", "namespace"):
+        if not meta.get(key):
+            raise ValueError(f"InferenceService metadata.{key} is required to own the build Job (got "
+                             f"{meta.get(key)!r}); pass the object as read from the cluster")
+    spec = api.InferenceServiceSpec.model_validate(service.get("spec") or {})
+    engine_hash = str(plan.get("engine_hash", ""))
+    if not re.fullmatch(r"[0-9a-f]{16,128}", engine_hash):
+        raise ValueError(f"plan.engine_hash must be lowercase hex (16+ characters), got {engine_hash!r}")
+    if plan.get("backend") not in ("tensorrt", None):
+        raise ValueError(f"plan.backend {plan.get('backend')!r} has no build Job: pytorch builds nothing and the "
+                         "cpu-stand-in is built locally (python -m seasonal_build build --backend cpu-stand-in)")
+    model = str(plan["model"]["name"])
+    if model != spec.model.name:
+        raise ValueError(f"plan.model.name {model!r} differs from spec.model.name {spec.model.name!r}; "
+                         "re-plan for this InferenceService")
+    plan = _with_source(plan, spec)
+    gpus = int(plan["model"].get("tp", 1)) * int(plan["model"].get("pp", 1))
+    labels = _labels(model, engine_hash, plan.get("season"), str(meta["name"]))
+    owners = [{"apiVersion": f"{api.GROUP}/{api.VERSION}", "kind": api.KIND, "name": meta["name"],
+               "uid": meta["uid"], "controller": True, "blockOwnerDeletion": True}] if owned else []
+    cm_name = plan_config_map_name(model, engine_hash)
+    config_map = {
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": cm_name, "namespace": meta["namespace"], "labels": labels,
+                     "annotations": {ANNOTATION_FULL_HASH: engine_hash}, "ownerReferences": owners},
+        "data": {PLAN_KEY: json.dumps(dict(plan), indent=2, sort_keys=True) + "\n"},
+    }
+    volumes, mounts, env = _volumes(spec, cm_name, settings)
+    container_security: dict[str, Any] = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+                                          "seccompProfile": {"type": "RuntimeDefault"}}
+    pod_security: dict[str, Any] = {"seccompProfile": {"type": "RuntimeDefault"}}
+    if settings.run_as_non_root:
+        pod_security["runAsNonRoot"] = True
+        if settings.run_as_user is not None:
+            pod_security["runAsUser"] = settings.run_as_user
+    limits: dict[str, Any] = {GPU_RESOURCE: gpus}
+    if settings.memory_limit:
+        limits["memory"] = settings.memory_limit
+    build = {
+        "name": "build", "image": spec.engine.image, "imagePullPolicy": "IfNotPresent",
+        "command": ["python3", "-m", "seasonal_build", "build", "--plan", f"{PLAN_DIR}/{PLAN_KEY}",
+                    "--store", STORE_MOUNT, "--serving-store", STORE_MOUNT, "--model-mount", MODEL_MOUNT,
+                    "--work-dir", SCRATCH_MOUNT],
+        "env": env,
+        "resources": {"requests": {"cpu": settings.cpu_request, "memory": settings.memory_request,
+                                   GPU_RESOURCE: gpus}, "limits": limits},
+        "volumeMounts": mounts,
+        "securityContext": container_security,
+    }
+    install = {
+        "name": "install-builder", "image": settings.builder_image, "imagePullPolicy": "IfNotPresent",
+        # The package is standard library only: copying its directory is a complete install.
+        "command": ["python", "-c", "import os, shutil, seasonal_build; shutil.copytree(os.path.dirname("
+                    f"seasonal_build.__file__), '{BUILDER_MOUNT}/seasonal_build', dirs_exist_ok=True)"],
+        "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+        "volumeMounts": [{"name": "builder", "mountPath": BUILDER_MOUNT}],
+        "securityContext": container_security,
+    }
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "nodeSelector": {GPU_PRODUCT_LABEL: spec.hardware.gpu_product},
+        "tolerations": [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"},
+                        *[dict(t) for t in settings.extra_tolerations]],
+        "securityContext": pod_security,
+        "initContainers": [install],
+        "containers": [build],
+        "volumes": volumes,
+    }
+    if settings.service_account_name:
+        pod_spec["serviceAccountName"] = settings.service_account_name
+    job = {
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": job_name(model, engine_hash), "namespace": meta["namespace"], "labels": labels,
+                     "annotations": {ANNOTATION_FULL_HASH: engine_hash}, "ownerReferences": owners},
+        "spec": {
+            "backoffLimit": settings.backoff_limit,
+            "activeDeadlineSeconds": int(durations.seconds(spec.engine.build_deadline)),
+            "ttlSecondsAfterFinished": settings.ttl_seconds_after_finished,
+            "template": {"metadata": {"labels": labels}, "spec": pod_spec},
+        },
+    }
+    # No object shared between the two manifests or their parts: callers may patch one freely, and
+    # YAML output carries no anchors.
+    job, config_map = json.loads(json.dumps(job)), json.loads(json.dumps(config_map))
+    if not owned:
+        for obj in (job, config_map):
+            del obj["metadata"]["ownerReferences"]
+    return BuildManifests(job=job, config_map=config_map)
+
+
+def _with_source(plan: Mapping[str, Any], spec: api.InferenceServiceSpec) -> Mapping[str, Any]:
+    """The plan with the spec's model source: filled in when the plan has none (planned from a trace),
+    refused when it names another checkpoint."""
+    wanted = spec.model.source.model_dump(by_alias=True, exclude_none=True, mode="json")
+    given = plan["model"].get("source") or {}
+    if not given:
+        return {**plan, "model": {**plan["model"], "source": wanted}}
+    try:
+        normalised = api.ModelSource.model_validate(given).model_dump(by_alias=True, exclude_none=True, mode="json")
+    except ValueError as exc:
+        raise ValueError(f"plan.model.source is not a valid model source: {exc}") from None
+    if normalised != wanted:
+        raise ValueError(f"plan.model.source {json.dumps(normalised)} differs from spec.model.source "
+                         f"{json.dumps(wanted)}; re-plan for this InferenceService")
+    return plan
+
+
+def _volumes(spec: api.InferenceServiceSpec, cm_name: str,
+             settings: JobSettings) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    scratch: dict[str, Any] = {}
+    if settings.scratch_size_limit:
+        scratch["sizeLimit"] = settings.scratch_size_limit
+    volumes: list[dict[str, Any]] = [
+        {"name": "plan", "configMap": {"name": cm_name, "items": [{"key": PLAN_KEY, "path": PLAN_KEY}]}},
+        {"name": "engines", "persistentVolumeClaim": {"claimName": spec.engine.store.claim_name}},
+        {"name": "scratch", "emptyDir": scratch},
+        {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": settings.shm_size}},
+        {"name": "builder", "emptyDir": {}},
+    ]
+    mounts: list[dict[str, Any]] = [
+        {"name": "plan", "mountPath": PLAN_DIR, "readOnly": True},
+        {"name": "engines", "mountPath": STORE_MOUNT},
+        {"name": "scratch", "mountPath": SCRATCH_MOUNT},
+        {"name": "dshm", "mountPath": "/dev/shm"},
+        {"name": "builder", "mountPath": BUILDER_MOUNT, "readOnly": True},
+    ]
+    env: list[dict[str, Any]] = [
+        {"name": "PYTHONPATH", "value": BUILDER_MOUNT},
+        {"name": "PYTHONUNBUFFERED", "value": "1"},
+        {"name": "HF_HOME", "value": f"{SCRATCH_MOUNT}/hf-home"},
+    ]
+    source = spec.model.source
+    if source.pvc is not None:
+        volumes.append({"name": "model", "persistentVolumeClaim": {"claimName": source.pvc.claim_name,
+                                                                   "readOnly": True}})
+        mounts.append({"name": "model", "mountPath": MODEL_MOUNT, "readOnly": True})
+    elif source.hugging_face is not None and source.hugging_face.token_secret_ref is not None:
+        ref = source.hugging_face.token_secret_ref
+        env.append({"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}})
+    return volumes, mounts, env
+
+
+def _labels(model: str, engine_hash: str, season: Any, service: str) -> dict[str, str]:
+    labels = {
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+        "app.kubernetes.io/component": "engine-build",
+        LABEL_HASH: engine_hash[:HASH_IN_LABELS],
+        LABEL_MODEL: _label_value(model),
+        LABEL_SERVICE: _label_value(service),
+    }
+    if season:
+        labels[LABEL_SEASON] = _label_value(str(season))
+    return labels
+
+
+def _label_value(value: str) -> str:
+    """A valid label value: at most 63 characters, alphanumeric at both ends."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]", "-", value)[:63]
+    return cleaned.strip("-_.")
+
+
+def _name(prefix: str, model: str, engine_hash: str) -> str:
+    suffix = engine_hash[:HASH_IN_NAMES]
+    room = 63 - len(prefix) - len(suffix) - 2
+    part = re.sub(r"[^a-z0-9-]", "-", model.lower())[:room].strip("-")
+    return f"{prefix}-{part}-{suffix}" if part else f"{prefix}-{suffix}"
+
+
+__all__ = ["JobSettings", "BuildManifests", "render", "job_name", "plan_config_map_name"]

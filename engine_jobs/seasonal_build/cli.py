@@ -104,16 +104,7 @@ def _commands(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    engines = engine_store.EngineStore(args.store).list(args.model)
-    if args.json:
-        print(json.dumps([{"model": e.model, "engine_hash": e.engine_hash, "backend": e.backend,
-                           "created_at": e.manifest.get("created_at"), "size_bytes": e.size_bytes,
-                           "envelope": e.manifest.get("envelope"), "path": str(e.path)} for e in engines], indent=2))
-        return EXIT_OK
-    for e in engines:
-        env = e.manifest.get("envelope", {})
-        print(f"{e.model:<24} {e.engine_hash[:16]}  {e.backend:<13} {e.manifest.get('created_at', '?'):<32} "
-              f"in {env.get('max_input_len')} / seq {env.get('max_seq_len')} / bs {env.get('max_batch_size')}")
+    print(format_list(engine_store.EngineStore(args.store).list(args.model), as_json=args.json))
     return EXIT_OK
 
 
@@ -121,12 +112,30 @@ def _gc(args: argparse.Namespace) -> int:
     report = engine_store.EngineStore(args.store).collect(
         args.model, keep_last=args.keep, serving=set(args.serving), referenced=set(args.keep_hash),
         stale_after_seconds=args.stale_after_seconds, dry_run=args.dry_run)
-    verb = "would delete" if args.dry_run else "deleted"
-    for h, reason in report.decision.keep:
-        print(f"keep    {h[:16]}  ({reason.value})")
-    for h in report.decision.delete:
-        print(f"{verb:<7} {h[:16]}")
-    for name in report.removed_temporaries:
-        print(f"{verb:<7} {name}  (dead build staging)")
-    print(f"{verb} {len(report.decision.delete)} engine(s), {report.decision.freed_bytes} bytes")
+    print(format_gc(report, dry_run=args.dry_run))
     return EXIT_OK
+
+
+def format_list(engines: list[engine_store.StoredEngine], as_json: bool = False) -> str:
+    """Engines as a table (or JSON); stand-ins say so in the description column."""
+    if as_json:
+        return json.dumps([{"model": e.model, "engine_hash": e.engine_hash, "backend": e.backend,
+                            "description": e.manifest.get("description"), "created_at": e.manifest.get("created_at"),
+                            "envelope": e.manifest.get("envelope"), "size_bytes": e.size_bytes, "path": str(e.path)}
+                           for e in engines], indent=2)
+    rows = []
+    for e in engines:
+        env = e.manifest.get("envelope") or {}
+        rows.append(f"{e.model:<20} {e.engine_hash[:16]}  {str(e.manifest.get('description')):<40} "
+                    f"{str(e.manifest.get('created_at')):<33} in {env.get('max_input_len')} / seq "
+                    f"{env.get('max_seq_len')} / bs {env.get('max_batch_size')}")
+    return "\n".join(rows) if rows else "(no engines)"
+
+
+def format_gc(report: engine_store.GcReport, dry_run: bool) -> str:
+    verb = "would delete" if dry_run else "deleted"
+    lines = [f"keep {h[:16]} ({reason.value})" for h, reason in report.decision.keep]
+    lines += [f"{verb} {h[:16]}" for h in report.decision.delete]
+    lines += [f"{verb} {name} (staging of a dead build)" for name in report.removed_temporaries]
+    lines.append(f"{verb} {len(report.decision.delete)} engine(s), {report.decision.freed_bytes} bytes")
+    return "\n".join(lines)

@@ -169,8 +169,8 @@ def parse(data: Any) -> Plan:
         raise PlanError(f"plan.season must be a season name or null, got {season!r}")
     plan = Plan(engine_hash=engine_hash, model=model, gpu=gpu, backend=backend,
                 trtllm_version=_str(d, "trtllm_version", "plan"), image=_str(d, "image", "plan"),
-                checkpoint_method=method, checkpoint_script=script, checkpoint_args=dict(args), build=build, runtime=runtime,
-                season=season, raw=d)
+                checkpoint_method=method, checkpoint_script=script, checkpoint_args=dict(args), build=build,
+                runtime=runtime, season=season, raw=d)
     _cross_checks(plan)
     return plan
 

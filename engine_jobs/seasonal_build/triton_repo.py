@@ -41,7 +41,10 @@ def _io_map(mapping: Mapping[str, str]) -> list[dict[str, str]]:
 
 
 def configs(plan: plans.Plan, engine_dir: str, tokenizer_dir: str) -> dict[str, dict[str, Any]]:
-    """ModelConfig values of the four models; ``engine_dir``/``tokenizer_dir`` are paths as the serving pod sees them."""
+    """ModelConfig values of the four models.
+
+    ``engine_dir`` and ``tokenizer_dir`` are paths as the serving pod sees them.
+    """
     rt = plan.runtime
     mbs = rt.triton_max_batch_size
     sampling = {"temperature": "FP32", "runtime_top_k": "INT32", "runtime_top_p": "FP32", "random_seed": "UINT64"}

@@ -13,6 +13,7 @@ import yaml
 
 from seasonal_engines.api import validation
 from seasonal_engines.api.status import EngineRef, EnvelopeStatus, InferenceServiceStatus, Phase
+from seasonal_engines.core import build_jobs
 from seasonal_engines.core import conditions as cond
 from seasonal_engines.core import decisions as dc
 from seasonal_engines.core import reasons
@@ -127,7 +128,7 @@ def test_first_evaluation_builds_the_planned_engine() -> None:
     build = d.actions[0]
     assert isinstance(build, dc.StartBuild) and build.reason == reasons.INITIAL
     assert build.engine.hash == planner(traffic(), None).hash
-    assert build.job_name == dc.job_name("llama-3-8b", build.engine.hash)
+    assert build.job_name == build_jobs.job_name("llama-3-8b", build.engine.hash)
     assert d.status.phase == Phase.building.value
     assert d.status.build is not None and d.status.target_engine is not None
     assert reasons.BUILD_STARTED in reasons_of(d)

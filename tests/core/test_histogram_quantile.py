@@ -33,8 +33,8 @@ def reference_quantile(q: float, pairs: list[tuple[float, float]]) -> float:
             coalesced[-1][1] += c
         else:
             coalesced.append([le, c])
-    top = -INF  # ensureMonotonic
-    for b in coalesced:
+    top = coalesced[0][1]  # ensureMonotonic: the running maximum starts at the first count (even NaN)
+    for b in coalesced[1:]:
         if b[1] > top:
             top = b[1]
         elif b[1] < top:
@@ -62,7 +62,8 @@ def reference_quantile(q: float, pairs: list[tuple[float, float]]) -> float:
         start = coalesced[b - 1][0]
         count -= coalesced[b - 1][1]
         rank -= coalesced[b - 1][1]
-    return start + (end - start) * (rank / count)
+    with np.errstate(divide="ignore", invalid="ignore"):  # Go float division: 0/0 is NaN, x/0 is Inf
+        return float(start + (end - start) * (np.float64(rank) / np.float64(count)))
 
 
 def same(a: float, b: float) -> bool:

@@ -34,7 +34,7 @@ def test_limit_is_quantile_plus_headroom_rounded_up_the_ladder() -> None:
     values = np.r_[np.full(9990, 1000.0), np.full(10, 1800.0)]
     c = limits.choose_limit("max_input_len", "input", hist(values), target_quantile=0.999, headroom=0.1,
                             ladder=DEFAULT_LADDER, max_beyond_fraction=0.001, cap=131072)
-    assert 900 < c.quantile_value <= 1000.1
+    assert 900 < c.quantile_value <= 1024  # the top of the bucket holding 1000, as PromQL interpolates
     assert c.with_headroom == pytest.approx(c.quantile_value * 1.1)
     assert (c.first_step, c.value, c.grown_steps, c.clamped_to) == (2048, 2048, 0, None)
     assert c.coverage == 1.0
@@ -101,12 +101,12 @@ def test_limits_are_monotone_in_the_target_quantile_and_meet_it(values: np.ndarr
     assert a.value <= b.value
     for c in (a, b):
         assert c.value in limits.effective_ladder(DEFAULT_LADDER, 131072)
-        assert c.clamped_to is None
+        assert c.value >= min(c.with_headroom, 131072)  # never below the quantile plus headroom, unless capped
+        if c.clamped_to is not None:
+            assert c.value == 131072  # capped at the model's context: the explanation says so
+            continue
         assert c.coverage >= c.target_quantile - 1e-12
         assert 1 - c.coverage <= beyond + 1e-12
-        # Exact count, not the interpolated one: the per-request share is at least the bucket estimate's
-        # lower edge, since a ladder step covers every request in the buckets wholly below it.
-        assert c.value >= c.with_headroom or c.value == c.first_step
 
 
 # --- the trtllm-build rules ----------------------------------------------------------------------------

@@ -74,6 +74,19 @@ def test_backfill_without_eof_is_refused_by_name(tmp_path):
         prometheus.start_prometheus(tmp_path, text)
 
 
+@pytest.mark.prometheus
+def test_backfill_with_a_blank_line_names_the_line(tmp_path):
+    text = histogram_history("x", minutes=1).replace("# TYPE x histogram\n", "# TYPE x histogram\n\n")
+    with pytest.raises(ValueError, match="openmetrics_text: line 2 is blank"):
+        prometheus.start_prometheus(tmp_path, text)
+
+
+@pytest.mark.prometheus
+def test_backfill_promtool_errors_are_quoted(tmp_path):
+    with pytest.raises(ValueError, match=r"(?s)openmetrics_text: promtool refused it.*not-a-number"):
+        prometheus.start_prometheus(tmp_path, 'x_bucket{le="1"} not-a-number 1\n# EOF\n')
+
+
 def test_missing_prometheus_binary_fails_loudly(tmp_path, monkeypatch):
     monkeypatch.setenv(local_prometheus.PROMETHEUS_ENV, str(tmp_path / "no-such-prometheus"))
     with pytest.raises(FileNotFoundError, match="SEASONAL_PROMETHEUS_BIN"):
@@ -199,11 +212,13 @@ def test_emulator_creates_lists_and_watches_inference_services(kmock_k8s: kube.K
 
 
 @pytest.mark.kmock
-def test_kubectl_reads_the_emulator(kmock_k8s: kube.KubeEmulator, kubectl_bin: Path):
+def test_kubectl_reads_the_emulator(kmock_k8s: kube.KubeEmulator, kubectl_bin: Path, tmp_path: Path):
     kmock_k8s.create(kube.INFERENCE_SERVICES, "default", inference_service("chat"))
+    # HOME in tmp_path: kubectl writes its discovery cache under $HOME/.kube.
+    env = {"KUBECONFIG": str(kmock_k8s.kubeconfig), "HOME": str(tmp_path)}
     result = subprocess.run(
         [str(kubectl_bin), "get", "seis", "-n", "default", "-o", "name"],
-        capture_output=True, text=True, timeout=30, env={"KUBECONFIG": str(kmock_k8s.kubeconfig)},
+        capture_output=True, text=True, timeout=30, env=env,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"{spec.SINGULAR}.{spec.GROUP}/chat"

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import threading
 import time
 import urllib.error
@@ -134,7 +135,16 @@ class KubeEmulator:
 
 
 class TestbedEmulator(kmock.KubernetesEmulator):
-    """kmock's emulator, with lists that say their ``kind`` (kubectl refuses lists without one)."""
+    """kmock's emulator, with lists that say their ``kind`` (kubectl refuses lists without one) and
+    ``metadata.generateName`` honoured on create (kopf posts Events that way)."""
+
+    async def _handle(self, request: Any) -> Any:
+        if request.resource is not None and request.action == kmock.action.CREATE and \
+                isinstance(request.data, dict):
+            meta = request.data.setdefault("metadata", {})
+            if not meta.get("name") and meta.get("generateName"):
+                meta["name"] = f"{meta['generateName']}{secrets.token_hex(4)}"
+        return await super()._handle(request)
 
     async def _serve_list(self, request: Any) -> Any:
         payload = await super()._serve_list(request)

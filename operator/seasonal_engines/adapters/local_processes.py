@@ -102,9 +102,13 @@ class LocalProcess:
         return log_tail(self.log_path, chars)
 
     def stop(self, grace_s: float = 10.0) -> None:
-        """SIGTERM the whole process group, then SIGKILL what is left. Idempotent."""
+        """SIGTERM the server, then SIGKILL what is left of its process group. Idempotent.
+
+        Only the leader gets SIGTERM: servers shut their own children down in
+        order (Triton's Python stubs release their shared memory that way).
+        """
         if self.popen.poll() is None:
-            _signal_group(self.popen.pid, signal.SIGTERM)
+            self.popen.send_signal(signal.SIGTERM)
             try:
                 self.popen.wait(timeout=grace_s)
             except subprocess.TimeoutExpired:
@@ -164,6 +168,7 @@ def wait_until_ok(process: LocalProcess, url: str, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while True:
         if not process.running():
+            process.stop()  # its children may still run
             raise ServerStartError(
                 f"{process.name} exited with code {process.popen.returncode} before {url} "
                 f"answered.\ncommand: {' '.join(process.command)}\n{failure_report(process.log_path)}"

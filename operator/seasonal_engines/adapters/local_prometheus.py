@@ -67,6 +67,9 @@ def backfill_openmetrics(openmetrics_text: str, data_dir: Path, promtool: Path |
     """Write ``openmetrics_text`` as TSDB blocks into ``data_dir``."""
     if not openmetrics_text.rstrip().endswith("# EOF"):
         raise ValueError("openmetrics_text: must end with a '# EOF' line (OpenMetrics requires it); append '# EOF\\n'")
+    blank = next((n for n, line in enumerate(openmetrics_text.rstrip("\n").split("\n"), 1) if not line.strip()), None)
+    if blank is not None:
+        raise ValueError(f"openmetrics_text: line {blank} is blank; OpenMetrics allows no empty lines, drop it")
     tool = promtool or find_binaries().promtool
     data_dir.mkdir(parents=True, exist_ok=True)
     source = data_dir.parent / f"{data_dir.name}.backfill.om"

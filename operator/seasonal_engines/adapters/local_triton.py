@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import uuid
 import shutil
 import site
 import sys
@@ -37,6 +38,7 @@ from seasonal_engines.adapters import local_processes
 
 TRITON_DIR_ENV = "SEASONAL_TRITONSERVER_DIR"
 CACHE_DIR_ENV = "SEASONAL_CACHE_DIR"
+SHM_DIR = Path("/dev/shm")
 INSTALL_HINT = "install it with `pip install 'nvidia-pytriton>=0.7,<0.8'` or point $" + TRITON_DIR_ENV
 START_ATTEMPTS = 3
 
@@ -147,8 +149,13 @@ def server_command(
     model_control: ModelControl = ModelControl.NONE,
     load_models: Sequence[str] = (),
     extra_args: Sequence[str] = (),
+    shm_prefix: str | None = None,
 ) -> list[str]:
-    """The tritonserver command line for a CPU-only run on loopback."""
+    """The tritonserver command line for a CPU-only run on loopback.
+
+    ``shm_prefix`` names the Python backend's shared-memory regions, so that
+    whoever stops the server can remove what a crashed stub left in /dev/shm.
+    """
     command = [
         str(installation.server_bin),
         f"--model-repository={model_repository}",
@@ -165,6 +172,8 @@ def server_command(
         f"--model-control-mode={ModelControl(model_control).value}",
         "--exit-timeout-secs=1",  # tests and quickstart need no graceful drain
     ]
+    if shm_prefix:
+        command.append(f"--backend-config=python,shm-region-prefix-name={shm_prefix}")
     command += [f"--load-model={name}" for name in load_models]
     return command + list(extra_args)
 
@@ -181,6 +190,7 @@ class TritonServer:
     metrics_port: int
     model_repository: Path
     process: local_processes.LocalProcess = field(repr=False)
+    shm_prefix: str = ""
 
     @property
     def log_path(self) -> Path:
@@ -191,6 +201,7 @@ class TritonServer:
 
     def stop(self) -> None:
         self.process.stop()
+        remove_shm_regions(self.shm_prefix)
 
     def __enter__(self) -> TritonServer:
         return self
@@ -199,6 +210,14 @@ class TritonServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def remove_shm_regions(prefix: str) -> None:
+    """Delete shared-memory regions named ``prefix*`` (left behind when a stub is killed)."""
+    if not prefix:
+        return
+    for region in SHM_DIR.glob(f"{prefix}*"):
+        region.unlink(missing_ok=True)
 
 
 def start_triton(
@@ -229,8 +248,10 @@ def start_triton(
     workdir = Path(workdir)
     for attempt in range(1, START_ATTEMPTS + 1):
         http_port, grpc_port, metrics_port = local_processes.free_loopback_ports(3)
+        shm_prefix = f"seasonal_engines_{uuid.uuid4().hex[:12]}_"
         command = server_command(
-            installation, model_repository, http_port, grpc_port, metrics_port, control, load_models, extra_args
+            installation, model_repository, http_port, grpc_port, metrics_port, control, load_models, extra_args,
+            shm_prefix,
         )
         process = local_processes.start_process(
             "tritonserver", command, workdir / f"tritonserver-{attempt}.log", env=server_env, cwd=workdir
@@ -239,6 +260,8 @@ def start_triton(
         try:
             local_processes.wait_until_ok(process, f"{http_url}/v2/health/ready", ready_timeout_s)
         except local_processes.ServerStartError:
+            process.stop()
+            remove_shm_regions(shm_prefix)
             if attempt < START_ATTEMPTS and local_processes.port_clash(process):
                 continue
             raise
@@ -251,5 +274,6 @@ def start_triton(
             metrics_port=metrics_port,
             model_repository=model_repository,
             process=process,
+            shm_prefix=shm_prefix,
         )
     raise AssertionError("unreachable")  # the loop returns or raises

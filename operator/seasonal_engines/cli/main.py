@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "replay": "replay",
     "quickstart": "quickstart",
     "engines": "engines",
+    "run": "run",
 }
 
 

@@ -12,6 +12,7 @@ import json
 import math
 import re
 import sys
+import textwrap
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from seasonal_engines.core.sizing.gpus import GIB
 from seasonal_engines.core.sizing.plans import ModelRef, Plan
 from seasonal_engines.core.traffic import TrafficProfile, TrafficUnavailable
 
+TABLE_WIDTH = 100
 WEIGHT_FORMATS = [q.value for q in api.WeightQuantization]
 KV_FORMATS = [q.value for q in api.KvCacheQuantization]
 
@@ -75,6 +77,8 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
     s.add_argument("--max-batch-size", type=int, help="fix max_batch_size instead of deriving it")
     s.add_argument("--min-samples", type=int, default=planning.DEFAULT_MIN_SAMPLES,
                    help="refuse windows with fewer requests")
+    s.add_argument("--no-chunked-context", dest="chunked_context", action="store_false",
+                   help="plan without chunked context: every admitted prompt must then fit in max_num_tokens")
     s.add_argument("--season", help="season name recorded in the plan")
     o = p.add_argument_group("output")
     o.add_argument("--json", action="store_true", help="print plan.json instead of the table")
@@ -99,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     result = planning.plan(profile, model, gpu, dtype=args.dtype, weights_quant=args.quant, kv_quant=kv_quant,
                            tp=args.tp, pp=args.pp, policy=policy, backend=args.backend, image=args.image,
                            trtllm_version=args.trtllm_version, model_ref=model_ref, season=args.season,
-                           min_samples=args.min_samples)
+                           min_samples=args.min_samples, chunked_context=args.chunked_context)
     doc = result.to_json()
     if args.output:
         args.output.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
@@ -119,7 +123,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _window_text(args: argparse.Namespace) -> str | None:
     if args.trace is None:
-        return f"{args.window} ending {args.at or 'now'} from {args.prometheus}"
+        end = _instant(args.at).isoformat()[:19] + " UTC" if args.at else "now"
+        return f"{args.window} ending {end} from {args.prometheus}"
     text = args.trace.name
     if args.from_hour is not None:
         text += f", hours {args.from_hour:g}-{args.to_hour:g} of every day"
@@ -238,20 +243,30 @@ def _instant(text: str) -> datetime:
 # --- the table -------------------------------------------------------------------------------------------
 
 
-def _rows(title: str, rows: list[tuple[str, str]]) -> list[str]:
-    width = max(len(k) for k, _ in rows)
-    return [title] + [f"  {k.ljust(width)}  {v}" for k, v in rows]
+def _rows(title: str, rows: list[tuple[str, str]], width: int = TABLE_WIDTH) -> list[str]:
+    """A titled block of ``key  value`` rows, keys aligned, long values wrapped under themselves."""
+    key_width = max(len(k) for k, _ in rows)
+    out = [title]
+    for k, v in rows:
+        lead = f"  {k.ljust(key_width)}  "
+        out += textwrap.wrap(v, width=width, initial_indent=lead, subsequent_indent=" " * len(lead),
+                             break_on_hyphens=False) or [lead.rstrip()]
+    return out
 
 
-def format_table(plan: Plan) -> str:
-    """The plan for a terminal: sections of aligned rows, then the reasons and warnings."""
+def format_table(plan: Plan, width: int = TABLE_WIDTH) -> str:
+    """The plan for a terminal: sections of aligned rows, then the reasons and warnings wrapped to ``width``."""
     p, b, t = plan.predictions, plan.build, plan.traffic
     quant = plan.weights_quant if plan.kv_quant == "auto" else f"{plan.weights_quant}, KV {plan.kv_quant}"
-    lines = [f"Engine {plan.engine_id}  {plan.model_ref.name} on {plan.gpu.product} (SM {plan.gpu.sm}), "
-             f"{plan.dtype}, quantization {quant}, tp={plan.tp} pp={plan.pp}, {plan.backend}"
-             + (f", season {plan.season}" if plan.season else ""),
-             f"Window  {t.start} .. {t.end}, {t.samples:,.0f} requests, {p.rate_rps:.3f} req/s "
-             f"(peak {p.peak_rps:.2f}), sequence lengths {t.sequence_source}", ""]
+    lines = _rows(f"Engine {plan.engine_id}" + (f" for season {plan.season}" if plan.season else ""), [
+        ("model", f"{plan.model_ref.name}, {plan.dtype}, quantization {quant}, tp={plan.tp} pp={plan.pp}"),
+        ("GPU", f"{plan.gpu.product} (SM {plan.gpu.sm})"),
+        ("backend", f"{plan.backend}, TensorRT-LLM {plan.trtllm_version}"),
+        ("window", f"{t.start[:19]} .. {t.end[:19]} UTC"),
+        ("traffic", f"{t.samples:,.0f} requests, {p.rate_rps:.3f} req/s (peak {p.peak_rps:.2f}), sequence lengths "
+                    f"{t.sequence_source}"),
+    ])
+    lines.append("")
     opt = "unset (multiple_profiles)" if b.opt_num_tokens is None else str(b.opt_num_tokens)
     lines += _rows("Build" if plan.builds_engine else "Runtime limits (no build)", [
         ("max_input_len", f"{b.max_input_len:>7}   covers {p.coverage_input:.3%} of prompts"),
@@ -259,8 +274,8 @@ def format_table(plan: Plan) -> str:
         ("max_batch_size", f"{b.max_batch_size:>7}"),
         ("max_num_tokens", f"{b.max_num_tokens:>7}"),
         ("opt_num_tokens", f"{opt:>7}"),
-    ] + ([("plugins", f"gemm {b.gemm_plugin}, fp8 context FMHA {b.use_fp8_context_fmha}, multiple_profiles "
-                      f"{b.multiple_profiles}, tokens_per_block {b.tokens_per_block}")] if plan.builds_engine else []))
+    ] + ([("plugins", f"gemm {b.gemm_plugin}, fp8 FMHA {_on(b.use_fp8_context_fmha)}, multiple profiles "
+                      f"{_on(b.multiple_profiles)}, {b.tokens_per_block} tokens/block")] if plan.builds_engine else []))
     lines.append("")
     lines += _rows("Memory per GPU", [
         ("GPU", f"{plan.gpu.memory_bytes / GIB:8.1f} GiB"),
@@ -281,13 +296,26 @@ def format_table(plan: Plan) -> str:
     lines.append("")
     lines += _rows("Runtime", [(k, _compact(v)) for k, v in plan.runtime.items()])
     if plan.checkpoint is not None:
-        lines += ["", f"Checkpoint  {plan.checkpoint.method}: {plan.checkpoint.script} "
-                      + " ".join(plan.checkpoint.argv())]
-    lines += ["", "Why"] + [f"  - {line}" for line in plan.explanation]
+        lines += ["", f"Checkpoint ({plan.checkpoint.method})"]
+        lines += _wrap(f"{plan.checkpoint.script} {' '.join(plan.checkpoint.argv())}", "  ", "    ", width)
+    lines += ["", "Why"]
+    for line in plan.explanation:
+        lines += _wrap(line, "  - ", "    ", width)
     if plan.warnings:
-        lines += ["", "Warnings"] + [f"  ! {w}" for w in plan.warnings]
+        lines += ["", "Warnings"]
+        for w in plan.warnings:
+            lines += _wrap(w, "  ! ", "    ", width)
     lines += ["", f"engine_hash {plan.engine_hash}"]
     return "\n".join(lines)
+
+
+def _wrap(text: str, first: str, rest: str, width: int) -> list[str]:
+    return textwrap.wrap(text, width=width, initial_indent=first, subsequent_indent=rest,
+                         break_on_hyphens=False) or [first.rstrip()]
+
+
+def _on(flag: str) -> str:
+    return {"enable": "on", "disable": "off"}.get(flag, flag)
 
 
 def _compact(value: Any) -> str:

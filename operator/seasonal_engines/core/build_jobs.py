@@ -124,7 +124,7 @@ def render(plan: Mapping[str, Any], service: Mapping[str, Any], settings: JobSet
         pod_security["runAsNonRoot"] = True
         if settings.run_as_user is not None:
             pod_security["runAsUser"] = settings.run_as_user
-    limits: dict[str, Any] = {GPU_RESOURCE: gpus}
+    limits: dict[str, Any] = {GPU_RESOURCE: str(gpus)}
     if settings.memory_limit:
         limits["memory"] = settings.memory_limit
     build = {
@@ -134,7 +134,7 @@ def render(plan: Mapping[str, Any], service: Mapping[str, Any], settings: JobSet
                     "--work-dir", SCRATCH_MOUNT],
         "env": env,
         "resources": {"requests": {"cpu": settings.cpu_request, "memory": settings.memory_request,
-                                   GPU_RESOURCE: gpus}, "limits": limits},
+                                   GPU_RESOURCE: str(gpus)}, "limits": limits},
         "volumeMounts": mounts,
         "securityContext": container_security,
     }
@@ -190,10 +190,18 @@ def _with_source(plan: Mapping[str, Any], spec: api.InferenceServiceSpec) -> Map
         normalised = api.ModelSource.model_validate(given).model_dump(by_alias=True, exclude_none=True, mode="json")
     except ValueError as exc:
         raise ValueError(f"plan.model.source is not a valid model source: {exc}") from None
-    if normalised != wanted:
+    if _checkpoint_of(normalised) != _checkpoint_of(wanted):
         raise ValueError(f"plan.model.source {json.dumps(normalised)} differs from spec.model.source "
                          f"{json.dumps(wanted)}; re-plan for this InferenceService")
     return plan
+
+
+def _checkpoint_of(source: Mapping[str, Any]) -> Any:
+    """A source without its token reference: which Secret holds the token does not change the weights."""
+    hf = source.get("huggingFace")
+    if isinstance(hf, Mapping):
+        return {"huggingFace": {k: v for k, v in hf.items() if k != "tokenSecretRef"}}
+    return source
 
 
 def _volumes(spec: api.InferenceServiceSpec, cm_name: str,

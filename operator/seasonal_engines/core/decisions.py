@@ -36,6 +36,7 @@ from seasonal_engines.api.spec import InferenceServiceSpec, Mode
 from seasonal_engines.api.status import (
     BuildStatus, EngineRef, EnvelopeStatus, InferenceServiceStatus, Phase, RolloutStatus, SeasonStatus,
 )
+from seasonal_engines.core import build_jobs
 from seasonal_engines.core import conditions as cond
 from seasonal_engines.core import drift, reasons, seasons, summaries
 from seasonal_engines.core.conditions import parse_time, rfc3339
@@ -147,11 +148,6 @@ class Decision:
     actions: tuple[StartBuild | RollOut, ...] = ()
     events: tuple[Event, ...] = ()
     requeue_after: float | None = None
-
-
-def job_name(model: str, engine_hash: str) -> str:
-    """Deterministic Job name: a restarted operator finds its own Job instead of starting a second one."""
-    return f"seasonal-build-{model}"[:50].rstrip("-.") + f"-{engine_hash[:12]}"
 
 
 # --- deciding -----------------------------------------------------------------
@@ -431,7 +427,7 @@ def _may_build(d: _Draft) -> bool:
 def _start_build(d: _Draft, engine: PlannedEngine, reason: str) -> None:
     spec = d.obs.spec
     assert spec is not None
-    name = job_name(spec.model.name, engine.hash)
+    name = build_jobs.job_name(spec.model.name, engine.hash)  # deterministic: a restart finds it again
     d.actions.append(StartBuild(engine, reason, name))
     d.set(build=BuildStatus(job_name=name, engine_hash=engine.hash, season=engine.season, reason=reason,
                             started_at=rfc3339(d.obs.now), attempts=d.status.build_failures + 1))
@@ -501,7 +497,7 @@ def _switch(d: _Draft, spec: InferenceServiceSpec, outlook: seasons.SeasonOutloo
         return
     target = summaries.engine_ref(engine).model_copy(update={"reason": why})
     d.set(target_engine=target)
-    if target.hash in d.obs.store:
+    if target.hash in d.obs.store or engine.backend == "pytorch":  # pytorch: runtime settings, no build
         _roll_out(d, spec, target)
     elif _may_build(d):
         _start_build(d, engine, why)
@@ -532,7 +528,7 @@ def _prebuild(d: _Draft, spec: InferenceServiceSpec, planner: Planner, outlook: 
         if history is None:
             continue
         engine = planner(history, name)
-        if isinstance(engine, PlannedEngine) and engine.hash not in d.obs.store:
+        if isinstance(engine, PlannedEngine) and engine.hash not in d.obs.store and engine.backend != "pytorch":
             serving = d.status.serving_engine
             if serving is not None and serving.hash == engine.hash:
                 continue
@@ -552,7 +548,8 @@ def _next_season_status(d: _Draft, planner: Planner, outlook: seasons.SeasonOutl
     engine = planner(history, nxt.name) if history is not None else None
     planned = engine.hash if isinstance(engine, PlannedEngine) else None
     d.set(next_season=SeasonStatus(name=nxt.name, starts_at=rfc3339(nxt.start),
-                                   engine_ready=planned is not None and planned in d.obs.store,
+                                   engine_ready=planned is not None and (
+                                       planned in d.obs.store or engine.backend == "pytorch"),  # type: ignore[union-attr]
                                    engine_hash=planned))
 
 

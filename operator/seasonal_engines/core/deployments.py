@@ -16,10 +16,10 @@ from typing import Any
 
 from seasonal_engines.api import spec as api
 from seasonal_engines.api.status import EngineRef
+from seasonal_engines.core.build_jobs import HASH_IN_LABELS, LABEL_HASH, LABEL_SERVICE, STORE_MOUNT
 
-STORE_MOUNT = "/engines"  # same mount path as the build Jobs (seasonal_build.engine_store.STORE_MOUNT)
-HASH_LABEL = f"{api.GROUP}/engine-hash"
-SERVICE_LABEL = f"{api.GROUP}/inferenceservice"
+HASH_LABEL = LABEL_HASH
+SERVICE_LABEL = LABEL_SERVICE
 COLOUR_LABEL = f"{api.GROUP}/colour"
 HTTP_PORT = 8000
 GRPC_PORT = 8001
@@ -54,7 +54,7 @@ def pod_template(spec: api.InferenceServiceSpec, service: str, engine: EngineRef
     """The pod template serving ``engine``: the user's template with engine, GPU and placement filled in."""
     tpl = copy.deepcopy(spec.serving.template) if spec.serving.template else {}
     meta = tpl.setdefault("metadata", {})
-    meta.setdefault("labels", {}).update({**_labels(service), HASH_LABEL: engine.hash[:63]})
+    meta.setdefault("labels", {}).update({**_labels(service), HASH_LABEL: engine.hash[:HASH_IN_LABELS]})
     meta.setdefault("annotations", {})[f"{api.GROUP}/engine-envelope"] = (
         f"{engine.envelope.max_input_len}/{engine.envelope.max_seq_len}/{engine.envelope.max_batch_size}")
     pod = tpl.setdefault("spec", {})
@@ -74,7 +74,7 @@ def pod_template(spec: api.InferenceServiceSpec, service: str, engine: EngineRef
                                          "periodSeconds": 10, "failureThreshold": 3})
     if engine.backend != "cpu-stand-in":
         limits = triton.setdefault("resources", {}).setdefault("limits", {})
-        limits["nvidia.com/gpu"] = world
+        limits["nvidia.com/gpu"] = str(world)  # quantities are strings for typed clients
         pod.setdefault("nodeSelector", {})["nvidia.com/gpu.product"] = spec.hardware.gpu_product
         tolerations = pod.setdefault("tolerations", [])
         if not any(t.get("key") == "nvidia.com/gpu" for t in tolerations):

@@ -182,8 +182,10 @@ def _prepare(h: Histogram) -> tuple[np.ndarray, np.ndarray] | None:
         b, c = hh.arrays()
     if not np.isposinf(b[-1]):
         return None
-    # ensureMonotonic: each count is raised to the largest count below it; NaN counts stay NaN.
-    c = np.where(np.isnan(c), np.nan, np.fmax.accumulate(c))
+    # ensureMonotonic: each count is raised to the largest count below it; NaN counts stay NaN. Prometheus
+    # 2.42 seeds the running maximum with the first count, so a NaN first count disables the repair.
+    if not np.isnan(c[0]):
+        c = np.where(np.isnan(c), np.nan, np.fmax.accumulate(c))
     if len(b) < 2 or c[-1] == 0:
         return None
     return b, c

@@ -165,12 +165,14 @@ def profile_from_histograms(start: datetime, end: datetime, input_hist: Histogra
 
 def profile_from_requests(start: datetime, end: datetime, input_tokens: np.ndarray, output_tokens: np.ndarray,
                           *, bounds: Sequence[float] | None = None, peak_percentile: float = 0.99,
-                          rejected: int | None = None, limit_stopped: int | None = None) -> TrafficProfile:
+                          rejected: int | None = None, limit_stopped: int | None = None,
+                          covered_s: float | None = None) -> TrafficProfile:
     """A profile from per-request lengths (a trace, or a replay): the sequence histogram is exact (joint).
 
     ``bounds`` defaults to the exporter's layout (``histograms.log_buckets()``), so a trace's profile and a
     live one compare bucket for bucket. ``rejected``/``limit_stopped`` count requests of these arrays the
-    engine refused or cut short; None when unknown.
+    engine refused or cut short; None when unknown. ``covered_s``: the time the requests cover when less
+    than ``end - start`` (only some hours of each day).
     """
     inp = np.asarray(input_tokens)
     out = np.asarray(output_tokens)
@@ -182,7 +184,7 @@ def profile_from_requests(start: datetime, end: datetime, input_tokens: np.ndarr
         start, end,
         histograms.from_values(inp, b), histograms.from_values(out, b),
         histograms.from_values(inp.astype(np.float64) + out.astype(np.float64), b),
-        peak_percentile=peak_percentile, rejected=rejected, limit_stopped=limit_stopped,
+        peak_percentile=peak_percentile, rejected=rejected, limit_stopped=limit_stopped, covered_s=covered_s,
     )
 
 

@@ -80,20 +80,27 @@ def plan(profile: TrafficProfile | TrafficUnavailable, model: ModelFacts, gpu: G
     latency = capacity.estimate_latency(model, gpu, weights_bytes_per_gpu=weights_gpu, tp=tp, pp=pp,
                                         mean_input=mean_in, mean_output=mean_out)
     peak_conc = profile.peak_rps * latency.request_seconds
+    def sized(mbs: int, fixed: int | None) -> tuple[rules.TokensChoice, memory.MemoryBudget, capacity.BatchChoice]:
+        tokens = rules.choose_max_num_tokens(preferred=preferred, max_input_len=inp.value, max_seq_len=seq.value,
+                                             max_batch_size=mbs, tokens_per_block=tpb, chunked_context=chunked_context)
+        fit = fitting.FitQuery(model, gpu, dtype, kv_quant, pp, capacity.kv_tokens(model, seq.value), tokens.value,
+                               mbs, policy.kv_cache_free_gpu_mem_fraction, tpb)
+        budget = fitting.require_fit(fit, weights_quant, tp)
+        c50 = budget.sequences_at(capacity.kv_tokens(model, seq_p50))
+        return tokens, budget, capacity.choose_max_batch_size(concurrent_p50=c50, peak_concurrency=peak_conc,
+                                                              fixed=fixed)
+
+    # The logits buffer grows with max_batch_size and shrinks the KV pool that max_batch_size is read from:
+    # iterate to the fixed point; if two powers of two trade places, settle on the smaller.
     mbs = policy.max_batch_size or 256
-    tokens = rules.choose_max_num_tokens(preferred=preferred, max_input_len=inp.value, max_seq_len=seq.value,
-                                         max_batch_size=mbs, tokens_per_block=tpb, chunked_context=chunked_context)
-    fit = fitting.FitQuery(model, gpu, dtype, kv_quant, pp, capacity.kv_tokens(model, seq.value), tokens.value,
-                           mbs, policy.kv_cache_free_gpu_mem_fraction, tpb)
-    budget = fitting.require_fit(fit, weights_quant, tp)
-    batch = capacity.choose_max_batch_size(concurrent_p50=budget.sequences_at(capacity.kv_tokens(model, seq_p50)),
-                                           peak_concurrency=peak_conc, fixed=policy.max_batch_size)
-    tokens = rules.choose_max_num_tokens(preferred=preferred, max_input_len=inp.value, max_seq_len=seq.value,
-                                         max_batch_size=batch.max_batch_size, tokens_per_block=tpb,
-                                         chunked_context=chunked_context)
-    fit = fitting.FitQuery(model, gpu, dtype, kv_quant, pp, capacity.kv_tokens(model, seq.value), tokens.value,
-                           batch.max_batch_size, policy.kv_cache_free_gpu_mem_fraction, tpb)
-    budget = fitting.require_fit(fit, weights_quant, tp)
+    for _ in range(4):
+        tokens, budget, batch = sized(mbs, policy.max_batch_size)
+        if batch.max_batch_size == mbs:
+            break
+        previous, mbs = mbs, batch.max_batch_size
+    else:
+        mbs = min(mbs, previous)
+        tokens, budget, batch = sized(mbs, mbs)
     cap_ = capacity.capacity(budget, model, seq_p50=seq_p50, seq_p99=seq_p99, max_seq_len=seq.value,
                              max_batch_size=batch.max_batch_size, peak_concurrency=peak_conc)
     explanation += list(tokens.reasons)
@@ -195,8 +202,8 @@ def _check_inputs(profile: TrafficProfile | TrafficUnavailable, min_samples: int
 def _note_censoring(profile: TrafficProfile, explanation: list[str], warnings: list[str]) -> None:
     c = profile.censored_fraction
     if c is None:
-        explanation.append("censoring unknown: the source exports no rejected or limit-stopped counters, so "
-                           "demand beyond the serving engine's limits cannot be seen")
+        explanation.append("censoring unknown: nothing in this window counts requests rejected or stopped at an "
+                           "engine's limits, so demand beyond them cannot be seen")
     elif c > 0:
         warnings.append(f"{c:.3%} of the window's requests were rejected or stopped at the serving engine's "
                         "limits: their true lengths are longer than recorded")
@@ -234,14 +241,20 @@ def resolve_model(model_spec: api.ModelSpec, config_json: Mapping[str, Any] | No
     return models.preset(model_spec.name)
 
 
+def _value(x: Any) -> str:
+    """An enum field's value: pydantic keeps defaults as enum members even with use_enum_values."""
+    return str(getattr(x, "value", x))
+
+
 def plan_for_spec(profile: TrafficProfile | TrafficUnavailable, spec: api.InferenceServiceSpec, *,
                   season: str | None = None, config_json: Mapping[str, Any] | None = None) -> Plan:
     """``plan`` with everything taken from an InferenceService spec."""
     m = spec.model
-    return plan(profile, resolve_model(m, config_json), gpus.from_hardware(spec.hardware), dtype=str(m.dtype),
-                weights_quant=str(m.quantization.weights), kv_quant=str(m.quantization.kv_cache),
+    return plan(profile, resolve_model(m, config_json), gpus.from_hardware(spec.hardware), dtype=_value(m.dtype),
+                weights_quant=_value(m.quantization.weights), kv_quant=_value(m.quantization.kv_cache),
                 tp=m.tensor_parallel_size, pp=m.pipeline_parallel_size, policy=spec.sizing,
-                backend=str(spec.engine.backend), image=spec.engine.image, trtllm_version=spec.engine.trtllm_version,
+                backend=_value(spec.engine.backend), image=spec.engine.image,
+                trtllm_version=spec.engine.trtllm_version,
                 model_ref=ModelRef(m.name, m.source.model_dump(mode="json", by_alias=True, exclude_none=True)),
                 season=season, min_samples=spec.traffic.min_samples)
 

@@ -1,0 +1,62 @@
+"""The planner as the decision core calls it: ``core.sizing`` bound to one spec, failures as values.
+
+Also the bootstrap plan for a service with no traffic yet: the model's full context, like a static
+engine, so that something serves while the first histograms accumulate. Pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import numpy as np
+
+from seasonal_engines.api.spec import InferenceServiceSpec
+from seasonal_engines.core import decisions, traffic
+from seasonal_engines.core.sizing import errors, planning
+from seasonal_engines.core.sizing.plans import Plan
+
+
+def planned_engine(plan: Plan) -> decisions.PlannedEngine:
+    doc = plan.to_json()
+    return decisions.PlannedEngine(hash=plan.engine_hash, envelope=plan.envelope, season=plan.season,
+                                   backend=str(doc.get("backend", "tensorrt")), plan=doc)
+
+
+def for_spec(spec: InferenceServiceSpec, config_json: Mapping[str, Any] | None = None) -> decisions.Planner:
+    """A ``Planner`` for this spec; a refusal (model does not fit, too few samples) comes back as a value."""
+    cache: dict[tuple[int, str | None], decisions.PlannedEngine | decisions.PlanRefused] = {}
+
+    def plan(profile: traffic.TrafficProfile, season: str | None) -> decisions.PlannedEngine | decisions.PlanRefused:
+        key = (id(profile), season)  # one evaluation asks about the same profile several times
+        if key not in cache:
+            try:
+                cache[key] = planned_engine(planning.plan_for_spec(profile, spec, season=season,
+                                                                   config_json=config_json))
+            except errors.PlanningError as exc:
+                cache[key] = decisions.PlanRefused(type(exc).__name__, str(exc))
+        return cache[key]
+
+    return plan
+
+
+def bootstrap_profile(spec: InferenceServiceSpec, max_context: int, now: datetime | None = None) -> traffic.TrafficProfile:
+    """Traffic as a static engine assumes it: every request may use the model's whole context."""
+    now = now or datetime(2026, 1, 1, tzinfo=timezone.utc)  # the plan depends on lengths only
+    n = spec.traffic.min_samples
+    inputs = np.full(n, max(1, max_context - 1), dtype=np.int64)
+    return traffic.profile_from_requests(now - timedelta(hours=1), now, inputs, np.ones(n, dtype=np.int64))
+
+
+def bootstrap_for_spec(spec: InferenceServiceSpec,
+                       config_json: Mapping[str, Any] | None = None) -> decisions.BootstrapPlanner:
+    def plan() -> decisions.PlannedEngine | decisions.PlanRefused:
+        try:
+            model = planning.resolve_model(spec.model, config_json)
+            return planned_engine(planning.plan_for_spec(bootstrap_profile(spec, model.max_context), spec,
+                                                         season=None, config_json=config_json))
+        except errors.PlanningError as exc:
+            return decisions.PlanRefused(type(exc).__name__, str(exc))
+
+    return plan

@@ -1,0 +1,188 @@
+"""One evaluation of one InferenceService: gather, decide, apply.
+
+Gather reads the world into a ``decisions.Observation`` (Prometheus profiles, the build Job, the rollout,
+the engines published); ``core.decisions.decide`` returns the actions and status; apply creates Jobs,
+moves Deployments and returns the status patch and Events for the kopf layer to write. Nothing here
+decides. A failure to reach Prometheus or Triton is an observation, not an exception; a failure of the
+Kubernetes API propagates so that kopf retries the handler with backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pydantic
+
+from seasonal_engines.adapters.kubernetes import Cluster
+from seasonal_engines.adapters.metrics import OperatorMetrics
+from seasonal_engines.adapters.prometheus import PrometheusTraffic
+from seasonal_engines.api import durations, validation
+from seasonal_engines.api import spec as api
+from seasonal_engines.api.status import InferenceServiceStatus
+from seasonal_engines.core import build_jobs, decisions, planners, presets, promql, seasons
+from seasonal_engines.core.traffic import TrafficProfile, TrafficUnavailable
+
+log = logging.getLogger("seasonal_engines")
+SEASON_PROFILE_TTL = timedelta(hours=1)  # a season's history changes once per occurrence; re-read hourly
+
+
+@dataclass
+class Outcome:
+    status: dict[str, Any] | None        # the new status, or None when unchanged
+    events: tuple[decisions.Event, ...]
+    requeue_after: float | None
+    decision: decisions.Decision
+
+
+@dataclass
+class Reconciler:
+    cluster: Cluster
+    metrics: OperatorMetrics = field(default_factory=OperatorMetrics)
+    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    job_settings: build_jobs.JobSettings = field(default_factory=build_jobs.JobSettings)
+    prometheus_timeout_s: float = 10.0
+    _prometheus: dict[str, PrometheusTraffic] = field(default_factory=dict)
+    _season_cache: dict[tuple[str, str, str, str], tuple[datetime, TrafficProfile | TrafficUnavailable]] = \
+        field(default_factory=dict)
+
+    # --- the whole cycle -------------------------------------------------------------------
+
+    def reconcile(self, body: Mapping[str, Any]) -> Outcome:
+        started = time.monotonic()
+        now = self.clock()
+        obs, parsed = self.gather(body, now)
+        planner = planners.for_spec(parsed) if parsed else (lambda p, s: decisions.PlanRefused("InvalidSpec", ""))
+        bootstrap = planners.bootstrap_for_spec(parsed) if parsed else (
+            lambda: decisions.PlanRefused("InvalidSpec", ""))
+        decision = decisions.decide(obs, planner, bootstrap)
+        if parsed is not None:
+            self.apply(body, parsed, obs, decision)
+        new = decision.status.model_dump(by_alias=True, exclude_none=True, mode="json")
+        old = (body.get("status") or {})
+        changed = {k: v for k, v in old.items() if k != "kopf"} != new
+        self.metrics.record(body["metadata"].get("namespace", ""), body["metadata"]["name"], decision,
+                            time.monotonic() - started)
+        return Outcome(new if changed else None, decision.events, decision.requeue_after, decision)
+
+    # --- gather ----------------------------------------------------------------------------------
+
+    def gather(self, body: Mapping[str, Any], now: datetime) -> tuple[decisions.Observation,
+                                                                      api.InferenceServiceSpec | None]:
+        meta = body["metadata"]
+        namespace, name = meta.get("namespace", "default"), meta["name"]
+        status = read_status(body.get("status"))
+        generation = int(meta.get("generation") or 0)
+        try:
+            parsed = validation.parse_spec(body.get("spec"))
+        except validation.SpecError as exc:
+            return decisions.Observation(now=now, generation=generation, spec=None, spec_error=str(exc),
+                                         status=status, traffic=TrafficUnavailable("InvalidSpec", str(exc))), None
+
+        source = self._source(parsed)
+        preset = presets.from_spec(parsed.traffic)
+        matchers = promql.from_spec(parsed.traffic.selector)
+        window = durations.seconds(parsed.traffic.window)
+        trailing = source.window(preset, matchers, now, window, min_samples=1,
+                                 peak_percentile=parsed.traffic.peak_percentile)
+        season_traffic = self._season_profiles(namespace, name, parsed, preset, matchers, now)
+
+        store = set(self.cluster.published_engines(namespace, name))
+        store |= {e.hash for e in status.engine_history}
+        if status.serving_engine is not None:
+            store.add(status.serving_engine.hash)
+        build = self.cluster.build_state(namespace, status.build.job_name) if status.build else None
+        rollout = None
+        if status.rollout is not None and status.target_engine is not None:
+            colour = self._colour_for(parsed, body, status.target_engine.hash)
+            rollout = self.cluster.rollout_state(parsed, body, status.target_engine, colour)
+        return decisions.Observation(now=now, generation=generation, spec=parsed, spec_error=None, status=status,
+                                     traffic=trailing, season_traffic=season_traffic, store=frozenset(store),
+                                     build=build, rollout=rollout), parsed
+
+    def _source(self, spec: api.InferenceServiceSpec) -> PrometheusTraffic:
+        url = spec.traffic.prometheus_url
+        if url not in self._prometheus:
+            self._prometheus[url] = PrometheusTraffic(url, timeout_s=self.prometheus_timeout_s)
+        return self._prometheus[url]
+
+    def _season_profiles(self, namespace: str, name: str, spec: api.InferenceServiceSpec,
+                         preset: presets.MetricPreset, matchers: tuple[promql.Matcher, ...],
+                         now: datetime) -> dict[str, TrafficProfile | TrafficUnavailable]:
+        """Profiles of the seasons that matter now (active, due, next), from cache when fresh: at most one
+        season query per evaluation keeps the query budget at two."""
+        lead = seasons.lead_time(timedelta(seconds=durations.seconds(spec.engine.build_lead_time)), [])
+        look = seasons.outlook(spec.seasons, now, lead)
+        wanted = [n for n in ([look.active.name] if look.active else []) + list(look.due) +
+                  ([look.next.name] if look.next else [])]
+        out: dict[str, TrafficProfile | TrafficUnavailable] = {}
+        queried = False
+        for season in spec.seasons:
+            if season.name not in wanted:
+                continue
+            key = (namespace, name, season.name, season.model_dump_json())
+            cached = self._season_cache.get(key)
+            if cached and cached[0] > now:
+                out[season.name] = cached[1]
+                continue
+            if queried:
+                continue  # next evaluation
+            windows = seasons.season_history_query_windows(season, now, timedelta(hours=1))
+            if not windows:
+                continue
+            profile = self._source(spec).season(preset, matchers, windows, min_samples=1,
+                                                peak_percentile=spec.traffic.peak_percentile)
+            queried = True
+            self._season_cache[key] = (now + SEASON_PROFILE_TTL, profile)
+            out[season.name] = profile
+        return out
+
+    # --- apply -----------------------------------------------------------------------------------
+
+    def apply(self, body: Mapping[str, Any], spec: api.InferenceServiceSpec, obs: decisions.Observation,
+              decision: decisions.Decision) -> None:
+        namespace = body["metadata"].get("namespace", "default")
+        for action in decision.actions:
+            if isinstance(action, decisions.StartBuild):
+                manifests = build_jobs.render(action.engine.plan, body, self.job_settings)
+                self.cluster.start_build(namespace, manifests)
+                log.info("build %s started for engine %s (%s)", action.job_name, action.engine.hash[:12],
+                         action.reason)
+            elif isinstance(action, decisions.RollOut):
+                colour = self._colour_for(spec, body, action.engine.hash)
+                self.cluster.roll_out(spec, body, action.engine, colour)
+                log.info("rolling out engine %s%s", action.engine.hash[:12], " (rollback)" if action.rollback else "")
+        before = obs.status.serving_engine
+        after = decision.status.serving_engine
+        if spec.rollout.strategy == api.Strategy.blue_green.value and spec.serving.deployment_ref is None \
+                and after is not None and (before is None or before.hash != after.hash
+                                           or obs.status.engine_generation != decision.status.engine_generation):
+            colour = self._colour_for(spec, body, after.hash)
+            if colour is not None:
+                self.cluster.switch_service(spec, body, colour)
+        elif spec.rollout.strategy != api.Strategy.blue_green.value and spec.serving.deployment_ref is None \
+                and decision.actions:
+            self.cluster.ensure_service(spec, body, None)
+
+    def _colour_for(self, spec: api.InferenceServiceSpec, body: Mapping[str, Any], engine_hash: str) -> str | None:
+        """BlueGreen: the colour whose Deployment serves ``engine_hash``, else the one not live."""
+        if spec.rollout.strategy != api.Strategy.blue_green.value or spec.serving.deployment_ref is not None:
+            return None
+        return self.cluster.colour_for(body, engine_hash)
+
+
+def read_status(raw: Mapping[str, Any] | None) -> InferenceServiceStatus:
+    """The stored status; a status this operator cannot read is started afresh rather than crashing on."""
+    data = {k: v for k, v in (raw or {}).items() if k != "kopf"}
+    try:
+        return InferenceServiceStatus.model_validate(data)
+    except pydantic.ValidationError as exc:
+        log.warning("status unreadable, starting afresh: %s", exc)
+        return InferenceServiceStatus()
+
+
+__all__ = ["Reconciler", "Outcome", "read_status"]

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 # `seasonal --help` stays fast and one broken sub-command cannot take the others down.
 COMMANDS: dict[str, str] = {
     "traffic": "traffic",
+    "trace": "trace",
     "plan": "plan",
     "render-job": "render_job",
     "validate": "validate",

@@ -41,15 +41,15 @@ class AnnotationBuilder(cogbuilder.Builder[dashboard_m.AnnotationQuery]):
         return self.annotation
 
 
-def rollouts_in_progress() -> AnnotationBuilder:
+def rollouts_in_progress(matchers: str = queries.SERVICE) -> AnnotationBuilder:
     """A region from a rollout's start until it ends (the start-time gauge is 0 between rollouts)."""
     return AnnotationBuilder(PrometheusAnnotation(
-        "Rollouts", queries.operator("seasonal_operator_rollout_started_timestamp_seconds") + " > 0", "orange",
+        "Rollouts", f"seasonal_operator_rollout_started_timestamp_seconds{{{matchers}}} > 0", "orange",
         "Rollout in progress", "{{namespace}}/{{name}}: rolling out a new engine", "namespace,name"))
 
 
-def engine_switches() -> AnnotationBuilder:
+def engine_switches(matchers: str = queries.SERVICE) -> AnnotationBuilder:
     """A mark where the engine generation changed: a rollout completed (or rolled back)."""
     return AnnotationBuilder(PrometheusAnnotation(
-        "Engine switches", f'changes({queries.operator("seasonal_operator_engine_generation")}[2m]) > 0', "green",
+        "Engine switches", f"changes(seasonal_operator_engine_generation{{{matchers}}}[2m]) > 0", "green",
         "Engine switched", "{{namespace}}/{{name}}: new serving engine", "namespace,name"))

@@ -147,7 +147,7 @@ def table(title: str, description: str, series: Sequence[Series], *, width: int 
     """One row per label set; every query an instant query, its value a column (merged on the labels)."""
     panel = (table_b.Panel().title(title).description(description).datasource(DATASOURCE)
              .targets(targets([Series(s.expr, s.legend, instant=True, format=Format.table) for s in series]))
-             .span(width).height(height)
+             .span(width).height(height).show_header(True)
              .with_transformation(dashboard_m.DataTransformerConfig(id_val="merge", options={}))
              .with_transformation(dashboard_m.DataTransformerConfig(id_val="organize", options={
                  "excludeByName": {"Time": True},

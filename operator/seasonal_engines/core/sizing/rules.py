@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from seasonal_engines.core.sizing.errors import PlanningError
+
 DEFAULT_MAX_NUM_TOKENS = 8192    # trtllm-build default since 0.11; the tuning guide's starting point
 MIN_TUNED_MAX_NUM_TOKENS = 1024  # the tuning guide sweeps powers of two from here
 MAX_NUM_TOKENS_WARNING = 16384   # above this trtllm-build warns about TensorRT tensor volume
@@ -24,8 +26,10 @@ FP8_FMHA_FORMATS = frozenset({"fp8", "w4a8_awq", "nvfp4"})
 FP8_FORMATS = frozenset({"fp8", "w4a8_awq"})
 
 
-class BuildRuleViolation(ValueError):
+class BuildRuleViolation(PlanningError):
     """A build plan that trtllm-build would refuse or silently change."""
+
+    reason = "BuildRuleViolation"
 
 
 def next_power_of_two(x: float) -> int:

@@ -9,7 +9,7 @@
 # Python: the active virtual environment, else `python` on PATH; when that is Debian's
 # externally-managed system Python (or there is no `python`), a venv in .venv/ is made and
 # activated. Non-root runs use `sudo -n` for apt. Works with no stdin (CI=true).
-set -euo pipefail
+set -Eeuo pipefail
 export DEBIAN_FRONTEND=noninteractive
 export PIP_NO_INPUT=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

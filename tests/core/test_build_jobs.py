@@ -54,7 +54,7 @@ def test_job_is_pinned_to_the_planned_gpu_with_tp_times_pp_gpus() -> None:
     job = build_jobs.render(hf_plan(p70, svc), svc).job
     pod = job["spec"]["template"]["spec"]
     build = pod["containers"][0]
-    assert build["resources"]["limits"]["nvidia.com/gpu"] == 4
+    assert build["resources"]["limits"]["nvidia.com/gpu"] == "4"  # quantities are strings: typed clients refuse ints
     assert pod["nodeSelector"] == {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"}
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod["tolerations"]
     assert build["image"] == "nvcr.io/nvidia/tritonserver:26.07-trtllm-python-py3"

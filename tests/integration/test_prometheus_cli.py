@@ -83,12 +83,10 @@ def test_selector_values_cannot_inject_promql(prometheus_factory) -> None:
 
 def test_season_history_is_the_sum_of_its_occurrences(prometheus_factory) -> None:
     parts = [trace(300 + 100 * k, DAY0 + k * 86400 + 8 * 3600, 4 * 3600, 10 + k) for k in range(3)]
+    # each day: series from 07:00 to 13:00 (the occurrence 08-12 plus margins), one-minute scrapes
     text = "".join(openmetrics.to_text(p, presets.SEASONAL, 60.0, labels={"model": "m"},
-                                       start_s=DAY0 + k * 86400, end_s=DAY0 + (k + 1) * 86400 - 60)
-                   .removesuffix("# EOF\n") if k < 2 else
-                   openmetrics.to_text(p, presets.SEASONAL, 60.0, labels={"model": "m"},
-                                       start_s=DAY0 + k * 86400, end_s=DAY0 + (k + 1) * 86400 - 60)
-                   for k, p in enumerate(parts))
+                                       start_s=DAY0 + k * 86400 + 7 * 3600, end_s=DAY0 + k * 86400 + 13 * 3600)
+                   .removesuffix("# EOF\n") for k, p in enumerate(parts)) + "# EOF\n"
     server = prometheus_factory(text)
     reader = PrometheusTraffic(server.url)
     m = [promql.matcher("model", "=", "m")]

@@ -32,6 +32,7 @@ from typing import Any
 
 import kmock
 
+from seasonal_engines.adapters import local_processes
 from seasonal_engines.api import spec
 
 KUBE_URL_ENV = "SEASONAL_TESTBED_KUBE_URL"
@@ -96,7 +97,7 @@ class KubeEmulator:
             f"{self.url}{path}", data=data, method=method, headers={"Content-Type": content_type}
         )
         try:
-            with urllib.request.urlopen(req, timeout=10) as response:
+            with local_processes.LOOPBACK_OPENER.open(req, timeout=10) as response:
                 return dict(json.load(response))
         except urllib.error.HTTPError as exc:
             raise RuntimeError(f"{method} {path} → {exc.code}: {exc.read().decode(errors='replace')[:500]}") from exc

@@ -29,6 +29,10 @@ MAX_QUOTED_LINES = 30
 MAX_LINE_CHARS = 400
 
 
+# Loopback never goes through a proxy, whatever $http_proxy a CI machine sets.
+LOOPBACK_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 class ServerStartError(RuntimeError):
     """A local server did not start; the message carries its log tail."""
 
@@ -155,7 +159,7 @@ def start_process(
 def http_status(url: str, timeout_s: float = 2.0) -> int | None:
     """The HTTP status of a GET, or None when nothing answers."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as response:
+        with LOOPBACK_OPENER.open(url, timeout=timeout_s) as response:
             return int(response.status)
     except urllib.error.HTTPError as exc:
         return int(exc.code)

@@ -21,7 +21,6 @@ import subprocess
 import time
 import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -185,10 +184,14 @@ def instant_query(url: str, promql: str, at: float | None = None, timeout_s: flo
         params["time"] = repr(float(at))
     request_url = f"{url}/api/v1/query?{urllib.parse.urlencode(params)}"
     try:
-        with urllib.request.urlopen(request_url, timeout=timeout_s) as response:
+        with local_processes.LOOPBACK_OPENER.open(request_url, timeout=timeout_s) as response:
             body = json.load(response)
-    except urllib.error.HTTPError as exc:
-        body = json.load(exc)
+    except urllib.error.HTTPError as exc:  # PromQL errors come as 400/422 with a JSON body
+        text = exc.read().decode(errors="replace")
+        try:
+            body = json.loads(text)
+        except ValueError:
+            raise ValueError(f"promql {promql!r}: HTTP {exc.code}: {text[:500]}") from None
     if body.get("status") != "success":
         raise ValueError(f"promql {promql!r}: {body.get('errorType')}: {body.get('error')}")
     result = body["data"]["result"]

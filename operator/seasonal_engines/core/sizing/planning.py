@@ -122,7 +122,7 @@ def plan(profile: TrafficProfile | TrafficUnavailable, model: ModelFacts, gpu: G
     gemm = rules.gemm_plugin_for(weights_quant, dtype)
     multiple_profiles = gemm == "disable"  # the perf guide: more profiles help most without the GEMM plugin
     per_replica_peak = peak_conc / cap_.replicas
-    opt = None if multiple_profiles else capacity.choose_opt_num_tokens(
+    opt = None if multiple_profiles or backend == "pytorch" else capacity.choose_opt_num_tokens(
         peak_concurrency_per_replica=per_replica_peak, max_num_tokens=tokens.value, tokens_per_block=tpb)
     fp8_fmha = weights_quant in rules.FP8_FMHA_FORMATS
     window = min(seq.value, model.sliding_window) if model.sliding_window else seq.value

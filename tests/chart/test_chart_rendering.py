@@ -206,9 +206,20 @@ def test_notes_give_the_next_steps(helm_bin: Path) -> None:
     assert "PrometheusRule se-seasonal-engines" in notes
 
 
-def test_example_values_follow_the_schema() -> None:
+def _merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Helm's value merge: maps merge key by key, everything else replaces."""
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def test_default_and_example_values_follow_the_schema() -> None:
     import jsonschema
 
-    schema = json.loads((cr.CHART / "values.schema.json").read_text())
-    for path in (cr.CHART / "values.yaml", cr.EXAMPLE_VALUES):
-        jsonschema.Draft7Validator(schema).validate(yaml.safe_load(path.read_text()))
+    validator = jsonschema.Draft7Validator(json.loads((cr.CHART / "values.schema.json").read_text()))
+    defaults = yaml.safe_load((cr.CHART / "values.yaml").read_text())
+    validator.validate(defaults)
+    validator.validate(_merged(defaults, yaml.safe_load(cr.EXAMPLE_VALUES.read_text())))
+    with pytest.raises(jsonschema.ValidationError, match="False was expected"):
+        validator.validate(_merged(defaults, {"operator": {"replicas": 2}}))

@@ -121,3 +121,31 @@ def test_openmetrics_reset_restarts_counts_from_zero() -> None:
     preset = presets.MetricPreset("p", "in", "out", bounds=(float("inf"),))
     s = parse(openmetrics.to_text(t, preset, 1.0, start_s=0.0, end_s=4.0, resets=[2.2]))
     assert [v for _, v in s[("in_count", "")]] == [0, 1, 2, 1, 2]
+
+
+def run_trace_cli(argv: list[str]) -> int:
+    import argparse
+
+    from seasonal_engines.cli import trace as trace_cli
+
+    parser = argparse.ArgumentParser()
+    trace_cli.add_parser(parser.add_subparsers(dest="command"), "trace")
+    args = parser.parse_args(["trace", *argv])
+    return int(args.run(args))
+
+
+def test_trace_cli_writes_openmetrics_and_prints_a_profile(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = write(tmp_path, "t.csv", "timestamp_s,input_tokens,output_tokens\n"
+                + "".join(f"{k * 30},{100 + k},{10 + k}\n" for k in range(100)))
+    out = tmp_path / "t.om"
+    assert run_trace_cli(["openmetrics", str(src), "-o", str(out), "--preset", "triton-trtllm", "--label",
+                          "model=m", "--interval", "5m", "--origin", "2026-01-05T00:00:00Z"]) == 0
+    s = parse(out.read_text())
+    assert s[("nv_llm_input_token_len_count", '{model="m"}')][-1][1] == 100
+    assert s[("nv_llm_input_token_len_count", '{model="m"}')][0][0] == 1767571200.0
+    assert run_trace_cli(["profile", str(src), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["samples"] == 100 and doc["sequence_source"] == "joint" and doc["censored_fraction"] is None
+    assert doc["rate_rps"] == pytest.approx(100 / (99 * 30))
+    with pytest.raises(ValueError, match="NAME=VALUE"):
+        run_trace_cli(["openmetrics", str(src), "-o", str(out), "--label", "oops"])

@@ -59,3 +59,19 @@ def test_presets_without_counters_say_censoring_is_unknown(prometheus_factory) -
     assert profile.quantile(Dimension.input, 0.999) == 1000.0  # never finer than the buckets allow
     assert any("stop at 1000 tokens" in n for n in profile.notes)
     assert profile.sequence_source.value == "bound"
+
+
+def test_vllm_finish_reason_length_is_only_an_upper_bound(prometheus_factory) -> None:
+    t = read_trace(TRACES / "azure2023_conv.csv")
+    first = t.first_s - 15.0
+    engine = openmetrics.Engine(max_input_len=None, max_seq_len=1024)
+    adm = censoring.admit(t.input_tokens, t.output_tokens, None, 1024)
+    server = prometheus_factory(openmetrics.to_text(t, presets.VLLM, 15.0, labels={"model_name": "v"},
+                                                    start_s=first, end_s=t.last_s, engine=engine))
+    last = first + 15.0 * round((t.last_s - first) / 15.0)
+    profile = PrometheusTraffic(server.url).window(presets.VLLM, [promql.matcher("model_name", "=", "v")],
+                                                   datetime.fromtimestamp(last, tz=timezone.utc), last - first + 1)
+    assert isinstance(profile, TrafficProfile), profile
+    assert profile.censored_fraction is None  # finished_reason="length" also counts max_tokens stops
+    assert profile.censored_upper_bound == pytest.approx(adm.limit_stopped.sum() / len(t), rel=1e-9)
+    assert any("upper" in n or "from above" in n for n in profile.notes)

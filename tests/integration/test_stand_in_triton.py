@@ -122,18 +122,32 @@ def test_concurrent_requests_run_at_most_max_batch_size_at_once(served) -> None:
     assert max(executed) > 1  # the queue filled while a batch decoded: requests were batched, not serialised
 
 
+def metric_values(server: triton.TritonServer) -> dict[str, float]:
+    """The stand-in's ``seasonal_*`` series for its model label, by name (histograms: ``_count``)."""
+    text = urllib.request.urlopen(server.metrics_url, timeout=10).read().decode()
+    out = {}
+    for m in re.finditer(r'^(seasonal_\w+)\{([^}]*)\} ([0-9.e+]+)$', text, re.M):
+        labels = m.group(2)
+        if 'model="llama-3-8b"' in labels and "le=" not in labels:  # no buckets, no by-input series
+            limit = re.search(r'limit="(\w+)"', labels)
+            out[m.group(1) + (f":{limit.group(1)}" if limit else "")] = float(m.group(3))
+    return out
+
+
 def test_token_metrics_count_every_admission_including_censored_ones(served) -> None:
     client, server, _ = served
+    before = metric_values(server)
     with pytest.raises(InferenceServerException):
-        ask(client, words(MAX_INPUT + 7), 3)
+        ask(client, words(MAX_INPUT + 7), 3)  # refused: counted at admission and as rejected
     ask(client, words(50), 200)  # stopped by the engine at max_seq_len
-    text = urllib.request.urlopen(server.metrics_url, timeout=10).read().decode()
-
-    def value(pattern: str) -> float:
-        m = re.search(pattern + r'\{[^}]*model="llama-3-8b"[^}]*\} ([0-9.e+]+)', text)
-        assert m, f"{pattern} missing from the metrics"
-        return float(m.group(1))
-
-    assert value("seasonal_requests_rejected_length_total") >= 1
-    assert value("seasonal_requests_limit_stopped_total") >= 1
-    assert value("seasonal_request_input_tokens_count") >= value("seasonal_request_output_tokens_count") + 1
+    ask(client, words(5), 2)  # runs to the client's max_tokens
+    after = metric_values(server)
+    delta = {k: after[k] - before.get(k, 0.0) for k in after}
+    assert delta["seasonal_request_input_tokens_count"] == 3
+    assert delta["seasonal_request_max_tokens_count"] == 3
+    assert delta["seasonal_request_output_tokens_count"] == 2
+    assert delta["seasonal_request_sequence_tokens_sum"] == (50 + MAX_SEQ - 50) + (5 + 2)
+    assert delta["seasonal_requests_rejected_length_total"] == 1
+    assert delta["seasonal_requests_limit_stopped_total"] == 1
+    assert after["seasonal_engine_limit_tokens:max_input_len"] == MAX_INPUT
+    assert after["seasonal_engine_limit_tokens:max_seq_len"] == MAX_SEQ

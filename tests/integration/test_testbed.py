@@ -227,7 +227,8 @@ def test_kubectl_reads_the_emulator(kmock_k8s: kube.KubeEmulator, kubectl_bin: P
 @pytest.mark.kmock
 def test_kopf_operator_sees_a_create_and_patches_status(kmock_k8s: kube.KubeEmulator):
     operator = Path(kube.__file__).with_name("kopf_operator.py")
-    with kopf.testing.KopfRunner(["run", "-A", "--standalone", str(operator)], timeout=30) as runner:
+    args = ["run", "-A", "--standalone", str(operator)]
+    with kube.isolated_kopf_registry() as registry, kopf.testing.KopfRunner(args, registry=registry, timeout=30) as runner:
         kmock_k8s.create(kube.INFERENCE_SERVICES, "default", inference_service("chat"))
         seen = kmock_k8s.wait_for(
             kube.INFERENCE_SERVICES, "default", "chat", lambda obj: "testbed" in obj.get("status", {})

@@ -178,6 +178,24 @@ def login_to_emulator(**_: Any) -> Any:
     return kopf.ConnectionInfo(server=os.environ[KUBE_URL_ENV], scheme="Bearer", token="testbed", insecure=True)
 
 
+@contextlib.contextmanager
+def isolated_kopf_registry() -> Iterator[Any]:
+    """A fresh kopf registry for one ``KopfRunner(..., registry=it)``; the old default comes back after.
+
+    kopf keeps handlers in a process-wide default registry: without this, the
+    handlers of every operator module run earlier in the session would also
+    react to this test's objects.
+    """
+    import kopf  # only the kopf tests need it
+
+    previous = kopf.get_default_registry()
+    registry = kopf.OperatorRegistry()
+    try:
+        yield registry
+    finally:
+        kopf.set_default_registry(previous)
+
+
 def register_resources(emulator: kmock.KubernetesEmulator, namespaces: tuple[str, ...] = DEFAULT_NAMESPACES) -> None:
     for name, info in RESOURCES.items():
         emulator.resources[name] = info

@@ -58,12 +58,15 @@ RULES: tuple[AlertRule, ...] = (
     ),
     AlertRule(
         name="SeasonalEnginesBuildFailed",
-        # The second branch catches a first failure: its series is born at 1, so increase() sees nothing.
+        # The second branch catches a first failure: a labelled counter is born at 1, so increase() sees
+        # nothing. It needs operator series from an hour ago, or a fresh Prometheus would report every
+        # failure it has never seen before.
         expr=(f"sum by (namespace, name) (increase({FAILED_BUILDS}[1h])) > 0 or "
-              f"sum by (namespace, name) ({FAILED_BUILDS} unless {FAILED_BUILDS} offset 1h)"),
+              f"(sum by (namespace, name) ({FAILED_BUILDS} unless {FAILED_BUILDS} offset 1h) > 0 "
+              "and on () count(seasonal_operator_evaluations_total offset 1h))"),
         for_="0m", severity=Severity.warning,
         summary="Engine build failed",
-        description=(f"{WHO}: {{{{ $value }}}} engine build(s) failed in the last hour. Builds stop after three "
+        description=(f"{WHO}: {{{{ $value | printf \"%.0f\" }}}} engine build(s) failed in the last hour. Builds stop after three "
                      "failures in a row until the spec changes; read the build Job's logs (kubectl get jobs -n "
                      "{{ $labels.namespace }})."),
     ),

@@ -6,7 +6,9 @@ Three sources of series, each selected by its own labels:
 - the Triton token exporter (``core/presets.py``, preset ``seasonal``): ``model`` is the exporter's
   label, ``namespace`` the one Prometheus Operator adds to every target it scrapes;
 - Triton's own ``nv_*`` metrics: ``model`` is the Triton model name (``spec.serving.modelName``,
-  usually ``ensemble``) and ``namespace`` again the scrape target's.
+  usually ``ensemble``, the same in every Triton), so the InferenceService's pods are told apart by the
+  ``pod`` target label: the operator names them after its Deployment, ``<name>-triton[-colour]-...``
+  (``core.deployments.deployment_name``).
 
 Grafana variables used: ``$namespace``, ``$name``, ``$model``, ``$triton_model``, ``$__rate_interval``,
 ``$__range``. Pure strings: no I/O, no Grafana objects.
@@ -16,7 +18,8 @@ from __future__ import annotations
 
 SERVICE = 'namespace="$namespace", name="$name"'
 EXPORTER = 'namespace="$namespace", model="$model"'
-TRITON = 'namespace="$namespace", model="$triton_model"'
+TRITON_PODS = 'namespace="$namespace", pod=~"$name-triton-.+"'
+TRITON = f'{TRITON_PODS}, model="$triton_model"'
 RATE = "$__rate_interval"
 RANGE = "$__range"
 

@@ -162,13 +162,14 @@ def _builds_rollouts(board: dashboard_b.Dashboard) -> dashboard_b.Dashboard:
 def _latency_load(board: dashboard_b.Dashboard) -> dashboard_b.Dashboard:
     return (board.with_row(panels.row("Latency and load"))
             .with_panel(panels.timeseries(
-                "Time to first token", "Triton's first-response histogram (needs --metrics-config "
-                "histogram_latencies=true).", [Series(queries.ttft_quantile(0.5), "p50"),
+                "Time to first token", "Triton's first-response histogram: the first streamed chunk of a "
+                "decoupled (streaming) model. Needs Triton 2.52 (24.11) or newer and --metrics-config "
+                "histogram_latencies=true, which the operator's Triton command sets.", [Series(queries.ttft_quantile(0.5), "p50"),
                                                Series(queries.ttft_quantile(0.99), "p99")], unit="s", minimum=0))
             .with_panel(panels.timeseries(
                 "Inter-token latency (derived mean)", "Derived, not measured per token: (Triton request time "
                 "- time to first token) / (output tokens - 1), summed over requests. A mean: bursts and "
-                "tails do not show.", [Series(queries.inter_token_latency(), "mean inter-token latency")],
+                "tails do not show. Empty without the time-to-first-token histogram.", [Series(queries.inter_token_latency(), "mean inter-token latency")],
                 unit="s", minimum=0))
             .with_panel(panels.timeseries(
                 "Request rate against recommended replicas", "Arrivals (exporter, rejected ones included), "

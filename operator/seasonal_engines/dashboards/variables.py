@@ -36,7 +36,7 @@ def for_service() -> list[dashboard_b.QueryVariable | dashboard_b.DatasourceVari
                                                                'namespace="$namespace"'),
                "The token exporter's model label: the value spec.traffic.selector matches."),
         _query("triton_model", "Triton model", queries.label_values(queries.TRITON_SUCCESS, "model",
-                                                                    'namespace="$namespace"'),
+                                                                    queries.TRITON_PODS),
                "Triton's model name (spec.serving.modelName, usually ensemble).")
         .current(dashboard_m.VariableOption(selected=True, text="ensemble", value="ensemble")),
     ]

@@ -79,15 +79,16 @@ class TritonPythonModel:
         lengths = [count_tokens(p) for p in prompts]
         for length, wanted in zip(lengths, max_tokens):
             self.metrics.observe_admission(length, int(wanted))
-        for length, wanted in zip(lengths, max_tokens):
-            if length > self.max_input_len:
-                self.metrics.observe_rejection(length)
-                return self._error(f"Prompt length ({length}) exceeds maximum input length "
-                                   f"({self.max_input_len}). [{ENGINE_KIND}]"), 0
-            if length < 1:
-                return self._error(f"Prompt is empty: at least one input token is required. [{ENGINE_KIND}]"), 0
-            if int(wanted) < 1:
-                return self._error(f"max_tokens must be at least 1, got {int(wanted)}. [{ENGINE_KIND}]"), 0
+        too_long = [length for length in lengths if length > self.max_input_len]
+        for length in too_long:  # one count per refused sequence: the censored demand
+            self.metrics.observe_rejection(length)
+        if too_long:
+            return self._error(f"Prompt length ({too_long[0]}) exceeds maximum input length "
+                               f"({self.max_input_len}). [{ENGINE_KIND}]"), 0
+        if min(lengths) < 1:
+            return self._error(f"Prompt is empty: at least one input token is required. [{ENGINE_KIND}]"), 0
+        if int(min(max_tokens)) < 1:
+            return self._error(f"max_tokens must be at least 1, got {int(min(max_tokens))}. [{ENGINE_KIND}]"), 0
         outputs, counts, reasons = [], [], []
         for length, wanted in zip(lengths, max_tokens):
             n, reason = plan_output(length, int(wanted), self.max_seq_len)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 import kopf
@@ -29,6 +29,10 @@ log = logging.getLogger("seasonal_engines")
 _state: dict[str, Any] = {}
 _locks: dict[tuple[str, str], threading.Lock] = {}
 _next_due: dict[tuple[str, str], datetime] = {}
+# The status this process last wrote, per object. The operator is the only writer of status, and a timer
+# can fire before the watch delivers our own previous patch: deciding from that stale body would start a
+# second build. After a restart the cache is empty and the cluster's copy is the truth again.
+_written: dict[tuple[str, str], dict[str, Any]] = {}
 _guard = threading.Lock()
 
 
@@ -75,13 +79,18 @@ def evaluate(body: kopf.Body, patch: kopf.Patch, *, force: bool) -> None:
     if not lock.acquire(blocking=force):
         return  # another evaluation of this object is running; the timer comes back
     try:
-        now = datetime.now(timezone.utc)
+        rec = reconciler()
+        now = rec.clock()  # the reconciler's clock: tests run it faster than the wall
         if not force and now < _next_due.get(key, now):
             return
-        outcome = reconciler().reconcile(body)
+        current = dict(body)
+        if key in _written:
+            current["status"] = {**(body.get("status") or {}), **_written[key]}
+        outcome = rec.reconcile(current)
         for event in outcome.events:
             kopf.event(body, type=event.type, reason=event.reason, message=event.message[:1024])
         if outcome.status is not None:
+            _written[key] = outcome.status
             old = {k: v for k, v in (body.get("status") or {}).items() if k != "kopf"}
             for gone in set(old) - set(outcome.status):
                 patch.status[gone] = None  # a merge patch deletes with null
@@ -121,4 +130,5 @@ def deleted(body: kopf.Body, **_: Any) -> None:
     key = (meta.get("namespace", ""), meta.get("name", ""))
     _next_due.pop(key, None)
     _locks.pop(key, None)
+    _written.pop(key, None)
     log.info("%s/%s deleted; its engines stay in the store for garbage collection", *key)

@@ -101,6 +101,21 @@ def test_operator_container_runs_seasonal_with_probes_and_ports(helm_bin: Path) 
 
 
 @pytest.mark.helm
+@pytest.mark.parametrize("values", VALUE_SETS)
+def test_the_seasonal_command_accepts_the_rendered_command_line(helm_bin: Path, values: str) -> None:
+    from seasonal_engines.cli import main, run
+
+    c = _pod_spec(cr.template(helm_bin, cr.VALUE_SETS[values]))["containers"][0]
+    assert c["command"] == ["seasonal"]
+    args = main.build_parser().parse_args(c["args"])
+    assert args.run is run.run
+    watched = cr.VALUE_SETS[values] == cr.NAMESPACED or values == "example-gpu-cluster"
+    assert bool(args.namespace) == watched and args.all_namespaces == (not watched)
+    assert args.standalone == (args.peering is None)
+    assert args.metrics_port == 9090 and args.liveness == "http://0.0.0.0:8080/healthz"
+
+
+@pytest.mark.helm
 def test_peering_replaces_standalone_with_more_replicas(helm_bin: Path) -> None:
     docs = cr.template(helm_bin, cr.NAMESPACED)
     deployment = cr.one(docs, "Deployment")

@@ -280,7 +280,7 @@ def test_rollout_timeout_rolls_back_to_the_previous_engine() -> None:
                            now=NOW + timedelta(minutes=32), rollout=ready(old.hash)))
     assert restored.status.phase == Phase.degraded.value
     assert reasons.ROLLED_BACK in reasons_of(restored)
-    assert restored.actions == (), "drift still wants the failed engine, but it is not rolled out again"
+    assert restored.actions == (), "drift still wants a larger engine, but nothing is retried after a rollback"
     assert h in restored.status.failed_rollouts
     assert restored.status.serving_engine.hash == old.hash  # type: ignore[union-attr]
 

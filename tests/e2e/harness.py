@@ -41,9 +41,9 @@ EVENTS = "v1/events"
 
 
 def traffic_trace(rate_per_min: float = 30.0, seed: int = 7) -> Trace:
-    """Short chat requests until SHIFT_AT, then long ones: 3 hours around T0, Poisson arrivals."""
+    """Short chat requests until SHIFT_AT, then long ones: 5 hours around T0, Poisson arrivals."""
     rng = np.random.default_rng(seed)
-    start, end = (T0 - timedelta(hours=2)).timestamp(), (T0 + timedelta(hours=1)).timestamp()
+    start, end = (T0 - timedelta(hours=2)).timestamp(), (T0 + timedelta(hours=3)).timestamp()
     n = rng.poisson(rate_per_min * (end - start) / 60)
     ts = np.sort(rng.uniform(start, end, n))
     late = ts >= SHIFT_AT.timestamp()
@@ -101,6 +101,7 @@ class Harness:
         handlers._state.clear()
         handlers._next_due.clear()
         handlers._locks.clear()
+        handlers._written.clear()
         api_client = config.new_client_from_config(config_file=str(self.k8s.kubeconfig))
         handlers._state["reconciler"] = Reconciler(cluster=Cluster(api_client), clock=self.clock,
                                                    prometheus_timeout_s=3.0)
@@ -121,7 +122,9 @@ class Harness:
             if len(jobs) >= count:
                 return sorted(jobs, key=lambda j: j["metadata"].get("creationTimestamp") or j["metadata"]["name"])
             time.sleep(0.1)
-        raise TimeoutError(f"expected {count} build Jobs; status: {json.dumps(self.isvc().get('status'))[:2000]}")
+        status = json.dumps(self.isvc().get("status"), indent=1)
+        (self.workdir / "status-at-timeout.json").write_text(status)
+        raise TimeoutError(f"expected {count} build Jobs; status: {status[:3000]}")
 
     def events(self) -> list[dict[str, Any]]:
         return self.k8s.list(EVENTS, NAMESPACE)

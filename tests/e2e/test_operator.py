@@ -73,7 +73,8 @@ def _drift_rebuild(bed: h.Harness, first: dict[str, Any]) -> tuple[dict[str, Any
     job = next(j for j in jobs if j["metadata"]["annotations"][h.build_jobs.ANNOTATION_FULL_HASH]
                != first["engine_hash"])
     plan = bed.plan_of(job)
-    assert plan["build"]["max_seq_len"] > first["build"]["max_seq_len"]
+    assert plan["build"]["max_seq_len"] > first["build"]["max_seq_len"], (bed.isvc()["status"], [
+        (e.get("reason"), e.get("message")) for e in bed.events()])
     status = bed.isvc()["status"]
     assert status["drift"]["state"] == "Breach" or status["build"]["reason"] == "DriftBreach"
     return job, plan

@@ -9,7 +9,7 @@ The Prometheus holds an hour of history for three InferenceServices, written the
   through ``seasonal_engines.traces.openmetrics`` with each service's engine limits;
 - Triton's ``nv_*`` series are derived from the same requests (time to first token from the prompt
   length, a fixed decode time per token), with the names and label sets a real tritonserver exports
-  (checked against one below).
+  (checked against the test bed's below; its 2.51 predates the first-response histogram).
 
 Queries run as Grafana would: panel targets as range queries over the hour (stat and table targets as
 instant queries), variables substituted, ``label_values`` as a series query.
@@ -296,7 +296,7 @@ def dashboard_queries() -> list[Query]:
         board = json.loads((CHART / generating.DASHBOARDS_DIR / name).read_text())
         for panel in board["panels"]:
             for target in panel.get("targets", []):
-                out.append(Query(f"{name}: {panel['title']} [{target['refId']}]", target["expr"],
+                out.append(Query(f"{name}: #{panel['id']} {panel['title']} [{target['refId']}]", target["expr"],
                                  bool(target.get("instant"))))
         for annotation in board["annotations"].get("list", []):
             out.append(Query(f"{name}: annotation {annotation['name']}", annotation["expr"], False))

@@ -4,6 +4,7 @@ rejected and clamped requests, while the served histograms alone hide it."""
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -30,10 +31,10 @@ def test_too_small_engine_reports_its_censored_share(prometheus_factory) -> None
     # Scrapes start one interval before the first request, so every series starts at 0 and increase()
     # over the whole span is exact (no extrapolation below zero).
     first = t.first_s - INTERVAL
+    last = first + INTERVAL * math.ceil((t.last_s - first) / INTERVAL)  # a scrape after the last request
     text = openmetrics.to_text(t, presets.SEASONAL, INTERVAL, labels={"model": "m"}, start_s=first,
-                               end_s=t.last_s, engine=openmetrics.Engine(small.max_input_len, small.max_seq_len))
+                               end_s=last, engine=openmetrics.Engine(small.max_input_len, small.max_seq_len))
     server = prometheus_factory(text)
-    last = first + INTERVAL * round((t.last_s - first) / INTERVAL)
     profile = PrometheusTraffic(server.url).window(
         presets.SEASONAL, [promql.matcher("model", "=", "m")], datetime.fromtimestamp(last, tz=timezone.utc),
         last - first + 1)
@@ -64,11 +65,11 @@ def test_presets_without_counters_say_censoring_is_unknown(prometheus_factory) -
 def test_vllm_finish_reason_length_is_only_an_upper_bound(prometheus_factory) -> None:
     t = read_trace(TRACES / "azure2023_conv.csv")
     first = t.first_s - 15.0
+    last = first + 15.0 * math.ceil((t.last_s - first) / 15.0)
     engine = openmetrics.Engine(max_input_len=None, max_seq_len=1024)
     adm = censoring.admit(t.input_tokens, t.output_tokens, None, 1024)
     server = prometheus_factory(openmetrics.to_text(t, presets.VLLM, 15.0, labels={"model_name": "v"},
-                                                    start_s=first, end_s=t.last_s, engine=engine))
-    last = first + 15.0 * round((t.last_s - first) / 15.0)
+                                                    start_s=first, end_s=last, engine=engine))
     profile = PrometheusTraffic(server.url).window(presets.VLLM, [promql.matcher("model_name", "=", "v")],
                                                    datetime.fromtimestamp(last, tz=timezone.utc), last - first + 1)
     assert isinstance(profile, TrafficProfile), profile

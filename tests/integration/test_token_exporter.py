@@ -98,6 +98,8 @@ def repository(root: Path) -> Path:
         config = re.sub(r'name: "token_exporter"', f'name: "{name}"', shipped)
         config = re.sub(r"max_batch_size: \d+", "max_batch_size: 8", config)
         config = "\n".join(line for line in config.splitlines() if not line.startswith("parameters"))
+        if name == "exporter_counts":  # two instances (two stub processes) must share one set of series
+            config = config.replace("count: 1 kind: KIND_CPU", "count: 2 kind: KIND_CPU")
         (d / "config.pbtxt").write_text(config + "\n" + extra + "\n")
     return root
 

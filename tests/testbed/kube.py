@@ -190,6 +190,8 @@ def isolated_kopf_registry() -> Iterator[Any]:
 
     previous = kopf.get_default_registry()
     registry = kopf.OperatorRegistry()
+    # kopf's own default registry brings the kubernetes-client login; a plain one does not.
+    kopf.on.login(registry=registry, errors=kopf.ErrorsMode.IGNORED)(kopf.login_via_client)
     try:
         yield registry
     finally:

@@ -10,6 +10,7 @@ about what the server is.
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import signal
@@ -122,6 +123,7 @@ class LocalProcess:
         _signal_group(self.popen.pid, signal.SIGKILL)
         if self.popen.poll() is None:
             self.popen.wait(timeout=grace_s)
+        _RUNNING.pop(self.popen.pid, None)
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
@@ -129,6 +131,16 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+_RUNNING: dict[int, LocalProcess] = {}
+
+
+@atexit.register
+def _stop_leftovers() -> None:
+    """Stop servers still running when the interpreter exits (a script that crashed before ``stop()``)."""
+    for process in list(_RUNNING.values()):
+        process.stop(grace_s=3.0)
 
 
 def start_process(
@@ -153,7 +165,9 @@ def start_process(
             )
         except OSError as exc:
             raise ServerStartError(f"{name}: cannot execute {command[0]!r}: {exc}") from exc
-    return LocalProcess(name=name, command=list(command), log_path=log_path, popen=popen)
+    process = LocalProcess(name=name, command=list(command), log_path=log_path, popen=popen)
+    _RUNNING[popen.pid] = process
+    return process
 
 
 def http_status(url: str, timeout_s: float = 2.0) -> int | None:

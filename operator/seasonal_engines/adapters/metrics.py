@@ -21,6 +21,7 @@ class OperatorMetrics:
 
     def __init__(self, registry: CollectorRegistry | None = None):
         self.registry = registry or CollectorRegistry()
+        self._seen: set[tuple[str, str]] = set()
         r = self.registry
         self.evaluations = Counter("seasonal_operator_evaluations", "Evaluations of an InferenceService, by "
                                    "result (ok, invalid, error).", (*SERVICE, "result"), registry=r)
@@ -64,6 +65,12 @@ class OperatorMetrics:
         """Reflect one applied decision."""
         svc = (namespace, name)
         s: InferenceServiceStatus = decision.status
+        if svc not in self._seen:  # counters exist at 0 from the start, so a first failure shows in increase()
+            self._seen.add(svc)
+            for result in ("started", "succeeded", "failed"):
+                self.builds.labels(*svc, result)
+            for result in ("started", "succeeded", "failed", "rolled_back"):
+                self.rollouts.labels(*svc, result)
         self.evaluations.labels(*svc, "invalid" if s.phase == "Invalid" else "ok").inc()
         self.evaluation_seconds.labels(*svc).observe(seconds)
         if s.serving_engine is not None:

@@ -168,7 +168,7 @@ def profile_from_answer(result: list[Any], preset: MetricPreset, start: datetime
                                   f"({preset.input_metric}, {preset.output_metric}) in {window_text}; check "
                                   "the preset and the selector")
     samples = hists["input"].total
-    if samples < min_samples:
+    if samples <= 0 or samples < min_samples:
         return TrafficUnavailable(Reason.InsufficientSamples, f"{samples:.0f} requests in {window_text}, fewer "
                                   f"than the minimum {min_samples}; nothing is planned from so little")
     notes = list(preset.notes)

@@ -208,15 +208,15 @@ def decide(obs: Observation, planner: Planner, bootstrap: BootstrapPlanner) -> D
 
     fresh = _plan(planner, obs.traffic, outlook.active.name if outlook.active else None)
     wanted = _wanted(d, planner, outlook, fresh)
-    verdict = _evaluate_drift(d, spec, fresh)
-
     if spec.mode == Mode.advisory.value:
-        return _advise(d, wanted if wanted is not None else fresh, verdict)
+        return _advise(d, wanted if wanted is not None else fresh, _evaluate_drift(d, spec, fresh))
 
     if obs.status.rollout is not None:
         _follow_rollout(d, spec)
     if d.status.build is not None:
         _follow_build(d, spec)
+    # After following the rollout: drift is judged against the engine serving now, not the one it replaced.
+    verdict = _evaluate_drift(d, spec, fresh)
 
     _switch(d, spec, outlook, wanted, fresh, verdict, bootstrap)
     _prebuild(d, spec, planner, outlook)
@@ -466,6 +466,10 @@ def _switch(d: _Draft, spec: InferenceServiceSpec, outlook: seasons.SeasonOutloo
     elif outlook.active is not None and serving.season != outlook.active.name:
         engine, why = wanted, reasons.SEASON_START
     elif verdict is not None and verdict.rebuild:
+        if d.status.failed_rollouts:
+            # A rollout failed and was rolled back: rebuilding on drift would likely fail the same way.
+            # Hold until a person changes the spec (which clears failedRollouts); seasons still apply.
+            return
         engine = fresh
         why = reasons.DRIFT_BREACH if verdict.direction == drift.Direction.up else reasons.DRIFT_WASTE
     if engine is None or why is None:

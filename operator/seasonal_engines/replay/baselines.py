@@ -9,7 +9,9 @@
   hours whose engine differs from the previous hour's.
 
 All three are planned by the spec's own planner (``core.planners``), with ``traffic.minSamples`` lowered
-to 1 so that thin hours still get a plan. Pure: no I/O.
+to 1 so that thin hours still get a plan. ``frontier`` adds the static engines at every ladder step (both
+limits at the step): what a static engine buys at each slack, to compare the policy with at equal slack.
+Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from seasonal_engines.api.spec import InferenceServiceSpec
 from seasonal_engines.core import decisions, planners, presets
 from seasonal_engines.core.envelopes import Envelope
 from seasonal_engines.replay import exports
+from seasonal_engines.core.sizing import limits, planning
 from seasonal_engines.replay.scoring import HOUR_S, Hours
 from seasonal_engines.traces.readers import Trace
 
@@ -90,9 +93,26 @@ def oracle(trace: Trace, spec: InferenceServiceSpec, hours: Hours | None = None)
     return Baseline("oracle", mil[hours.index], msl[hours.index], changes, changes, tuple(segments))
 
 
+def frontier(trace: Trace, spec: InferenceServiceSpec) -> list[Baseline]:
+    """Static engines with ``max_input_len = max_seq_len`` at each step of the spec's ladder (as the planner
+    extends it to the model's context), from the step below the trace's shortest request's bucket up."""
+    cap = planning.resolve_model(spec.model).max_context
+    longest = int((trace.input_tokens + trace.output_tokens).max()) if len(trace) else 0
+    steps = [s for s in limits.effective_ladder(spec.sizing.ladder, cap)]
+    # Past the first step that holds every request nothing changes but slack: stop there.
+    upto = next((i for i, s in enumerate(steps) if s >= longest), len(steps) - 1)
+    out = []
+    for s in steps[: upto + 1]:
+        n = len(trace)
+        out.append(Baseline(f"static_{s}", np.full(n, s, dtype=np.int64), np.full(n, s, dtype=np.int64), 0, 0,
+                            ((trace.first_s, Envelope(s, s, 0, 0)),)))
+    return out
+
+
 def all_baselines(trace: Trace, spec: InferenceServiceSpec, hours: Hours | None = None) -> dict[str, Baseline]:
     return {"static_model_max": static_model_max(trace, spec), "static_global": static_global(trace, spec),
             "oracle": oracle(trace, spec, hours)}
 
 
-__all__ = ["Baseline", "NAMES", "static_model_max", "static_global", "oracle", "all_baselines", "any_samples"]
+__all__ = ["Baseline", "NAMES", "static_model_max", "static_global", "oracle", "frontier", "all_baselines",
+           "any_samples"]

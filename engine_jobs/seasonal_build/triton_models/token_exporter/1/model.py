@@ -28,7 +28,6 @@ are not supported yet (see docs/token-exporter.md).
 import json
 import re
 
-import numpy as np
 import triton_python_backend_utils as pb_utils
 
 import token_metrics

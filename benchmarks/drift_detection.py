@@ -9,8 +9,11 @@ Scenarios (each a replay through the operator's decision core, ``seasonal_engine
   9 days replayed. Detection delay = shift to the first drift build or rollout, in minutes and in
   evaluations; also when the new engine took the traffic.
 * ``ramp``: the same x2, reached linearly over 6 hours.
-* ``step-stationary``: the step injected into the stationary trace (nothing else moves), at each
-  ``--rate-scale`` (arrivals per hour x scale), which shows how detection depends on traffic volume.
+* ``step-stationary``: the step injected into the stationary trace (nothing else moves).
+
+The two stationary scenarios run at each ``--rate-scales`` (arrivals per hour x scale; the shared trace is
+ServeGen's production traffic scaled down 1000 times), which shows how detection and false triggers
+depend on traffic volume.
 
     python benchmarks/drift_detection.py                       # about 2.5 min on 2 cores
     python benchmarks/drift_detection.py --rate-scales 1,10,30 --spec examples/replay/servegen-m-large.yaml
@@ -74,7 +77,8 @@ def scenario(kind: str, spec_file: str, rate_scale: float, seed: int, overrides:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--spec", default=DEFAULT_SPEC, help="InferenceService manifest replayed")
-    p.add_argument("--rate-scales", default="1", help="comma-separated arrival-rate scales for step-stationary")
+    p.add_argument("--rate-scales", default="1", help="comma-separated arrival-rate scales for the stationary "
+                   "scenarios")
     p.add_argument("--scenarios", default="stationary,step,ramp,step-stationary")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
@@ -88,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     for k in kinds:
         if k not in ("stationary", "step", "ramp", "step-stationary"):
             p.error(f"unknown scenario {k!r}")
-        jobs += [(k, s) for s in scales] if k == "step-stationary" else [(k, 1.0)]
+        jobs += [(k, s) for s in scales] if k in ("stationary", "step-stationary") else [(k, 1.0)]
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         results = list(pool.map(scenario, *zip(*[(k, args.spec, s, args.seed, args.overrides) for k, s in jobs])))
     if args.json:

@@ -243,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--season-days", type=int, default=28, help="days of 1-minute data for the season plan")
     p.add_argument("--no-season", action="store_true", help="skip the season-planning measurement")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--plot", type=Path, metavar="FILE.png", help="draw the scaling curve")
     p.add_argument("--child-evaluate", nargs=3, metavar=("URL", "N", "ROUNDS"), help=argparse.SUPPRESS)
     p.add_argument("--child-season", metavar="URL", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -298,7 +299,37 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result, indent=2))
     else:
         print_result(result)
+    if args.plot:
+        plot(result, args.plot)
     return 0
+
+
+def plot(result: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = result["services"]
+    n = [r["services"] for r in rows]
+    op = [r["rounds"][-1]["round_cpu_s"] for r in rows]
+    wall = [r["rounds"][-1]["round_wall_s"] for r in rows]
+    prom = [r["prometheus_cpu_ms_per_evaluation"] * r["services"] / 1e3 for r in rows]
+    fig, ax = plt.subplots(figsize=(7, 4.2), constrained_layout=True)
+    ax.plot(n, wall, "o-", label="operator wall per round")
+    ax.plot(n, op, "s-", label="operator CPU per round")
+    ax.plot(n, prom, "^-", label="Prometheus CPU per round")
+    ax.axhline(INTERVAL_S, color="grey", ls="--", lw=1, label="5-minute interval (one core)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("InferenceServices evaluated")
+    ax.set_ylabel("seconds per evaluation round")
+    ax.set_title("operator cost: one steady-state evaluation of every service")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def print_result(result: dict[str, Any]) -> None:
@@ -325,10 +356,11 @@ def print_result(result: dict[str, Any]) -> None:
             for x in r["rounds"]))
     s = result["season"]
     if s:
+        runs = "; ".join(f"query {x['query_wall_s']:.2f} s wall / {x['query_cpu_s']:.2f} s CPU, plan "
+                         f"{x['plan_wall_s'] * 1e3:.0f} ms" for x in s["runs"])
         print(f"\nseason plan from {s['occurrences']} daily occurrences (4 weeks of 1-minute data, "
-              f"{s['samples']:,.0f} requests): " + "; ".join(
-                  f"query {x['query_wall_s']:.2f} s wall / {x['query_cpu_s']:.2f} s CPU, plan {x['plan_wall_s'] * 1e3:.0f} ms"
-                  for x in s["runs"]) + f"; Prometheus CPU {s['prometheus_cpu_s']:.2f} s per plan; engine {s['envelope']}")
+              f"{s['samples']:,.0f} requests): {runs}; Prometheus CPU {s['prometheus_cpu_s']:.2f} s per plan; "
+              f"engine {s['envelope']}")
 
 
 if __name__ == "__main__":

@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--build-minutes", default="20-40")
     p.add_argument("--rollout-minutes", type=float, default=5.0)
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
-                   help="override a field of every replayed spec (as `seasonal replay --set`), e.g. sizing.headroom=0.5")
+                   help="override a field of every replayed spec (as `seasonal replay --set`), "
+                        "e.g. sizing.headroom=0.5")
     args = p.parse_args(argv)
     names = [n.strip() for n in args.traces.split(",") if n.strip()]
     unknown = [n for n in names if n not in CASES]

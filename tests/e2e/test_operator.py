@@ -80,7 +80,8 @@ def _drift_rebuild(bed: h.Harness, first: dict[str, Any]) -> tuple[dict[str, Any
     return job, plan
 
 
-def test_create_build_roll_serve_then_drift_rebuild_and_rollover(bed: h.Harness, prometheus_url: str) -> None:
+def test_create_build_roll_serve_then_drift_rebuild_and_rollover(bed: h.Harness, prometheus_url: str,
+                                                                  kubectl_bin: Path) -> None:
     with kopf.testing.KopfRunner(HANDLERS, timeout=120) as runner:
         first = _first_engine_serving(bed, prometheus_url)
         job, plan = _drift_rebuild(bed, first)
@@ -92,7 +93,32 @@ def test_create_build_roll_serve_then_drift_rebuild_and_rollover(bed: h.Harness,
         obj = bed.wait_status(lambda s: s.get("engineGeneration") == 2 and s.get("phase") == "Serving")
         history = [e["hash"] for e in obj["status"]["engineHistory"]]
         assert history[:2] == [plan["engine_hash"], first["engine_hash"]]
+        table = _kubectl_get(bed, kubectl_bin)
     assert runner.exit_code == 0, runner.output
+    # What `kubectl get` shows, through the CRD's own printer columns.
+    header, row = table.splitlines()[:2]
+    assert header.split()[:5] == ["NAME", "MODEL", "MODE", "PHASE", "SEASON"]
+    build = plan["build"]
+    assert "Serving" in row and f"in {build['max_input_len']} / seq {build['max_seq_len']}" in row
+
+
+def _kubectl_get(bed: h.Harness, kubectl: Path) -> str:
+    """`kubectl get` with the CRD's printer columns (kmock serves no server-side tables, so the columns are
+    passed as custom-columns: the same JSONPaths, evaluated by kubectl on the live object)."""
+    import subprocess
+
+    import yaml
+
+    crd = yaml.safe_load((Path(__file__).resolve().parents[2] / "crds" /
+                          "inferenceservices.seasonalengines.io.yaml").read_text())
+    columns = ["NAME:.metadata.name"] + [f"{c['name'].upper()}:{c['jsonPath']}" for c in
+                                         crd["spec"]["versions"][0]["additionalPrinterColumns"] if c["type"] != "date"]
+    out = subprocess.run([str(kubectl), "--kubeconfig", str(bed.k8s.kubeconfig), "get",
+                          "inferenceservices.seasonalengines.io", "-n", h.NAMESPACE, "-o",
+                          "custom-columns=" + ",".join(columns)], capture_output=True, text=True, timeout=30,
+                         env={"HOME": str(bed.workdir), "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr
+    return out.stdout
 
 
 def test_triton_never_ready_rolls_back(bed: h.Harness, prometheus_url: str) -> None:

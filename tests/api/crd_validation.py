@@ -39,39 +39,35 @@ def apply_defaults(obj: Any, schema: dict[str, Any]) -> Any:
     return obj
 
 
-def cel_errors(obj: Any, schema: dict[str, Any], path: str = "") -> list[str]:
-    """Evaluate every x-kubernetes-validations rule at its node; return 'path: message' for each failure."""
-    out: list[str] = []
-    env = celpy.Environment()
-    for rule in schema.get("x-kubernetes-validations", []):
-        program = env.program(env.compile(rule["rule"]))
-        if not bool(program.evaluate({"self": celpy.json_to_cel(obj)})):
-            out.append(f"{path or '<root>'}: {rule['message']}")
+def _nodes(obj: Any, schema: dict[str, Any], path: str = "") -> Any:
+    """Every (value, schema, path) of an object, as the API server visits them."""
+    yield obj, schema, path or "<root>"
     if isinstance(obj, dict):
         for name, sub in schema.get("properties", {}).items():
             if name in obj:
-                out += cel_errors(obj[name], sub, f"{path}.{name}" if path else name)
+                yield from _nodes(obj[name], sub, f"{path}.{name}" if path else name)
     elif isinstance(obj, list) and "items" in schema:
         for i, item in enumerate(obj):
-            out += cel_errors(item, schema["items"], f"{path}[{i}]")
-    return out
+            yield from _nodes(item, schema["items"], f"{path}[{i}]")
 
 
-def list_map_errors(obj: Any, schema: dict[str, Any], path: str = "") -> list[str]:
+def cel_errors(obj: Any, schema: dict[str, Any]) -> list[str]:
+    """Evaluate every x-kubernetes-validations rule at its node; return 'path: message' for each failure."""
+    env = celpy.Environment()
+    return [f"{path}: {rule['message']}" for value, node, path in _nodes(obj, schema)
+            for rule in node.get("x-kubernetes-validations", [])
+            if not bool(env.program(env.compile(rule["rule"])).evaluate({"self": celpy.json_to_cel(value)}))]
+
+
+def list_map_errors(obj: Any, schema: dict[str, Any]) -> list[str]:
     """x-kubernetes-list-type: map — keys must be unique (the API server refuses duplicates)."""
     out: list[str] = []
-    if isinstance(obj, list) and schema.get("x-kubernetes-list-type") == "map":
-        keys = [tuple(item.get(k) for k in schema["x-kubernetes-list-map-keys"]) for item in obj]
-        dup = {k for k in keys if keys.count(k) > 1}
-        if dup:
-            out.append(f"{path}: duplicate entries {sorted(dup)}")
-    if isinstance(obj, dict):
-        for name, sub in schema.get("properties", {}).items():
-            if name in obj:
-                out += list_map_errors(obj[name], sub, f"{path}.{name}" if path else name)
-    elif isinstance(obj, list) and "items" in schema:
-        for i, item in enumerate(obj):
-            out += list_map_errors(item, schema["items"], f"{path}[{i}]")
+    for value, node, path in _nodes(obj, schema):
+        if isinstance(value, list) and node.get("x-kubernetes-list-type") == "map":
+            keys = [tuple(item.get(k) for k in node["x-kubernetes-list-map-keys"]) for item in value]
+            dup = {k for k in keys if keys.count(k) > 1}
+            if dup:
+                out.append(f"{path}: duplicate entries {sorted(dup)}")
     return out
 
 

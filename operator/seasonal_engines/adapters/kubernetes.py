@@ -108,23 +108,14 @@ class Cluster:
         namespace, name = owner["metadata"]["namespace"], owner["metadata"]["name"]
         api_usage.require("apps", "deployments", "get")
         for colour in ("blue", "green"):
-            try:
-                dep = _json(self.apps.read_namespaced_deployment(deployments.deployment_name(name, colour),
-                                                                 namespace, _preload_content=False))
-            except ApiException as exc:
-                if _absent(exc):
-                    continue
-                raise
-            if (dep["metadata"].get("annotations") or {}).get(f"{api.GROUP}/engine-hash") == engine_hash:
+            dep = _read_or_none(lambda c=colour: self.apps.read_namespaced_deployment(  # type: ignore[misc]
+                deployments.deployment_name(name, c), namespace, _preload_content=False))
+            if dep and (dep["metadata"].get("annotations") or {}).get(f"{api.GROUP}/engine-hash") == engine_hash:
                 return colour
         api_usage.require("", "services", "get")
-        try:
-            svc = _json(self.core.read_namespaced_service(f"{name}-triton", namespace, _preload_content=False))
-            live = (svc.get("spec", {}).get("selector") or {}).get(deployments.COLOUR_LABEL)
-        except ApiException as exc:
-            if not _absent(exc):
-                raise
-            live = None
+        svc = _read_or_none(lambda: self.core.read_namespaced_service(f"{name}-triton", namespace,
+                                                                      _preload_content=False))
+        live = ((svc or {}).get("spec", {}).get("selector") or {}).get(deployments.COLOUR_LABEL)
         return deployments.colour_after(live)
 
     # --- applying ------------------------------------------------------------------------------
@@ -162,12 +153,9 @@ class Cluster:
         namespace = owner["metadata"]["namespace"]
         svc = deployments.service(spec, owner, colour)
         api_usage.require("", "services", "get")
-        try:
-            existing = _json(self.core.read_namespaced_service(svc["metadata"]["name"], namespace,
-                                                               _preload_content=False))
-        except ApiException as exc:
-            if not _absent(exc):
-                raise
+        existing = _read_or_none(lambda: self.core.read_namespaced_service(svc["metadata"]["name"], namespace,
+                                                                           _preload_content=False))
+        if existing is None:
             api_usage.require("", "services", "create")
             self.core.create_namespaced_service(namespace, svc)
             return
@@ -179,11 +167,8 @@ class Cluster:
     def _apply_deployment(self, namespace: str, manifest: dict[str, Any]) -> None:
         name = manifest["metadata"]["name"]
         api_usage.require("apps", "deployments", "get")
-        try:
-            self.apps.read_namespaced_deployment(name, namespace, _preload_content=False)
-        except ApiException as exc:
-            if not _absent(exc):
-                raise
+        if _read_or_none(lambda: self.apps.read_namespaced_deployment(name, namespace, _preload_content=False)) \
+                is None:
             api_usage.require("apps", "deployments", "create")
             self.apps.create_namespaced_deployment(namespace, manifest)
             return
@@ -248,6 +233,16 @@ def _deployment_name(spec: api.InferenceServiceSpec, owner: Mapping[str, Any], c
     if spec.serving.deployment_ref is not None:
         return spec.serving.deployment_ref.name
     return deployments.deployment_name(owner["metadata"]["name"], colour)
+
+
+def _read_or_none(read: Callable[[], Any]) -> dict[str, Any] | None:
+    """The object as JSON, or None when it does not exist; other API errors propagate (kopf retries)."""
+    try:
+        return _json(read())
+    except ApiException as exc:
+        if _absent(exc):
+            return None
+        raise
 
 
 def _create_once(create: Callable[[], Any]) -> None:

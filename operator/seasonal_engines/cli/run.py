@@ -19,6 +19,8 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
                          "replicas never act twice)")
     p.add_argument("--metrics-port", type=int, default=9090, help="Prometheus metrics port (0 turns it off)")
     p.add_argument("--liveness", default="http://0.0.0.0:8080/healthz", help="liveness endpoint URL")
+    p.add_argument("--log-format", choices=["json", "full", "plain"], default="json",
+                   help="json (default: one object per line, with the object's namespace and name) or text")
     p.add_argument("--verbose", action="store_true")
     p.set_defaults(run=run)
 
@@ -26,8 +28,9 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
 def run(args: argparse.Namespace) -> int:
     import kopf
 
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat[args.log_format.upper()],
+                   log_refkey="inferenceservice")
+    logging.getLogger("seasonal_engines").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     if args.metrics_port:
         os.environ["SEASONAL_METRICS_PORT"] = str(args.metrics_port)
     from seasonal_engines import handlers  # noqa: F401  registers the handlers

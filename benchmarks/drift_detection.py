@@ -63,7 +63,8 @@ def scenario(kind: str, spec_file: str, rate_scale: float, seed: int, overrides:
     took = time.perf_counter() - started
     det = [d.to_json(run.interval_s) for d in reports.detections(run, shift_list)]
     return {
-        "scenario": kind, "rate_scale": rate_scale, "requests": len(trace),
+        "scenario": kind, "rate_scale": rate_scale, "seed": seed if "stationary" in kind else None,
+        "requests": len(trace),
         "requests_per_hour": round(len(trace) / max(trace.duration_s / 3600.0, 1e-9), 1),
         "days": round(trace.duration_s / DAY, 2), "evaluations": len(run.evaluations),
         "drift_rollovers": reports.drift_rollovers(run),
@@ -80,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rate-scales", default="1", help="comma-separated arrival-rate scales for the stationary "
                    "scenarios")
     p.add_argument("--scenarios", default="stationary,step,ramp,step-stationary")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", default="0", help="comma-separated seeds of the stationary resampling (each seed "
+                   "is one more replay of the stationary scenarios)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
                    help="override a spec field (as `seasonal replay --set`), e.g. traffic.window=30m")
     p.add_argument("--jobs", type=int, default=2)
@@ -88,20 +90,22 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     kinds = [k.strip() for k in args.scenarios.split(",") if k.strip()]
     scales = [float(s) for s in args.rate_scales.split(",") if s.strip()]
-    jobs: list[tuple[str, float]] = []
+    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    jobs: list[tuple[str, float, int]] = []
     for k in kinds:
         if k not in ("stationary", "step", "ramp", "step-stationary"):
             p.error(f"unknown scenario {k!r}")
-        jobs += [(k, s) for s in scales] if k in ("stationary", "step-stationary") else [(k, 1.0)]
+        jobs += [(k, s, seed) for s in scales for seed in seeds] if k in ("stationary", "step-stationary") \
+            else [(k, 1.0, 0)]
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        results = list(pool.map(scenario, *zip(*[(k, args.spec, s, args.seed, args.overrides) for k, s in jobs])))
+        results = list(pool.map(scenario, *zip(*[(k, args.spec, s, seed, args.overrides) for k, s, seed in jobs])))
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
-    print(f"spec {args.spec} {' '.join(args.overrides)}; shift: prompts x{FACTOR:g} at day {SHIFT_AT / DAY:.0f} "
+    print(f"spec {args.spec} {' '.join(args.overrides)}; shift: prompts x{FACTOR:g} at day {int(SHIFT_AT // DAY)} "
           f"{(SHIFT_AT % DAY) / 3600:.0f}:00 (ramp over {RAMP_S / 3600:.0f} h)")
-    header = (f"{'scenario':16} {'rate':>5} {'req/h':>8} {'days':>5} {'drift rollovers':>15} {'after day 1':>11} "
-              f"{'delay min':>9} {'delay evals':>11} {'serving after min':>17}")
+    header = (f"{'scenario':16} {'seed':>4} {'rate':>5} {'req/h':>8} {'days':>5} {'drift rollovers':>15} "
+              f"{'after day 1':>11} {'delay min':>9} {'delay evals':>11} {'serving after min':>17}")
     print(header)
     print("-" * len(header))
     for r in results:
@@ -114,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
                        - datetime.fromisoformat(d["shift_at"].replace("Z", "+00:00"))).total_seconds() / 60
         delay = "-" if d is None else ("never" if d["delay_minutes"] is None else f"{d['delay_minutes']:.0f}")
         evals = "-" if d is None or d["delay_evaluations"] is None else str(d["delay_evaluations"])
-        print(f"{r['scenario']:16} {r['rate_scale']:>5g} {r['requests_per_hour']:>8,.0f} {r['days']:>5} "
+        seed = "-" if r["seed"] is None else str(r["seed"])
+        print(f"{r['scenario']:16} {seed:>4} {r['rate_scale']:>5g} {r['requests_per_hour']:>8,.0f} {r['days']:>5} "
               f"{r['drift_rollovers']:>15} {r['drift_rollovers_after_day_1']:>11} {delay:>9} {evals:>11} "
               f"{'-' if serving is None else f'{serving:.0f}':>17}")
     return 0

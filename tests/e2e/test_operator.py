@@ -188,3 +188,23 @@ def test_invalid_spec_sets_spec_valid_false_and_the_operator_keeps_working(bed: 
         assert bed.k8s.list(h.JOBS, h.NAMESPACE)[0]["metadata"]["labels"][
             "seasonalengines.io/inferenceservice"] == h.NAME
     assert runner.exit_code == 0, runner.output
+
+
+def test_blue_green_switches_the_service_only_when_the_new_colour_is_ready(bed: h.Harness,
+                                                                           prometheus_url: str) -> None:
+    with kopf.testing.KopfRunner(HANDLERS, timeout=60) as runner:
+        bed.k8s.create(kube.INFERENCE_SERVICES, h.NAMESPACE,
+                       h.manifest(prometheus_url, rollout={"strategy": "BlueGreen", "readinessTimeout": "30m"}))
+        (job,) = bed.wait_jobs(1)
+        plan = bed.plan_of(job)
+        server = bed.serve(plan)
+        bed.complete_job(job)
+        blue = bed.k8s.wait_for(h.DEPLOYMENTS, h.NAMESPACE, "chat-triton-blue", lambda d: True)
+        service = bed.k8s.get("v1/services", h.NAMESPACE, "chat-triton")
+        assert "seasonalengines.io/colour" not in service["spec"]["selector"], "no colour is live before ready"
+        bed.roll_pods(blue, plan["engine_hash"], server.http_port)
+        bed.wait_status(lambda s: s.get("phase") == "Serving")
+        switched = bed.k8s.wait_for("v1/services", h.NAMESPACE, "chat-triton", lambda s: s["spec"]["selector"].get(
+            "seasonalengines.io/colour") == "blue")
+        assert switched["spec"]["selector"]["seasonalengines.io/inferenceservice"] == h.NAME
+    assert runner.exit_code == 0, runner.output

@@ -14,24 +14,13 @@ from __future__ import annotations
 
 import threading
 import time
-from enum import IntEnum
-
 import numpy as np
 import tritonclient.grpc as grpcclient
 
-from seasonal_engines.local.workload import Workload
+from seasonal_engines.local.summary import outcome_counts
+from seasonal_engines.local.workload import Outcome, Workload
 
 REJECTED_WORDS = ("exceeds maximum input length", "exceeds maximum sequence length")
-
-
-class Outcome(IntEnum):
-    not_sent = 0       # its time has not come (or the run ended first)
-    in_flight = 1
-    answered = 2       # ran to the client's max_tokens
-    limit_stopped = 3  # cut at the engine's max_seq_len
-    rejected = 4       # prompt longer than the engine admits
-    unavailable = 5    # no answer: no model loaded, or another error
-    skipped = 6        # not sent: too many requests were already in flight
 
 
 def classify_error(message: str) -> Outcome:
@@ -113,10 +102,7 @@ class Replayer:
 
     def counts(self) -> dict[str, int]:
         """Requests by outcome so far (``sent`` = every request handed to Triton)."""
-        tally = np.bincount(self.outcomes, minlength=len(Outcome))
-        out = {o.name: int(tally[o]) for o in Outcome}
-        out["sent"] = sum(out[o.name] for o in Outcome if o not in (Outcome.not_sent, Outcome.skipped))
-        return out
+        return outcome_counts(self.outcomes)
 
     def in_flight(self) -> int:
         with self._lock:

@@ -14,12 +14,25 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from enum import IntEnum
 
 import numpy as np
 
 from seasonal_engines.traces.readers import Trace
 
 MIN_SAMPLES_FLOOR = 20  # below this a p99.9 is just the largest request of the window
+
+
+class Outcome(IntEnum):
+    """How a replayed request ended."""
+
+    not_sent = 0       # its time has not come (or the run ended first)
+    in_flight = 1
+    answered = 2       # ran to the client's max_tokens
+    limit_stopped = 3  # cut at the engine's max_seq_len
+    rejected = 4       # prompt longer than the engine admits
+    unavailable = 5    # no answer: no model loaded, or another error
+    skipped = 6        # not sent: too many requests were already in flight
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,4 +88,4 @@ def scaled_min_samples(min_samples: int, keep: float) -> int:
     return max(min(MIN_SAMPLES_FLOOR, min_samples), math.ceil(min_samples * keep))
 
 
-__all__ = ["Workload", "keep_share", "select", "mean_rate", "scaled_min_samples", "MIN_SAMPLES_FLOOR"]
+__all__ = ["Outcome", "Workload", "keep_share", "select", "mean_rate", "scaled_min_samples", "MIN_SAMPLES_FLOOR"]

@@ -15,7 +15,7 @@ The two stationary scenarios run at each ``--rate-scales`` (arrivals per hour x 
 ServeGen's production traffic scaled down 1000 times), which shows how detection and false triggers
 depend on traffic volume.
 
-    python benchmarks/drift_detection.py                       # about 2.5 min on 2 cores
+    python benchmarks/drift_detection.py                       # about 1 min on 2 cores
     python benchmarks/drift_detection.py --rate-scales 1,10,30 --spec examples/replay/servegen-m-large.yaml
 """
 

@@ -6,7 +6,7 @@ Prints, per trace, the policy's figures against ``static_model_max``, ``static_g
 coverage than ``static_global`` at equal or lower slack. With ``--out DIR`` it also writes the JSON
 report and the plot of each trace there (docs/benchmarks.md uses ``--out docs/benchmarks``).
 
-    python benchmarks/replay_traces.py                      # the three shared traces, about 1.5 min on 2 cores
+    python benchmarks/replay_traces.py                      # the three shared traces, under a minute on 2 cores
     python benchmarks/replay_traces.py --out docs/benchmarks --traces m-large
 """
 

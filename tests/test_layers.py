@@ -19,7 +19,7 @@ BUILD = REPO / "engine_jobs" / "seasonal_build"
 IO_PACKAGES = {"kopf", "kubernetes", "prometheus_api_client", "prometheus_client", "tritonclient", "requests",
                "aiohttp", "urllib3", "subprocess", "socket", "http", "grpc"}
 SHELL_MODULES = {"seasonal_engines.adapters", "seasonal_engines.handlers", "seasonal_engines.reconciling",
-                 "seasonal_engines.cli"}
+                 "seasonal_engines.cli", "seasonal_engines.local"}
 
 
 def imports(path: Path) -> set[str]:

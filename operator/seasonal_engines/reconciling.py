@@ -89,7 +89,8 @@ class Reconciler:
         window = durations.seconds(parsed.traffic.window)
         trailing = source.window(preset, matchers, now, window, min_samples=1,
                                  peak_percentile=parsed.traffic.peak_percentile)
-        season_traffic = self._season_profiles(namespace, name, parsed, preset, matchers, now)
+        season_traffic = self._season_profiles(namespace, name, parsed, preset, matchers, now,
+                                               status.build_durations_seconds)
 
         store = set(self.cluster.published_engines(namespace, name))
         store |= {e.hash for e in status.engine_history}
@@ -112,10 +113,11 @@ class Reconciler:
 
     def _season_profiles(self, namespace: str, name: str, spec: api.InferenceServiceSpec,
                          preset: presets.MetricPreset, matchers: tuple[promql.Matcher, ...],
-                         now: datetime) -> dict[str, TrafficProfile | TrafficUnavailable]:
+                         now: datetime, build_durations: list[float]) -> dict[str, TrafficProfile | TrafficUnavailable]:
         """Profiles of the seasons that matter now (active, due, next), from cache when fresh: at most one
         season query per evaluation keeps the query budget at two."""
-        lead = seasons.lead_time(timedelta(seconds=durations.seconds(spec.engine.build_lead_time)), [])
+        # The same lead time decide() uses, so a season's history is fetched before its prebuild is due.
+        lead = seasons.lead_time(timedelta(seconds=durations.seconds(spec.engine.build_lead_time)), build_durations)
         look = seasons.outlook(spec.seasons, now, lead)
         wanted = [n for n in ([look.active.name] if look.active else []) + list(look.due) +
                   ([look.next.name] if look.next else [])]

@@ -2,9 +2,10 @@
 the CPU stand-in engine, and an interrupted run that must leave nothing behind.
 
 The shortened run starts at 09:00 of the trace's day 0 and replays about six simulated hours, so it
-crosses the 12:00 season boundary of ``examples/quickstart.yaml``: the bootstrap engine is built and
-rolled out during the warm-up, and the second-half season's engine after 12:00, by the decision core,
-through local build processes and Triton's repository API. The pure arithmetic of the local mode
+crosses the 12:00 season boundary of ``examples/quickstart.yaml``. The decision core builds and rolls out
+the bootstrap engine during the warm-up, then the first-half season's engine once the trailing window
+holds enough requests, and decides again at 12:00, through local build processes and Triton's
+repository API. The pure arithmetic of the local mode
 (clock mapping, subsampling) is checked first, without servers.
 """
 
@@ -141,9 +142,15 @@ def test_the_bootstrap_and_the_seasons_engine_were_built_and_rolled_over(finishe
     assert doc["builds"][0]["reason"] == "Bootstrap"
     served = [r for r in doc["rollovers"] if r["serving_from"]]
     assert served[0]["reason"] == "Bootstrap" and served[0]["serving_from"] < (DAY0 + timedelta(hours=9)).isoformat()
-    later = served[-1]
-    assert later["season"] == "second-half" and later["serving_from"] > (DAY0 + timedelta(hours=12)).isoformat()
-    assert later["envelope"]["max_seq_len"] < served[0]["envelope"]["max_seq_len"]
+    # Once the trailing window holds minSamples requests, the active season gets an engine sized to them.
+    sized = served[1]
+    assert sized["reason"] == "SeasonStart" and sized["season"] == "first-half"
+    assert sized["envelope"]["max_seq_len"] < served[0]["envelope"]["max_seq_len"] / 4
+    # At 12:00 the second half begins: it gets its own engine, or shares the serving one when it plans the same.
+    journal = (out / "journal.txt").read_text()
+    assert "season second-half begins" in journal
+    assert any(r["season"] == "second-half" for r in served[2:]) or \
+        f"season second-half plans the serving engine {sized['engine_hash'][:12]}" in journal
     # Each served engine is a CPU stand-in published in the store, and Triton loaded it through the
     # repository API (explicit model control): one successful load per rollover.
     for r in served:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from seasonal_engines.local import session
+from seasonal_engines.local import session, settings
 
 REPO = Path(__file__).resolve().parents[3]
 DEFAULT_TRACE = REPO.parent / "shared" / "data" / "traces" / "servegen_m-large_14d.csv"
@@ -32,8 +32,8 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
                    "report included (0.5-60)")
     p.add_argument("--speed", type=float, default=576.0, help="simulated seconds per wall second (576: one "
                    "simulated day in 2.5 minutes)")
-    p.add_argument("--days", type=float, help="replay at most this many simulated days (default: what --minutes "
-                   "allows)")
+    p.add_argument("--days", type=float, help="replay at most this many simulated days; %(default)s: as many as "
+                   "--minutes allows")
     p.add_argument("--start-hour", type=float, default=9.0, help="time of day (trace clock) of the first replayed "
                    "request")
     p.add_argument("--start-day", type=int, default=0, help="day of the trace to start on")
@@ -56,9 +56,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.trace.is_file():
         raise FileNotFoundError(f"--trace {args.trace} does not exist; the shared traces live in shared/data/traces/ "
                                 "next to the repository, or pass --trace PATH")
-    settings = session.Settings(
+    chosen = settings.Settings(
         spec_path=args.spec, trace_path=args.trace, out_dir=args.out, minutes=args.minutes, speed=args.speed,
         days=args.days, start_day=args.start_day, start_hour=args.start_hour, max_rps=args.max_rps,
         build_minutes=args.build_minutes, rollout_minutes=args.rollout_minutes, warmup_minutes=args.warmup_minutes,
         seed=args.seed, plain=args.plain)
-    return session.run(settings)
+    return session.run(chosen)

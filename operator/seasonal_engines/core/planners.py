@@ -26,17 +26,25 @@ def planned_engine(plan: Plan) -> decisions.PlannedEngine:
 
 def for_spec(spec: InferenceServiceSpec, config_json: Mapping[str, Any] | None = None) -> decisions.Planner:
     """A ``Planner`` for this spec; a refusal (model does not fit, too few samples) comes back as a value."""
-    cache: dict[tuple[int, str | None], decisions.PlannedEngine | decisions.PlanRefused] = {}
+    # One evaluation asks about the same profile several times. Keyed by identity, the cache keeps the
+    # profile itself too, so an id can never be reused by another profile while its entry lives.
+    cache: dict[tuple[int, str | None], tuple[traffic.TrafficProfile,
+                                               decisions.PlannedEngine | decisions.PlanRefused]] = {}
 
     def plan(profile: traffic.TrafficProfile, season: str | None) -> decisions.PlannedEngine | decisions.PlanRefused:
-        key = (id(profile), season)  # one evaluation asks about the same profile several times
-        if key not in cache:
-            try:
-                cache[key] = planned_engine(planning.plan_for_spec(profile, spec, season=season,
-                                                                   config_json=config_json))
-            except errors.PlanningError as exc:
-                cache[key] = decisions.PlanRefused(type(exc).__name__, str(exc))
-        return cache[key]
+        key = (id(profile), season)
+        hit = cache.get(key)
+        if hit is not None and hit[0] is profile:
+            return hit[1]
+        try:
+            result: decisions.PlannedEngine | decisions.PlanRefused = planned_engine(
+                planning.plan_for_spec(profile, spec, season=season, config_json=config_json))
+        except errors.PlanningError as exc:
+            result = decisions.PlanRefused(type(exc).__name__, str(exc))
+        if len(cache) > 64:  # a long-lived planner (replay) must not grow without bound
+            cache.clear()
+        cache[key] = (profile, result)
+        return result
 
     return plan
 

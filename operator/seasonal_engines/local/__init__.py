@@ -17,6 +17,7 @@ Triton's repository API.
 | ``reconciling`` | one evaluation: gather, ``decide``, apply; the journal of what happened |
 | ``summary`` | the figures of a run and its table (pure) |
 | ``display``, ``plotting`` | the live progress display and the PNG of the envelope over time |
+| ``settings`` | the run's settings and the InferenceService it runs, checked before anything starts |
 | ``session`` | starts the servers, runs the loop within the time budget, cleans up (also on Ctrl-C) |
 
 The stand-in is a stand-in: nothing here calls it a TensorRT-LLM engine.

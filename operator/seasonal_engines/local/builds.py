@@ -51,6 +51,8 @@ class LocalBuild:
             if code is not None:
                 self.exit_code = code
                 self.finished_wall = time.time()
+                # Forget it now, while its process-group id cannot have been reused by anyone else.
+                self.process.stop(grace_s=0.1)
 
     @property
     def process_seconds(self) -> float | None:
@@ -118,8 +120,11 @@ class LocalBuilds:
         return out
 
     def stop_all(self) -> None:
+        """Stop builds still running (a finished one was let go when it was seen to finish)."""
         for build in self.builds:
-            build.process.stop(grace_s=3.0)
+            build.poll()
+            if build.exit_code is None:
+                build.process.stop(grace_s=3.0)
 
 
 __all__ = ["LocalBuilds", "LocalBuild"]

@@ -161,11 +161,24 @@ class LiveDisplay:
         grid.add_row("serving", s.serving)
         grid.add_row("operator", s.phase + (f": {s.busy}" if s.busy else ""))
         log = Text()
-        for clock, entry in self.lines:
+        for clock, entry in self._fitting(rows_used=grid.row_count + 4):
             log.append(f"[{clock}] ", style="dim")
             log.append(entry.text + "\n", style=STYLES.get(entry.kind, ""))
         return Group(Panel(grid, title=self.title, border_style="blue"),
                      Panel(log, title="rebuilds and rollovers", border_style="dim"))
+
+    def _fitting(self, rows_used: int) -> list[tuple[str, JournalEntry]]:
+        """The newest journal lines that fit below the status panel (a taller panel is cut at the bottom)."""
+        width = max(20, self.console.size.width - 4)
+        room = self.console.size.height - rows_used - 3
+        picked: list[tuple[str, JournalEntry]] = []
+        for clock, entry in reversed(self.lines):
+            need = -(-(len(clock) + 3 + len(entry.text)) // width)
+            if need > room:
+                break
+            room -= need
+            picked.append((clock, entry))
+        return picked[::-1]
 
     def summary(self, rows: Sequence[tuple[str, str]], engines: Sequence[tuple[str, ...]],
                 files: Sequence[tuple[str, str]]) -> None:

@@ -108,6 +108,15 @@ def plot(path: Path, *, workload: Workload, outcomes: np.ndarray, origin: dateti
         bottom.bar(edges[:-1], counts, width=1.0, align="edge", bottom=bottom_total, color=col, alpha=0.85,
                    label=label)
         bottom_total += counts
+    reached = np.isin(outcomes, [Outcome.answered, Outcome.limit_stopped, Outcome.rejected])
+    beyond = np.isin(outcomes, [Outcome.limit_stopped, Outcome.rejected])
+    total, _ = np.histogram(hours[reached], bins=edges)
+    over, _ = np.histogram(hours[beyond], bins=edges)
+    share = np.where(total > 0, 100.0 * over / np.maximum(total, 1), np.nan)
+    right = bottom.twinx()
+    right.step(edges, np.append(share, share[-1:]), where="post", color="black", lw=1.3, ls="--")
+    right.set_ylabel("% beyond the envelope\n(dashed)")
+    right.set_ylim(0, max(2.0, float(np.nanmax(share)) * 1.2) if np.isfinite(share).any() else 2.0)
     bottom.set_ylabel("requests per\nsimulated hour")
     bottom.grid(True, alpha=0.3)
     bottom.set_xlim(x0 - 0.05, x1 + 0.05)

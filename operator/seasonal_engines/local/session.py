@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import signal
 import threading
@@ -26,16 +27,14 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from seasonal_engines.adapters import local_prometheus, local_triton
 from seasonal_engines.adapters.prometheus import PrometheusTraffic
-from seasonal_engines.api import durations, validation
-from seasonal_engines.api.spec import InferenceServiceSpec, Mode
+from seasonal_engines.api import durations
+from seasonal_engines.api.spec import InferenceServiceSpec
 from seasonal_engines.core import presets, promql, seasons
 from seasonal_engines.local import display as displays
 from seasonal_engines.local import plotting, summary, timing, workload
@@ -43,90 +42,45 @@ from seasonal_engines.local.builds import LocalBuilds
 from seasonal_engines.local.reconciling import LocalReconciler
 from seasonal_engines.local.replaying import Replayer
 from seasonal_engines.local.serving import MODEL_NAME, LocalServing
+from seasonal_engines.local.settings import ORIGIN, Settings, load_spec
 from seasonal_engines.traces import read_trace
 
-ORIGIN = datetime(2026, 1, 5, tzinfo=timezone.utc)  # a Monday: day 0 00:00 of the trace
 RESERVE_S = 12.0        # the end of the budget, kept for stopping servers and writing the report
 TICK_S = 0.02
 DISPLAY_EVERY_S = 0.25
 MIN_EVALUATION_GAP_S = 0.2
 RATE_WINDOW_S = 5.0
 MARKER = ".seasonal-quickstart"
-
-
-@dataclass(frozen=True)
-class Settings:
-    spec_path: Path
-    trace_path: Path
-    out_dir: Path
-    minutes: float = 8.0
-    speed: float = 576.0              # simulated seconds per wall second: a day in 2.5 minutes
-    days: float | None = None         # simulated span to replay at most (None: what the budget allows)
-    start_day: int = 0
-    start_hour: float = 9.0
-    max_rps: float = 30.0             # mean requests per wall second sent to the stand-in
-    build_minutes: float = 20.0       # simulated
-    rollout_minutes: float = 5.0      # simulated
-    warmup_minutes: float = 60.0      # simulated, before the first request
-    seed: int = 0
-    plain: bool = False
-    origin: datetime = ORIGIN
-
-    def check(self) -> None:
-        if not 0.5 <= self.minutes <= 60:
-            raise ValueError(f"--minutes must be between 0.5 and 60, got {self.minutes:g}")
-        if not 1 <= self.speed <= 100_000:
-            raise ValueError(f"--speed must be between 1 and 100000 simulated seconds per second, got {self.speed:g}")
-        if self.days is not None and not self.days > 0:
-            raise ValueError(f"--days must be positive, got {self.days:g}")
-        if not 0 <= self.start_hour < 24:
-            raise ValueError(f"--start-hour must be in [0, 24), got {self.start_hour:g}")
-        if self.start_day < 0:
-            raise ValueError(f"--start-day must be 0 or more, got {self.start_day}")
-        for name, value in (("--build-minutes", self.build_minutes), ("--rollout-minutes", self.rollout_minutes),
-                            ("--warmup-minutes", self.warmup_minutes), ("--max-rps", self.max_rps)):
-            if not value > 0:
-                raise ValueError(f"{name} must be positive, got {value:g}")
-
-
-def load_spec(path: Path) -> InferenceServiceSpec:
-    """The quickstart's InferenceService, checked for what the local mode can run."""
-    if not path.is_file():
-        raise FileNotFoundError(f"--spec {path} does not exist; the quickstart's own is examples/quickstart.yaml")
-    docs = [d for d in yaml.safe_load_all(path.read_text()) if isinstance(d, dict)]
-    if len(docs) != 1:
-        raise ValueError(f"--spec {path}: expected one InferenceService, found {len(docs)} documents")
-    spec = validation.parse_manifest(docs[0])
-    if spec.serving.model_name != MODEL_NAME:
-        raise ValueError(f"--spec {path}: spec.serving.modelName must be {MODEL_NAME!r}, the CPU stand-in's model "
-                         f"name (got {spec.serving.model_name!r})")
-    if spec.mode != Mode.auto.value:
-        raise ValueError(f"--spec {path}: spec.mode must be Auto; Advisory builds and rolls out nothing")
-    if spec.engine.backend != "tensorrt":
-        raise ValueError(f"--spec {path}: spec.engine.backend must be tensorrt (built here as the CPU stand-in); "
-                         "pytorch builds no engine")
-    if spec.traffic.preset != "seasonal":
-        raise ValueError(f"--spec {path}: spec.traffic.preset must be seasonal: the CPU stand-in exports those "
-                         "metrics")
-    return spec
+MIN_WINDOW_WALL_S = 6.0  # the trailing window must hold several of Prometheus' one-second scrapes
 
 
 def _prepare(out_dir: Path) -> Path:
-    """``out_dir`` and a fresh ``out_dir/work`` (removed first only when an earlier quickstart made it)."""
+    """``out_dir`` and a fresh ``out_dir/work`` (removed first only when an earlier quickstart made it and no
+    other quickstart still uses it)."""
     work = out_dir / "work"
+    marker = work / MARKER
     if work.exists():
-        if not (work / MARKER).exists():
+        if not marker.exists():
             raise ValueError(f"--out {out_dir}: {work} exists and was not made by the quickstart; choose another "
                              "--out or remove it")
+        owner = marker.read_text().split()[0] if marker.read_text().strip() else ""
+        if owner.isdigit() and int(owner) != os.getpid() and Path(f"/proc/{owner}").exists():
+            raise ValueError(f"--out {out_dir}: another quickstart (pid {owner}) is using it; wait for it or choose "
+                             "another --out")
         shutil.rmtree(work)
     work.mkdir(parents=True)
-    (work / MARKER).write_text("made by `seasonal quickstart`; removed by the next run into the same --out\n")
+    marker.write_text(f"{os.getpid()} made this with `seasonal quickstart`; the next run into the same --out "
+                      "removes it\n")
     return work
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @contextlib.contextmanager
 def _interrupts() -> Iterator[None]:
-    """SIGTERM stops a run like Ctrl-C (KeyboardInterrupt), so the same clean-up runs."""
+    """Ctrl-C, SIGTERM and a closed terminal all stop a run the same way (KeyboardInterrupt), so the same
+    clean-up runs; set explicitly, since a shell starts background jobs with SIGINT ignored."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -134,11 +88,12 @@ def _interrupts() -> Iterator[None]:
     def stop(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
 
-    previous = signal.signal(signal.SIGTERM, stop)
+    previous = {s: signal.signal(s, stop) for s in STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 @contextlib.contextmanager
@@ -147,7 +102,7 @@ def _uninterrupted() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: signal.signal(s, signal.SIG_IGN) for s in STOP_SIGNALS}
     try:
         yield
     finally:
@@ -180,25 +135,37 @@ class _Run:
 
 def run(settings: Settings, display: displays.Display | None = None) -> int:
     """Run the quickstart; the exit code: 0 done, 1 no engine ever served, 130 interrupted."""
+    with _interrupts():
+        try:
+            return _run(settings, display)
+        except KeyboardInterrupt:  # before anything was started, or while reporting
+            return 130
+
+
+def _run(settings: Settings, display: displays.Display | None) -> int:
     settings.check()
     begin = time.time()
     spec = load_spec(settings.spec_path)
+    window_s = durations.seconds(spec.traffic.window)
+    if window_s / settings.speed < MIN_WINDOW_WALL_S:
+        raise ValueError(f"--speed {settings.speed:g} squeezes traffic.window {spec.traffic.window} into "
+                         f"{window_s / settings.speed:.1f} s of wall time, too few one-second Prometheus scrapes; use "
+                         f"--speed {window_s / MIN_WINDOW_WALL_S:.0f} or less")
     local_prometheus.find_binaries()      # fail before starting anything when a binary is missing
     local_triton.locate_tritonserver()
     trace = read_trace(settings.trace_path)
     work = _prepare(settings.out_dir)
     r = _Run(settings, spec, work, begin, display or displays.choose(settings.plain))
     interrupted = False
-    with _interrupts():
-        try:
-            _start(r, trace)
-            r.display.start("Seasonal Engines quickstart: CPU stand-in engine, real Prometheus and Triton, no GPU")
-            _loop(r)
-        except KeyboardInterrupt:
-            interrupted = True
-        finally:
-            with _uninterrupted():
-                _stop(r)
+    try:
+        _start(r, trace)
+        r.display.start("Seasonal Engines quickstart: CPU stand-in engine, real Prometheus and Triton, no GPU")
+        _loop(r)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        with _uninterrupted():
+            _stop(r)
     if r.replayer is None:
         return 130 if interrupted else 1
     doc = _report(r, interrupted)
@@ -284,9 +251,14 @@ def _snapshot(r: _Run, sim: datetime, now: float, sent_at: deque[tuple[float, in
                                               is not None else "") + (
         f", breach {d.breach_streak}/{r.spec.drift.consecutive_evaluations}" if d.breach_streak else "")
     loaded = [ro for ro in r.serving.rollovers if ro.loaded is not None]
-    serving = "nothing loaded yet" if not loaded else (
-        f"{loaded[-1].engine_hash[:12]} ({loaded[-1].envelope.summary()}) for "
-        f"{loaded[-1].season or 'the trailing window'}")
+    serving = "nothing loaded yet"
+    if loaded:
+        now_serving = loaded[-1]
+        season = now_serving.season
+        if status.serving_engine is not None and status.serving_engine.hash == now_serving.engine_hash:
+            season = status.serving_engine.season  # seasons that plan the same engine share it
+        serving = f"{now_serving.engine_hash[:12]} ({now_serving.envelope.summary()}) for " \
+                  f"{season or 'the trailing window'}"
     busy = ""
     if status.build is not None:
         busy = f"building {status.build.engine_hash[:12]} for {status.build.season or 'the trailing window'} " \

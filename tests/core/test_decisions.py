@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import copy
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 import yaml
 
 from seasonal_engines.api import validation

@@ -11,7 +11,6 @@ import importlib.util
 import json
 import sys
 import types
-from pathlib import Path
 from typing import Any
 
 import numpy as np

@@ -22,6 +22,7 @@ import numpy as np  # noqa: E402
 from seasonal_engines.local.reconciling import EvaluationRecord  # noqa: E402
 from seasonal_engines.local.summary import BuildFact, Segment  # noqa: E402
 from seasonal_engines.local.workload import Outcome, Workload  # noqa: E402
+from seasonal_engines.pictures import figures
 
 DOTS_MAX = 8000
 KINDS = ((Outcome.answered, "answered", "0.55", "o", 6),
@@ -126,11 +127,7 @@ def plot(path: Path, *, workload: Workload, outcomes: np.ndarray, origin: dateti
     bottom.set_xticks(ticks)
     bottom.set_xticklabels([f"day {int(t // 24)}\n{int(t % 24):02d}:00" for t in ticks], fontsize=8)
     bottom.set_xlabel("simulated time (the trace's clock)")
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return figures.save_png(fig, path)
 
 
 __all__ = ["plot"]

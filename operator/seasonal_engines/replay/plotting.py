@@ -19,6 +19,7 @@ import numpy as np  # noqa: E402
 
 from seasonal_engines.replay.comparing import Comparison  # noqa: E402
 from seasonal_engines.replay.scoring import HOUR_S  # noqa: E402
+from seasonal_engines.pictures import figures
 
 DOTS_MAX = 60_000  # requests drawn at most (an even sample): more only darkens the cloud
 
@@ -87,11 +88,7 @@ def plot(c: Comparison, path: str | Path, title: str = "") -> Path:
     bottom.set_xlabel(f"{unit}s since the trace starts")
     bottom.legend(loc="upper right", fontsize=8)
     bottom.grid(True, alpha=0.3)
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return figures.save_png(fig, path)
 
 
 __all__ = ["plot"]

@@ -128,7 +128,7 @@ def quantiles(h: Histogram, qs: np.ndarray | Sequence[float]) -> np.ndarray:
     start = np.where(prev, b[np.maximum(safe - 1, 0)], 0.0)
     below = np.where(prev, c[np.maximum(safe - 1, 0)], 0.0)
     count = c[safe] - below
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # Go float semantics: inf, NaN
         value = start + (end - start) * ((rank - below) / count)
     # The first bucket of a histogram whose first bound is <= 0 has no lower edge to interpolate from.
     value = np.where((safe == 0) & (b[0] <= 0), b[0], value)

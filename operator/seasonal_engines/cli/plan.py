@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from seasonal_engines.cli import traffic as traffic_cli  # one parser for --at
 from seasonal_engines.api import durations
 from seasonal_engines.api import spec as api
 from seasonal_engines.core import histograms, traffic
@@ -123,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _window_text(args: argparse.Namespace) -> str | None:
     if args.trace is None:
-        end = _instant(args.at).isoformat()[:19] + " UTC" if args.at else "now"
+        end = traffic_cli.parse_time(args.at).isoformat()[:19] + " UTC" if args.at else "now"
         return f"{args.window} ending {end} from {args.prometheus}"
     text = args.trace.name
     if args.from_hour is not None:
@@ -222,22 +223,10 @@ def _prometheus_profile(args: argparse.Namespace) -> TrafficProfile | TrafficUna
     if args.from_hour is not None or args.start is not None:
         raise ValueError("--from-hour/--start select part of a trace; with --prometheus use --window and --at")
     matchers = [promql.parse_matcher(text) for text in args.selector]
-    end = _instant(args.at) if args.at else datetime.now(timezone.utc)
+    end = traffic_cli.parse_time(args.at) if args.at else datetime.now(timezone.utc)
     source = PrometheusTraffic(args.prometheus)
     return source.window(presets.get(args.preset), matchers, end, durations.seconds(args.window), min_samples=1,
                          peak_percentile=0.99)
-
-
-def _instant(text: str) -> datetime:
-    try:
-        return datetime.fromtimestamp(float(text), tz=timezone.utc)
-    except ValueError:
-        pass
-    try:
-        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"--at {text!r} is neither Unix seconds nor ISO 8601 (2026-01-31T18:00:00Z)") from None
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
 
 
 # --- the table -------------------------------------------------------------------------------------------

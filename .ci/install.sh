@@ -66,6 +66,12 @@ print(f"[ci] python {sys.version.split()[0]} at {sys.executable}")
 PY
 }
 
+ci_ldconfig_has() {  # no `| grep -q`: an early exit would SIGPIPE ldconfig and pipefail fails the pipe
+  local listing
+  listing=$(/sbin/ldconfig -p 2>/dev/null || true)
+  [[ $listing == *"$1"* ]]
+}
+
 ci_system_packages() {
   local missing=()
   command -v prometheus >/dev/null && command -v promtool >/dev/null || missing+=(prometheus)
@@ -73,7 +79,7 @@ ci_system_packages() {
   local pyver libdir
   pyver=$("$CI_PYTHON" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
   libdir=$("$CI_PYTHON" -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR") or "")')
-  if [ ! -e "$libdir/libpython$pyver.so.1.0" ] && ! /sbin/ldconfig -p 2>/dev/null | grep -q "libpython$pyver.so.1.0"; then
+  if [ ! -e "$libdir/libpython$pyver.so.1.0" ] && ! ci_ldconfig_has "libpython$pyver.so.1.0"; then
     missing+=("libpython$pyver")
   fi
   ci_apt_install "${missing[@]}"
@@ -90,8 +96,11 @@ ci_binaries() {
   else dest="$HOME/.local/bin"; export PATH="$dest:$PATH"
   fi
   "$CI_PYTHON" -m tests.testbed.binaries --install-dir "$dest"
+  # Print versions without `| head`: kubectl would die of SIGPIPE and pipefail fail the step.
   helm version --short
-  kubectl version --client | head -1
+  local kubectl_version
+  kubectl_version=$(kubectl version --client)
+  echo "${kubectl_version%%$'\n'*}"
 }
 
 trap 'echo "[ci] FAILED during: ${CI_CURRENT_STEP:-setup}" >&2' ERR

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-TRACE = REPO / ".." / "shared" / "data" / "traces" / "servegen_m-large_14d.csv"
+TRACE = REPO / "examples" / "traces" / "servegen_m-large_14d.csv.xz"
 DEFAULT_SPEC = "examples/replay/servegen-m-large.yaml"
 DAY = 86400.0
 SHIFT_AT = 7 * DAY + 14 * 3600.0   # seconds from the trace's day 0, 00:00

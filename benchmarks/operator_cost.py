@@ -41,7 +41,7 @@ import numpy as np
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-TRACES = REPO / ".." / "shared" / "data" / "traces"
+TRACES = REPO / "examples" / "traces"
 SERVICE_SPEC = REPO / "examples" / "replay" / "servegen-m-mid.yaml"
 SEASON_SPEC = REPO / "examples" / "replay" / "servegen-m-large.yaml"
 END = datetime(2026, 3, 2, 0, 0, tzinfo=timezone.utc)  # the instant evaluations start at
@@ -60,7 +60,7 @@ def write_services(path: Path, services: int, minutes: float) -> int:
     """OpenMetrics history of ``services`` services over the last ``minutes`` before END; sample lines."""
     from seasonal_engines.traces import openmetrics, read_trace
 
-    trace = read_trace(TRACES / "servegen_m-mid_14d.csv")
+    trace = read_trace(TRACES / "servegen_m-mid_14d.csv.xz")
     span = minutes * 60.0
     end = END.timestamp()
     preset = _preset()
@@ -84,7 +84,7 @@ def write_season_history(folder: Path, days: int) -> int:
     four weeks (336 blocks) would take it half an hour."""
     from seasonal_engines.traces import Trace, openmetrics, read_trace
 
-    t = read_trace(TRACES / "servegen_m-large_14d.csv")
+    t = read_trace(TRACES / "servegen_m-large_14d.csv.xz")
     period = 14 * 86400.0
     reps = int(np.ceil(days * 86400.0 / period))
     ts = np.concatenate([t.timestamps_s + k * period for k in range(reps)])

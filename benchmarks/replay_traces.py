@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-TRACES = REPO / ".." / "shared" / "data" / "traces"
+TRACES = REPO / "examples" / "traces"
 # name -> (trace file, replay spec)
 CASES = {
-    "m-large": ("servegen_m-large_14d.csv", "examples/replay/servegen-m-large.yaml"),
-    "m-mid": ("servegen_m-mid_14d.csv", "examples/replay/servegen-m-mid.yaml"),
-    "azure-conv": ("azure2023_conv.csv", "examples/replay/azure-conv.yaml"),
+    "m-large": ("servegen_m-large_14d.csv.xz", "examples/replay/servegen-m-large.yaml"),
+    "m-mid": ("servegen_m-mid_14d.csv.xz", "examples/replay/servegen-m-mid.yaml"),
+    "azure-conv": ("azure2023_conv.csv.xz", "examples/replay/azure-conv.yaml"),
 }
 TARGETS = {"beyond_envelope_fraction": 0.001, "mean_slack": 1.25, "rebuilds_per_day": 4.0}
 

@@ -32,14 +32,14 @@ from seasonal_engines.core.traffic import Dimension, TrafficProfile
 from seasonal_engines.traces import openmetrics, read_trace
 from seasonal_engines.traces.readers import Trace
 
-TRACES = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "traces"
+TRACES = Path(__file__).resolve().parents[1] / "examples" / "traces"
 START = datetime(2026, 1, 5, tzinfo=timezone.utc)  # a Monday
 DAY = 86400.0
 
 
 def long_trace(days: int) -> Trace:
     """m-mid (14 days) repeated until it covers ``days`` days, placed at START."""
-    base = read_trace(TRACES / "servegen_m-mid_14d.csv")
+    base = read_trace(TRACES / "servegen_m-mid_14d.csv.xz")
     span = 14 * DAY
     reps = int(np.ceil(days * DAY / span))
     ts = np.concatenate([base.timestamps_s + k * span for k in range(reps)]) + START.timestamp()

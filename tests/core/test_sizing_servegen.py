@@ -16,13 +16,13 @@ from seasonal_engines.core.sizing import gpus, models, planning
 from seasonal_engines.core.sizing.plans import Plan
 from seasonal_engines.traces import Trace, read_trace
 
-TRACES = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "traces"
+TRACES = Path(__file__).resolve().parents[2] / "examples" / "traces"
 POLICY = api.SizingPolicy()
 
 
 @lru_cache(maxsize=None)
 def trace(name: str) -> Trace:
-    return read_trace(TRACES / f"servegen_{name}_14d.csv")
+    return read_trace(TRACES / f"servegen_{name}_14d.csv.xz")
 
 
 def hours(name: str, lo: int, hi: int) -> Trace:

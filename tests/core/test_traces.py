@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import json
+import lzma
 import re
 from pathlib import Path
 
@@ -13,7 +16,7 @@ from seasonal_engines.core import presets
 from seasonal_engines.traces import TraceFormat, openmetrics, read_trace
 from seasonal_engines.traces.readers import Trace
 
-TRACES = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "traces"
+TRACES = Path(__file__).resolve().parents[2] / "examples" / "traces"
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
@@ -45,6 +48,18 @@ def test_formats_are_detected_and_read(tmp_path: Path, name: str, text: str, fmt
     assert t.input_tokens.dtype == np.int64 and t.timestamps_s.dtype == np.float64
 
 
+@pytest.mark.parametrize("suffix, opener", [(".gz", gzip.open), (".bz2", bz2.open), (".xz", lzma.open)])
+def test_compressed_files_read_like_plain_ones(tmp_path: Path, suffix: str, opener) -> None:  # type: ignore[no-untyped-def]
+    text = "timestamp_s,input_tokens,output_tokens\n2.5,10,20\n1.0,30,40\n"
+    with opener(tmp_path / f"t.csv{suffix}", "wt", encoding="utf-8") as f:
+        f.write(text)
+    plain = read_trace(write(tmp_path, "t.csv", text))
+    packed = read_trace(tmp_path / f"t.csv{suffix}")
+    assert packed.format is TraceFormat.generic
+    assert packed.timestamps_s.tolist() == plain.timestamps_s.tolist() == [1.0, 2.5]
+    assert packed.input_tokens.tolist() == [30, 10] and packed.output_tokens.tolist() == [40, 20]
+
+
 def test_unknown_header_names_the_formats(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown trace header.*timestamp_s,input_tokens,output_tokens"):
         read_trace(write(tmp_path, "x.csv", "time,a,b\n1,2,3\n"))
@@ -61,8 +76,8 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 def test_shared_traces_read_whole_and_sorted() -> None:
-    mid = read_trace(TRACES / "servegen_m-mid_14d.csv")
-    azure = read_trace(TRACES / "azure2023_conv.csv")
+    mid = read_trace(TRACES / "servegen_m-mid_14d.csv.xz")
+    azure = read_trace(TRACES / "azure2023_conv.csv.xz")
     assert len(mid) == 306_361 and len(azure) == 19_366
     assert np.all(np.diff(mid.timestamps_s) >= 0)
     assert azure.duration_s == pytest.approx(58 * 60, abs=120)

@@ -46,7 +46,7 @@ from tests.testbed import prometheus as tb_prometheus
 pytestmark = pytest.mark.prometheus
 
 REPO = Path(__file__).resolve().parents[2]
-TRACE = REPO / ".." / "shared" / "data" / "traces" / "azure2023_conv.csv"
+TRACE = REPO / "examples" / "traces" / "azure2023_conv.csv.xz"
 CHART = REPO / "charts" / "seasonal-engines"
 SCRAPE_S = 30
 EVAL_MIN = 55          # evaluate at this minute of the history

@@ -13,8 +13,8 @@ from seasonal_engines.cli.main import main
 from seasonal_engines.core import presets
 from seasonal_engines.traces import openmetrics, read_trace
 
-TRACES = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "traces"
-M_LARGE = TRACES / "servegen_m-large_14d.csv"
+TRACES = Path(__file__).resolve().parents[2] / "examples" / "traces"
+M_LARGE = TRACES / "servegen_m-large_14d.csv.xz"
 DAY0 = 1767571200.0  # 2026-01-05 00:00 UTC
 COMMON = ["--model", "llama-3.1-8b", "--gpu", "h100"]
 

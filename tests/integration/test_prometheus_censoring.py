@@ -16,14 +16,14 @@ from seasonal_engines.core.envelopes import Envelope
 from seasonal_engines.core.traffic import Dimension, TrafficProfile
 from seasonal_engines.traces import openmetrics, read_trace
 
-TRACES = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "traces"
+TRACES = Path(__file__).resolve().parents[2] / "examples" / "traces"
 DAY0 = 1767571200.0  # 2026-01-05 00:00 UTC
 INTERVAL = 60.0
 
 
 def test_too_small_engine_reports_its_censored_share(prometheus_factory) -> None:
     # Evening hours of m-large: the long-prompt season; the stand-in engine is sized for the morning.
-    t = read_trace(TRACES / "servegen_m-large_14d.csv").window(18 * 3600, 24 * 3600).shifted(DAY0)
+    t = read_trace(TRACES / "servegen_m-large_14d.csv.xz").window(18 * 3600, 24 * 3600).shifted(DAY0)
     small = Envelope(max_input_len=1024, max_seq_len=1200, max_batch_size=64, max_num_tokens=8192)
     adm = censoring.admit(t.input_tokens, t.output_tokens, small.max_input_len, small.max_seq_len)
     rejected, stopped = int(adm.rejected.sum()), int(adm.limit_stopped.sum())
@@ -49,7 +49,7 @@ def test_too_small_engine_reports_its_censored_share(prometheus_factory) -> None
 
 
 def test_presets_without_counters_say_censoring_is_unknown(prometheus_factory) -> None:
-    t = read_trace(TRACES / "azure2023_conv.csv")
+    t = read_trace(TRACES / "azure2023_conv.csv.xz")
     server = prometheus_factory(openmetrics.to_text(t, presets.TRITON_TRTLLM, 15.0, labels={"model": "a"}))
     end = datetime.fromtimestamp(t.first_s + 3000, tz=timezone.utc)
     profile = PrometheusTraffic(server.url).window(presets.TRITON_TRTLLM, [promql.matcher("model", "=", "a")],
@@ -63,7 +63,7 @@ def test_presets_without_counters_say_censoring_is_unknown(prometheus_factory) -
 
 
 def test_vllm_finish_reason_length_is_only_an_upper_bound(prometheus_factory) -> None:
-    t = read_trace(TRACES / "azure2023_conv.csv")
+    t = read_trace(TRACES / "azure2023_conv.csv.xz")
     first = t.first_s - 15.0
     last = first + 15.0 * math.ceil((t.last_s - first) / 15.0)
     engine = openmetrics.Engine(max_input_len=None, max_seq_len=1024)

@@ -16,7 +16,7 @@ from seasonal_engines.core.traffic import Dimension, TrafficProfile
 from seasonal_engines.traces import openmetrics, read_trace
 from tests.testbed.prometheus import instant_query
 
-TRACES = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "traces"
+TRACES = Path(__file__).resolve().parents[2] / "examples" / "traces"
 DAY0 = 1767571200.0  # 2026-01-05 00:00 UTC, a Monday
 QS = [0.0, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9999, 1.0]
 
@@ -35,8 +35,8 @@ def assert_close(ours: float, theirs: float, what: str) -> None:
 
 
 def test_shared_traces_quantiles_equal_histogram_quantile(prometheus_factory) -> None:
-    mid = read_trace(TRACES / "servegen_m-mid_14d.csv").window(0, 86400).shifted(DAY0)
-    azure = read_trace(TRACES / "azure2023_conv.csv")
+    mid = read_trace(TRACES / "servegen_m-mid_14d.csv.xz").window(0, 86400).shifted(DAY0)
+    azure = read_trace(TRACES / "azure2023_conv.csv.xz")
     text = openmetrics.to_text(mid, presets.SEASONAL, 60.0, labels={"model": "mid"}).removesuffix("# EOF\n")
     text += openmetrics.to_text(azure, presets.VLLM, 15.0, labels={"model_name": "azure"})
     server = prometheus_factory(text)

@@ -30,7 +30,7 @@ from seasonal_engines.local.workload import Outcome
 from seasonal_engines.traces import read_trace
 
 REPO = Path(__file__).resolve().parents[2]
-TRACE = REPO / ".." / "shared" / "data" / "traces" / "servegen_m-large_14d.csv"
+TRACE = REPO / "examples" / "traces" / "servegen_m-large_14d.csv.xz"
 DAY0 = datetime(2026, 1, 5, tzinfo=timezone.utc)
 
 

@@ -10,8 +10,8 @@ import pytest
 from seasonal_engines.cli import main as cli
 
 REPO = Path(__file__).resolve().parents[2]
-TRACES = REPO / ".." / "shared" / "data" / "traces"
-M_LARGE = TRACES / "servegen_m-large_14d.csv"
+TRACES = REPO / "examples" / "traces"
+M_LARGE = TRACES / "servegen_m-large_14d.csv.xz"
 SPEC = REPO / "examples" / "replay" / "servegen-m-large.yaml"
 CONTRACT = ("requests", "beyond_envelope_fraction", "mean_slack", "rebuilds_per_day", "rollovers_per_day")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from seasonal_engines.local import session, settings
 
 REPO = Path(__file__).resolve().parents[3]
-DEFAULT_TRACE = REPO.parent / "shared" / "data" / "traces" / "servegen_m-large_14d.csv"
+DEFAULT_TRACE = REPO / "examples" / "traces" / "servegen_m-large_14d.csv.xz"
 DEFAULT_SPEC = REPO / "examples" / "quickstart.yaml"
 
 
@@ -54,8 +54,8 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if not args.trace.is_file():
-        raise FileNotFoundError(f"--trace {args.trace} does not exist; the shared traces live in shared/data/traces/ "
-                                "next to the repository, or pass --trace PATH")
+        raise FileNotFoundError(f"--trace {args.trace} does not exist; the example traces live in examples/traces/ "
+                                "of the repository (run from a clone), or pass --trace PATH")
     chosen = settings.Settings(
         spec_path=args.spec, trace_path=args.trace, out_dir=args.out, minutes=args.minutes, speed=args.speed,
         days=args.days, start_day=args.start_day, start_hour=args.start_hour, max_rps=args.max_rps,

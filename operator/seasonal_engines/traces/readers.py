@@ -9,13 +9,17 @@ Formats, detected from the header (or the first JSON line):
 | BurstGPT | ``Timestamp,Model,Request tokens,Response tokens,...`` | seconds from trace start |
 | Mooncake (JSON lines) | ``{"timestamp", "input_length", "output_length", ...}`` | milliseconds → seconds |
 
+Files may be compressed: a ``.gz``, ``.bz2`` or ``.xz`` suffix is read through the matching decompressor.
 Rows are sorted by time (stable). Reads files; computes nothing beyond parsing.
 """
 
 from __future__ import annotations
 
+import bz2
 import csv
+import gzip
 import json
+import lzma
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import Enum
@@ -109,7 +113,7 @@ def read_trace(path: str | Path) -> Trace:
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"trace file {p} does not exist")
-    with p.open("r", encoding="utf-8", newline="") as f:
+    with _open_text(p) as f:
         first = f.readline()
         f.seek(0)
         if first.lstrip().startswith("{"):
@@ -145,6 +149,16 @@ def _detect(header: list[str], p: Path) -> TraceFormat:
     raise ValueError(f"{p}: unknown trace header {header[:6]}; expected one of: "
                      + "; ".join(",".join(c) for c in _CSV_COLUMNS.values())
                      + "; or Mooncake JSON lines with timestamp, input_length, output_length")
+
+
+_DECOMPRESSORS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+
+
+def _open_text(p: Path):  # type: ignore[no-untyped-def]
+    opener = _DECOMPRESSORS.get(p.suffix.lower())
+    if opener is None:
+        return p.open("r", encoding="utf-8", newline="")
+    return opener(p, "rt", encoding="utf-8", newline="")
 
 
 def _read_mooncake(f, p: Path) -> Trace:  # type: ignore[no-untyped-def]

@@ -69,6 +69,8 @@ def scenario(kind: str, spec_file: str, rate_scale: float, seed: int, overrides:
         "days": round(trace.duration_s / DAY, 2), "evaluations": len(run.evaluations),
         "drift_rollovers": reports.drift_rollovers(run),
         "drift_rollovers_after_day_1": reports.drift_rollovers(run, after_s=run.start_s + DAY),
+        "shift_reports": reports.shift_reports(run),
+        "shift_reports_after_day_1": reports.shift_reports(run, after_s=run.start_s + DAY),
         "drift_rollovers_before_shift": None if not shift_list else
         sum(1 for r in run.rollouts_in_trace() if r.reason in reports.DRIFT_REASONS and r.started_s < shift),
         "detections": det, "replay_seconds": round(took, 1),
@@ -105,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"spec {args.spec} {' '.join(args.overrides)}; shift: prompts x{FACTOR:g} at day {int(SHIFT_AT // DAY)} "
           f"{(SHIFT_AT % DAY) / 3600:.0f}:00 (ramp over {RAMP_S / 3600:.0f} h)")
     header = (f"{'scenario':16} {'seed':>4} {'rate':>5} {'req/h':>8} {'days':>5} {'drift rollovers':>15} "
-              f"{'after day 1':>11} {'delay min':>9} {'delay evals':>11} {'serving after min':>17}")
+              f"{'after day 1':>11} {'shift reports':>13} {'after day 1':>11} {'reported min':>12} "
+              f"{'report evals':>12} {'delay min':>9} {'delay evals':>11} {'serving after min':>17}")
     print(header)
     print("-" * len(header))
     for r in results:
@@ -119,8 +122,12 @@ def main(argv: list[str] | None = None) -> int:
         delay = "-" if d is None else ("never" if d["delay_minutes"] is None else f"{d['delay_minutes']:.0f}")
         evals = "-" if d is None or d["delay_evaluations"] is None else str(d["delay_evaluations"])
         seed = "-" if r["seed"] is None else str(r["seed"])
+        rep_min = "-" if d is None else ("never" if d["shift_report_minutes"] is None else
+                                         f"{d['shift_report_minutes']:.0f}")
+        rep_evals = "-" if d is None or d["shift_report_evaluations"] is None else str(d["shift_report_evaluations"])
         print(f"{r['scenario']:16} {seed:>4} {r['rate_scale']:>5g} {r['requests_per_hour']:>8,.0f} {r['days']:>5} "
-              f"{r['drift_rollovers']:>15} {r['drift_rollovers_after_day_1']:>11} {delay:>9} {evals:>11} "
+              f"{r['drift_rollovers']:>15} {r['drift_rollovers_after_day_1']:>11} {r['shift_reports']:>13} "
+              f"{r['shift_reports_after_day_1']:>11} {rep_min:>12} {rep_evals:>12} {delay:>9} {evals:>11} "
               f"{'-' if serving is None else f'{serving:.0f}':>17}")
     return 0
 

@@ -88,7 +88,8 @@ class Reconciler:
         matchers = promql.from_spec(parsed.traffic.selector)
         window = durations.seconds(parsed.traffic.window)
         trailing = source.window(preset, matchers, now, window, min_samples=1,
-                                 peak_percentile=parsed.traffic.peak_percentile)
+                                 peak_percentile=parsed.traffic.peak_percentile,
+                                 recent_s=parsed.shift_window_seconds())
         season_traffic = self._season_profiles(namespace, name, parsed, preset, matchers, now,
                                                status.build_durations_seconds)
 

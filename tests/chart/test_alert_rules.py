@@ -24,7 +24,8 @@ def annotations(alert: str, **values: str) -> dict[str, str]:
     for key, text in (("summary", rule.summary), ("description", rule.description)):
         text = text.replace("{{ $labels.namespace }}", "llm").replace("{{ $labels.name }}", values["name"])
         for template, rendered in values.items():
-            text = text.replace(template, rendered)
+            if template != "name":  # the service's name, substituted above; "name" is also an English word
+                text = text.replace(template, rendered)
         out[key] = text
     return out
 
@@ -58,6 +59,11 @@ def unit_tests() -> dict[str, Any]:
         # "advisor": traffic unavailable from minute 6
         {"series": f"seasonal_operator_traffic_available{{{S('advisor')}}}", "values": "1x5 0x80"},
         {"series": f"seasonal_operator_traffic_available{{{S('chat')}}}", "values": "1x90"},
+        # "chat": longer requests confirmed from minute 10 to 50 (too short to alert); "batch": from minute 20
+        # on; shorter requests never alert
+        {"series": f'seasonal_operator_traffic_shifted{{{S("chat")}, direction="Up"}}', "values": "0x9 1x40 0x40"},
+        {"series": f'seasonal_operator_traffic_shifted{{{S("batch")}, direction="Up"}}', "values": "0x19 1x70"},
+        {"series": f'seasonal_operator_traffic_shifted{{{S("embed")}, direction="Down"}}', "values": "1x90"},
     ]
     value = '{{ $value | humanizePercentage }}'
     cases = [
@@ -72,6 +78,8 @@ def unit_tests() -> dict[str, Any]:
                                                          **{"{{ $value | humanizeDuration }}": "1h 6m 0s"})),
         ("SeasonalEnginesTrafficUnavailable", "30m", []),
         ("SeasonalEnginesTrafficUnavailable", "37m", expected("SeasonalEnginesTrafficUnavailable", "advisor")),
+        ("SeasonalEnginesLengthsShiftedUp", "60m", []),
+        ("SeasonalEnginesLengthsShiftedUp", "81m", expected("SeasonalEnginesLengthsShiftedUp", "batch")),
     ]
     return {
         "rule_files": [str(cr.CHART / "files" / alert_rules.FILENAME)],

@@ -167,7 +167,7 @@ def test_prometheus_rule_is_the_generated_rules_file(helm_bin: Path) -> None:
     assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     names = {r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]}
     assert names == {"SeasonalEnginesCoverageBreach", "SeasonalEnginesBuildFailed", "SeasonalEnginesRolloutStuck",
-                     "SeasonalEnginesTrafficUnavailable"}
+                     "SeasonalEnginesTrafficUnavailable", "SeasonalEnginesLengthsShiftedUp"}
 
 
 @pytest.mark.helm

@@ -421,3 +421,54 @@ def test_requeue_wakes_for_the_next_season_change() -> None:
     d = run(observe(spec=SEASONS, status=serving_status(planner(traffic(), "night-batch")),
                     season_traffic={"night-batch": traffic()}, store=frozenset({planner(traffic(), None).hash})))
     assert d.requeue_after is not None and 0 < d.requeue_after <= 3 * 3600
+
+
+def with_recent(profile: TrafficProfile, scale: float, n: int = 120, seed: int = 9) -> TrafficProfile:
+    """``profile`` whose last minutes (``profile.recent``) hold ``n`` requests ``scale`` times as long."""
+    from dataclasses import replace
+
+    from seasonal_engines.core import histograms
+    from seasonal_engines.core.traffic import RecentTraffic
+
+    rng = np.random.default_rng(seed)
+    inp = np.maximum(1, rng.lognormal(np.log(700.0), 0.5, n)) * scale
+    out = np.maximum(1, rng.lognormal(np.log(200.0), 0.5, n)) * scale
+    bounds = histograms.log_buckets()
+    recent = RecentTraffic(NOW - timedelta(minutes=15), NOW, histograms.from_values(inp, bounds),
+                           histograms.from_values(inp + out, bounds))
+    return replace(profile, recent=recent)
+
+
+def test_a_shift_in_lengths_is_reported_not_rebuilt() -> None:
+    engine = planner(traffic(), None)
+    store = frozenset({engine.hash})
+    first = run(observe(status=serving_status(engine), store=store, traffic=with_recent(traffic(), 1.0)))
+    shifted = cond.get(first.status.conditions, cond.TRAFFIC_SHIFTED)
+    assert shifted is not None and shifted.status == "False" and shifted.reason == reasons.LENGTHS_AS_PLANNED
+    assert first.status.drift is not None and first.status.drift.shift is not None
+    assert not first.status.drift.shift.confirmed
+
+    second = run(observe(status=first.status, store=store, traffic=with_recent(traffic(), 2.0),
+                         now=NOW + timedelta(minutes=5)))
+    shifted = cond.get(second.status.conditions, cond.TRAFFIC_SHIFTED)
+    assert shifted is not None and shifted.status == "True" and shifted.reason == reasons.LENGTHS_SHIFTED_UP
+    assert "longer" in shifted.message and "Reported only" in shifted.message
+    assert [(e.type, e.reason) for e in second.events] == [("Normal", reasons.LENGTHS_SHIFTED_UP)]
+    assert second.actions == ()  # the engine still covers the trailing window: nothing to build
+    s = second.status.drift.shift  # type: ignore[union-attr]
+    assert s is not None and s.confirmed and s.direction == "Up" and s.test == "location" and s.p_value < 1e-3
+
+    # a window with no recent part (or too few requests) leaves the condition as it was, and no new Event
+    third = run(observe(status=second.status, store=store, traffic=traffic(), now=NOW + timedelta(minutes=10)))
+    assert cond.get(third.status.conditions, cond.TRAFFIC_SHIFTED) == shifted
+    assert third.events == ()
+
+
+def test_shift_detection_can_be_turned_off() -> None:
+    off = spec_of(manifest(seasons=[], drift={"shift": {"enabled": False}}))
+    assert off.shift_window_seconds() is None
+    engine = planner(traffic(), None)
+    d = run(observe(spec=off, status=serving_status(engine), store=frozenset({engine.hash}),
+                    traffic=with_recent(traffic(), 2.0)))
+    assert cond.get(d.status.conditions, cond.TRAFFIC_SHIFTED) is None
+    assert d.status.drift is not None and d.status.drift.shift is None

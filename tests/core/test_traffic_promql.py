@@ -65,6 +65,16 @@ def test_one_query_has_every_part_tagged() -> None:
     assert "sum(increase(seasonal_requests_rejected_length_total{model=\"m\"}[3600s]" in q
 
 
+def test_the_recent_window_rides_in_the_same_query() -> None:
+    m = [promql.matcher("model", "=", "m")]
+    q = promql.profile_query(presets.SEASONAL, m, [promql.Window(T, 3600)], promql.Window(T, 900))
+    assert f'"{promql.PART_LABEL}", "recent_input"' in q and f'"{promql.PART_LABEL}", "recent_sequence"' in q
+    assert 'increase(seasonal_request_input_tokens_bucket{model="m"}[900s] @ ' in q
+    assert q.count("[900s]") == 2  # input and the joint sequence; outputs and counters only for the window
+    marginal = promql.profile_query(presets.VLLM, [], [promql.Window(T, 3600)], promql.Window(T, 900))
+    assert '"recent_input"' in marginal and '"recent_sequence"' not in marginal  # no joint series in vLLM
+
+
 def test_season_history_sums_occurrences_in_the_same_query() -> None:
     windows = [promql.Window(T - timedelta(days=7 * k), 36000) for k in range(4)]
     q = promql.profile_query(presets.VLLM, [], windows)

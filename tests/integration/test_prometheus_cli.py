@@ -101,3 +101,25 @@ def test_season_history_is_the_sum_of_its_occurrences(prometheus_factory) -> Non
     np.testing.assert_allclose(season.input.counts, summed, rtol=1e-12)
     assert season.rate_rps == pytest.approx(season.samples / (3 * 4 * 3600))
     assert season.end - season.start == timedelta(days=2, hours=4)
+
+
+def test_the_recent_window_comes_back_with_the_trailing_window_from_one_query(prometheus_factory) -> None:
+    base = trace(3000, DAY0, 3600, 4)
+    late = base.timestamps_s >= DAY0 + 2700  # the last 15 minutes: prompts four times longer
+    longer = Trace(base.timestamps_s, np.where(late, base.input_tokens * 4, base.input_tokens), base.output_tokens,
+                   start_s=DAY0, end_s=DAY0 + 3600)
+    server = prometheus_factory(openmetrics.to_text(longer, presets.SEASONAL, 30.0, labels={"model": "m"}))
+    reader = PrometheusTraffic(server.url)
+    m = [promql.matcher("model", "=", "m")]
+    end = datetime.fromtimestamp(DAY0 + 3600, tz=timezone.utc)
+    profile = reader.window(presets.SEASONAL, m, end, 3600, recent_s=900)
+    assert reader.queries_sent == 1
+    assert isinstance(profile, TrafficProfile) and profile.recent is not None
+    alone = reader.window(presets.SEASONAL, m, end, 900)
+    assert isinstance(alone, TrafficProfile)
+    assert profile.recent.input.counts == alone.input.counts  # the same PromQL, evaluated alongside
+    assert profile.recent.sequence is not None and profile.recent.sequence.counts == alone.sequence.counts
+    assert profile.recent.end == end and profile.recent.start == end - timedelta(minutes=15)
+    assert 0 < profile.recent.samples < profile.samples
+    assert alone.quantile(Dimension.input, 0.5) > 2 * profile.quantile(Dimension.input, 0.5)  # the late, longer part
+    assert reader.window(presets.SEASONAL, m, end, 3600).recent is None  # asked for nothing, gets nothing

@@ -37,6 +37,9 @@ class OperatorMetrics:
                                  "against the traffic the serving engine was planned from.", SERVICE, registry=r)
         self.drifted = Gauge("seasonal_operator_drifted", "1 while drift confirms a breach or waste.",
                              (*SERVICE, "kind"), registry=r)
+        self.shifted = Gauge("seasonal_operator_traffic_shifted", "1 while request lengths are confirmed to have "
+                             "moved away from the planning traffic (condition TrafficShifted), per direction.",
+                             [*SERVICE, "direction"], registry=r)
         self.censored = Gauge("seasonal_operator_censored_fraction", "Share of requests rejected for length or "
                               "stopped at the engine's limit.", SERVICE, registry=r)
         self.traffic_available = Gauge("seasonal_operator_traffic_available", "1 when the last evaluation had "
@@ -85,6 +88,10 @@ class OperatorMetrics:
                 self.drift_score.labels(*svc).set(s.drift.score)
             for kind in ("Breach", "Waste"):
                 self.drifted.labels(*svc, kind).set(1.0 if s.drift.state == kind else 0.0)
+            if s.drift.shift is not None:
+                for direction in ("Up", "Down"):
+                    self.shifted.labels(*svc, direction).set(
+                        1.0 if s.drift.shift.confirmed and s.drift.shift.direction == direction else 0.0)
         if s.traffic is not None:
             self.peak_rps.labels(*svc).set(s.traffic.peak_rps)
             if s.traffic.censored_fraction is not None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -50,10 +50,13 @@ class PrometheusTraffic:
         return self._client
 
     def window(self, preset: MetricPreset, matchers: Sequence[promql.Matcher], end: datetime,
-               window_s: float, *, min_samples: int = 1, peak_percentile: float = 0.99) -> Result:
-        """The profile of the ``window_s`` seconds ending at ``end``."""
+               window_s: float, *, min_samples: int = 1, peak_percentile: float = 0.99,
+               recent_s: float | None = None) -> Result:
+        """The profile of the ``window_s`` seconds ending at ``end``; with ``recent_s``, its last ``recent_s``
+        seconds as ``profile.recent`` (same query)."""
+        recent = None if recent_s is None else promql.Window(end, recent_s)
         return self.windows(preset, matchers, [promql.Window(end, window_s)], min_samples=min_samples,
-                            peak_percentile=peak_percentile)
+                            peak_percentile=peak_percentile, recent=recent)
 
     def season(self, preset: MetricPreset, matchers: Sequence[promql.Matcher],
                occurrences: Sequence[tuple[datetime, datetime]], *, min_samples: int = 1,
@@ -64,10 +67,10 @@ class PrometheusTraffic:
 
     def windows(self, preset: MetricPreset, matchers: Sequence[promql.Matcher],
                 windows: Sequence[promql.Window], *, min_samples: int = 1,
-                peak_percentile: float = 0.99) -> Result:
-        """The profile of several windows summed, from one query."""
+                peak_percentile: float = 0.99, recent: promql.Window | None = None) -> Result:
+        """The profile of several windows summed, from one query (with ``recent``, that window as well)."""
         try:
-            query = promql.profile_query(preset, matchers, windows)
+            query = promql.profile_query(preset, matchers, windows, recent)
         except ValueError as exc:
             return TrafficUnavailable(Reason.QueryRejected, str(exc))
         answer = self._query(query, max(w.end for w in windows))
@@ -77,7 +80,7 @@ class PrometheusTraffic:
         end = max(w.end for w in windows)
         covered = sum(w.length_s for w in windows)
         return profile_from_answer(answer, preset, start, end, covered, min_samples=min_samples,
-                                   peak_percentile=peak_percentile)
+                                   peak_percentile=peak_percentile, recent=recent)
 
     def _query(self, query: str, at: datetime) -> list[Any] | TrafficUnavailable:
         self.queries_sent += 1
@@ -145,13 +148,16 @@ def parse_answer(result: list[Any]) -> Parts | TrafficUnavailable:
 
 
 def profile_from_answer(result: list[Any], preset: MetricPreset, start: datetime, end: datetime,
-                        covered_s: float, *, min_samples: int = 1, peak_percentile: float = 0.99) -> Result:
-    """A profile, or why not, from the answer to ``profile_query``."""
+                        covered_s: float, *, min_samples: int = 1, peak_percentile: float = 0.99,
+                        recent: promql.Window | None = None) -> Result:
+    """A profile, or why not, from the answer to ``profile_query`` (``recent``: the window asked for beside
+    it, attached as ``profile.recent`` when its input histogram came back)."""
     parts = parse_answer(result)
     if isinstance(parts, TrafficUnavailable):
         return parts
     hists: dict[str, Histogram] = {}
-    for name in ("input", "output", "sequence"):
+    recent_parts = (promql.RECENT_PREFIX + "input", promql.RECENT_PREFIX + "sequence")
+    for name in ("input", "output", "sequence", *recent_parts):
         pairs = parts.buckets.get(name)
         if not pairs:
             continue
@@ -185,10 +191,15 @@ def profile_from_answer(result: list[Any], preset: MetricPreset, start: datetime
             rejected = value
         else:
             limit_stopped = value
-    return traffic.profile_from_histograms(
+    profile = traffic.profile_from_histograms(
         start, end, hists["input"], hists["output"], hists.get("sequence"),
         peak_percentile=peak_percentile, rejected=rejected, limit_stopped=limit_stopped,
         censored_upper=upper, covered_s=covered_s, notes=notes)
+    if recent is None or recent_parts[0] not in hists:
+        return profile
+    return replace(profile, recent=traffic.RecentTraffic(
+        recent.end - timedelta(seconds=recent.length_s), recent.end, hists[recent_parts[0]],
+        hists.get(recent_parts[1])))
 
 
 def _short(exc: object) -> str:

@@ -402,6 +402,27 @@ class DowngradeWindow(ApiModel):
                           max_length=32)
 
 
+class ShiftPolicy(ApiModel):
+    """Early warning that request lengths moved away from the traffic the serving engine was planned from.
+
+    Compares the last ``window`` of requests with that traffic, bucket for bucket, in the same PromQL query
+    as the trailing window. A shift is reported (condition TrafficShifted, an Event, a metric); it does not
+    rebuild by itself, because a few minutes of requests are too few to plan from: a coverage breach does."""
+
+    enabled: bool = Field(True, description="Test every evaluation for a shift in input and sequence lengths.")
+    window: str = Field("15m", description="The recent window compared with the planning traffic. Shorter reacts "
+                        "sooner but holds fewer requests. At most half of traffic.window is used.",
+                        pattern=DURATION_PATTERN)
+    significance: float = Field(0.001, description="Chance of a false alarm per evaluation when nothing moved "
+                                "(statistical significance, split across the tests).", gt=0, lt=0.5)
+    min_effect: float = Field(0.1, description="Least move that counts, as the mean rank of recent requests within "
+                              "the planning traffic minus one half (0: no move; a 2x step in lengths moves it "
+                              "about 0.2). Keeps production-size samples from alarming on trivial moves.",
+                              ge=0, lt=0.5)
+    consecutive_evaluations: int = Field(1, description="Evaluations in a row a shift must be seen before it is "
+                                         "reported.", ge=1, le=100)
+
+
 class DriftPolicy(ApiModel):
     """When traffic that moved away from the serving engine triggers a rebuild."""
 
@@ -416,6 +437,8 @@ class DriftPolicy(ApiModel):
                                       pattern=DURATION_PATTERN)
     downsize_window: DowngradeWindow | None = Field(None, description="When set, downward rebuilds roll out only "
                                                     "inside this window.")
+    shift: ShiftPolicy = Field(default_factory=ShiftPolicy, description="Early warning of a shift in request "
+                               "lengths (reported, never rebuilds by itself).")
 
 
 class Strategy(str, Enum):
@@ -521,7 +544,17 @@ class InferenceServiceSpec(ApiModel):
         if self.engine.backend == Backend.tensorrt.value and not trtllm_has_build(self.engine.trtllm_version):
             raise ValueError(f"engine.trtllmVersion {self.engine.trtllm_version} has no trtllm-build (removed in "
                              "1.3): pin 1.2.x or older, or set engine.backend: pytorch")
+        if self.drift.shift.enabled and durations.seconds(self.drift.shift.window) <= 0:
+            raise ValueError(f"drift.shift.window must be longer than 0, got {self.drift.shift.window}; lengthen it "
+                             "or set drift.shift.enabled: false")
         return self
+
+    def shift_window_seconds(self) -> float | None:
+        """The recent window shift detection reads: drift.shift.window, at most half of traffic.window;
+        None when shift detection is off."""
+        if not self.drift.shift.enabled:
+            return None
+        return min(durations.seconds(self.drift.shift.window), durations.seconds(self.traffic.window) / 2)
 
 
 def trtllm_has_build(version: str) -> bool:
@@ -533,5 +566,5 @@ def trtllm_has_build(version: str) -> bool:
 __all__ = [
     "GROUP", "VERSION", "KIND", "PLURAL", "SINGULAR", "SHORT_NAMES", "CATEGORIES",
     "InferenceServiceSpec", "ModelSpec", "HardwareSpec", "EngineSpec", "TrafficSpec", "SizingPolicy",
-    "Season", "DriftPolicy", "RolloutPolicy", "ServingSpec",
+    "Season", "DriftPolicy", "ShiftPolicy", "RolloutPolicy", "ServingSpec",
 ]

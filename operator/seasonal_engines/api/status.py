@@ -116,6 +116,23 @@ class SeasonStatus(StatusModel):
     engine_hash: str | None = Field(None, description="The engine planned for it.", max_length=128)
 
 
+class ShiftStatus(StatusModel):
+    """The last shift tests: the recent window against the traffic the serving engine was planned from."""
+
+    shifted: bool = Field(description="A test of this evaluation found a shift.")
+    confirmed: bool = Field(description="Shifts were found drift.shift.consecutiveEvaluations times in a row.")
+    direction: str = Field(description="Up (longer requests) or Down.", max_length=8)
+    dimension: str = Field(description="input or sequence: the dimension of the strongest test.", max_length=16)
+    test: str = Field(description="location (mean rank of recent requests) or tail (share above the planning "
+                      "traffic's p99).", max_length=16)
+    observed: float = Field(description="Mean rank (location) or share above the bound (tail), recent window.")
+    expected: float = Field(description="The same figure if nothing had moved.")
+    p_value: float = Field(description="Chance of a figure this far from the expected one if nothing moved.",
+                           ge=0, le=1)
+    samples: float = Field(description="Requests in the recent window.", ge=0)
+    message: str = Field(description="The strongest test, for people.", max_length=1024)
+
+
 class DriftStatus(StatusModel):
     """Drift between the traffic and the serving engine, and what drift remembers between evaluations."""
 
@@ -128,6 +145,8 @@ class DriftStatus(StatusModel):
                                           "censored ones included.", ge=0, le=1)
     breach_streak: int = Field(0, description="Evaluations in a row with a coverage breach.", ge=0)
     waste_streak: int = Field(0, description="Evaluations in a row with a wasteful envelope.", ge=0)
+    shift_streak: int = Field(0, description="Evaluations in a row with a shift in request lengths.", ge=0)
+    shift: ShiftStatus | None = Field(None, description="The last shift tests (absent when none could be made).")
     last_rebuild: str | None = Field(None, description="When drift last triggered a rebuild.",
                                      json_schema_extra={"format": "date-time"})
     last_evaluated: str | None = Field(None, description="The last evaluation that counted.",

@@ -17,10 +17,11 @@ ENGINE_READY = "EngineReady"
 BUILDING = "Building"
 ROLLING_OUT = "RollingOut"
 DRIFTED = "Drifted"
+TRAFFIC_SHIFTED = "TrafficShifted"
 DEGRADED = "Degraded"
 
 # The order conditions appear in status, so that diffs and `kubectl describe` stay stable.
-ORDER = (SPEC_VALID, TRAFFIC_AVAILABLE, ENGINE_READY, BUILDING, ROLLING_OUT, DRIFTED, DEGRADED)
+ORDER = (SPEC_VALID, TRAFFIC_AVAILABLE, ENGINE_READY, BUILDING, ROLLING_OUT, DRIFTED, TRAFFIC_SHIFTED, DEGRADED)
 
 
 def rfc3339(t: datetime) -> str:

@@ -284,7 +284,34 @@ def _evaluate_drift(d: _Draft, spec: InferenceServiceSpec,
     d.set(drift=summaries.drift_status(new_state, verdict))
     drifted = verdict.kind in (drift.DriftKind.breach, drift.DriftKind.waste)
     d.condition(cond.DRIFTED, drifted, verdict.reason, verdict.message, event="Warning" if drifted else None)
+    _report_shift(d, spec, verdict)
     return verdict
+
+
+def _report_shift(d: _Draft, spec: InferenceServiceSpec, verdict: drift.DriftVerdict) -> None:
+    """Condition TrafficShifted from the verdict's shift tests; untouched when none could be made."""
+    result = verdict.shift
+    best = result.strongest() if result is not None else None
+    if result is None or best is None:
+        return
+    k = spec.drift.shift.consecutive_evaluations
+    if verdict.shift_confirmed:
+        reason = reasons.LENGTHS_SHIFTED_UP if result.up else reasons.LENGTHS_SHIFTED_DOWN
+        d.condition(cond.TRAFFIC_SHIFTED, True, reason,
+                    f"{best.describe()}, in the last {_minutes(spec)} ({result.samples:.0f} requests), "
+                    f"{verdict.shift_streak} evaluations in a row. Reported only: a rebuild follows when "
+                    "coverage breaches or a season starts", event="Normal")
+    elif result.shifted:
+        d.condition(cond.TRAFFIC_SHIFTED, False, reasons.LENGTHS_SHIFT_PENDING,
+                    f"{best.describe()}: {verdict.shift_streak} of {k} evaluations in a row")
+    else:
+        d.condition(cond.TRAFFIC_SHIFTED, False, reasons.LENGTHS_AS_PLANNED,
+                    f"the last {_minutes(spec)} of requests ({result.samples:.0f}) could come from the "
+                    f"traffic the serving engine was planned from (strongest test: {best.describe()})")
+
+
+def _minutes(spec: InferenceServiceSpec) -> str:
+    return durations.format_seconds(spec.shift_window_seconds() or 0.0)
 
 
 def _advise(d: _Draft, plan: PlannedEngine | PlanRefused | None, verdict: drift.DriftVerdict | None) -> Decision:

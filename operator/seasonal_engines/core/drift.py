@@ -19,6 +19,10 @@ Measures, all shares of requests:
 * **shift score**: Jensen-Shannon divergence (base 2, 0 = same, 1 = disjoint) between the bucket
   distributions of the profile the serving engine was planned from and the current one, the larger of
   input and sequence, on the buckets both share. Recorded and reported; it triggers nothing.
+* **shift** (``core.shift_detection``): whether the profile's *recent* window (``drift.shift.window``)
+  could have come from the planning traffic; confirmed after ``drift.shift.consecutiveEvaluations`` in a
+  row. The early warning the diluted trailing window cannot give; reported (the caller sets condition
+  TrafficShifted), never a rebuild by itself: minutes of requests are too few to plan from.
 
 Hysteresis: a breach or waste acts after ``consecutive_evaluations`` evaluations in a row; a streak
 resets when its condition clears. Insufficient traffic changes nothing (streaks hold). An evaluation
@@ -41,8 +45,8 @@ from typing import Any
 import numpy as np
 
 from seasonal_engines.api import durations
-from seasonal_engines.api.spec import DriftPolicy
-from seasonal_engines.core import histograms, reasons, seasons
+from seasonal_engines.api.spec import DriftPolicy, ShiftPolicy
+from seasonal_engines.core import histograms, reasons, seasons, shift_detection
 from seasonal_engines.core.envelopes import Envelope
 from seasonal_engines.core.histograms import Histogram
 from seasonal_engines.core.traffic import TrafficProfile, TrafficUnavailable
@@ -85,10 +89,11 @@ class ShiftReference:
 
     input: BucketShares
     sequence: BucketShares
+    samples: float = 0.0  # requests behind the shares (0: unknown, e.g. a status written before it was kept)
 
     @classmethod
     def of(cls, profile: TrafficProfile) -> ShiftReference:
-        return cls(BucketShares.of(profile.input), BucketShares.of(profile.sequence))
+        return cls(BucketShares.of(profile.input), BucketShares.of(profile.sequence), float(profile.samples))
 
     @property
     def empty(self) -> bool:
@@ -129,6 +134,7 @@ class DriftState:
 
     breach_streak: int = 0
     waste_streak: int = 0
+    shift_streak: int = 0
     last_rebuild: datetime | None = None
     last_evaluated: datetime | None = None   # the last evaluation that counted
     beyond_fraction: float | None = None
@@ -143,7 +149,8 @@ class DriftState:
     def rebased(self, planned_from: TrafficProfile) -> DriftState:
         """The serving engine changed without a drift rebuild (a season began): new reference, streaks
         reset, interval clock kept."""
-        return replace(self, breach_streak=0, waste_streak=0, reference=ShiftReference.of(planned_from))
+        return replace(self, breach_streak=0, waste_streak=0, shift_streak=0,
+                       reference=ShiftReference.of(planned_from))
 
     def to_dict(self) -> dict[str, Any]:
         def shares(s: BucketShares) -> dict[str, list[float]]:
@@ -151,10 +158,11 @@ class DriftState:
 
         return {
             "breachStreak": self.breach_streak, "wasteStreak": self.waste_streak,
-            "lastRebuild": _iso(self.last_rebuild), "lastEvaluated": _iso(self.last_evaluated),
+            "shiftStreak": self.shift_streak, "lastRebuild": _iso(self.last_rebuild), "lastEvaluated": _iso(self.last_evaluated),
             "beyondFraction": self.beyond_fraction, "score": self.score,
             "reference": None if self.reference is None else {
-                "input": shares(self.reference.input), "sequence": shares(self.reference.sequence)},
+                "input": shares(self.reference.input), "sequence": shares(self.reference.sequence),
+                "samples": self.reference.samples},
         }
 
     @classmethod
@@ -168,12 +176,14 @@ class DriftState:
             return cls(
                 breach_streak=_count(d.get("breachStreak", 0), "breachStreak"),
                 waste_streak=_count(d.get("wasteStreak", 0), "wasteStreak"),
+                shift_streak=_count(d.get("shiftStreak", 0), "shiftStreak"),
                 last_rebuild=_time(d.get("lastRebuild"), "lastRebuild"),
                 last_evaluated=_time(d.get("lastEvaluated"), "lastEvaluated"),
                 beyond_fraction=_share(d.get("beyondFraction"), "beyondFraction"),
                 score=_share(d.get("score"), "score"),
                 reference=None if ref is None else ShiftReference(
-                    _shares(ref.get("input"), "reference.input"), _shares(ref.get("sequence"), "reference.sequence")),
+                    _shares(ref.get("input"), "reference.input"), _shares(ref.get("sequence"), "reference.sequence"),
+                    _samples(ref.get("samples", 0.0))),
             )
         except (TypeError, AttributeError) as e:
             raise ValueError(f"status.drift is malformed ({e}); clear status.drift to start afresh") from None
@@ -194,6 +204,9 @@ class DriftVerdict:
     score: float | None = None
     waste_ratio: float | None = None           # serving / fresh, the larger of input and sequence
     rollout_window: seasons.SeasonWindow | None = None  # downsize: roll out only inside this window
+    shift: shift_detection.ShiftResult | None = None  # this evaluation's shift tests (None: none made)
+    shift_streak: int = 0                      # evaluations in a row with a shift
+    shift_confirmed: bool = False              # the streak reached drift.shift.consecutiveEvaluations
 
 
 def status(state: DriftState, verdict: DriftVerdict) -> dict[str, Any]:
@@ -217,6 +230,7 @@ class _Evaluation:
     waste_ratio: float | None = None
     wasteful: bool = False
     score: float | None = None
+    shift: shift_detection.ShiftResult | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -245,6 +259,7 @@ def evaluate(*, serving: Envelope, traffic: TrafficProfile | TrafficUnavailable,
     reference = state.reference if state.reference and not state.reference.empty else ShiftReference.of(traffic)
     score = shift_score(reference, traffic)
     score = None if score is None else round(score, 6)
+    shift = detect_shift(policy.shift, reference, traffic)
 
     counts = state.last_evaluated is None or now - state.last_evaluated >= evaluation_interval / 2
     new = replace(state, beyond_fraction=beyond, score=score, reference=reference)
@@ -253,9 +268,12 @@ def evaluate(*, serving: Envelope, traffic: TrafficProfile | TrafficUnavailable,
                       breach_streak=state.breach_streak + 1 if breaching else 0,
                       # no fresh plan: waste cannot be judged, so its streak holds (unless a breach resets it)
                       waste_streak=0 if breaching else state.waste_streak if ratio is None else
-                      (state.waste_streak + 1 if wasteful else 0))
+                      (state.waste_streak + 1 if wasteful else 0),
+                      # no test (too few recent requests, or shift detection off): the streak holds
+                      shift_streak=state.shift_streak if shift is None else
+                      (state.shift_streak + 1 if shift.shifted else 0))
     ev = replace(ev, state=new, beyond=beyond, breaching=breaching, waste_ratio=ratio, wasteful=wasteful,
-                 score=score, notes=notes)
+                 score=score, shift=shift, notes=notes)
     for check in CHAIN:
         verdict = check(ev)
         if verdict is not None:
@@ -284,6 +302,18 @@ def beyond_fraction(serving: Envelope, profile: TrafficProfile) -> tuple[float, 
     else:
         parts.append(profile.censored_fraction)
     return min(1.0, max(parts)), tuple(notes)
+
+
+def detect_shift(policy: ShiftPolicy, reference: ShiftReference,
+                 profile: TrafficProfile) -> shift_detection.ShiftResult | None:
+    """Shift tests of the profile's recent window against the reference; None when off or not possible."""
+    recent = profile.recent
+    if not policy.enabled or recent is None:
+        return None
+    refs = [(name, shift_detection.Reference(shares.bounds, shares.cdf, reference.samples), h)
+            for name, shares, h in (("input", reference.input, recent.input),
+                                    ("sequence", reference.sequence, recent.sequence))]
+    return shift_detection.detect(refs, significance=policy.significance, min_effect=policy.min_effect)
 
 
 def waste_ratio(serving: Envelope, fresh: Envelope | None) -> float | None:
@@ -382,8 +412,11 @@ def _verdict(ev: _Evaluation, kind: DriftKind, reason: str, message: str, consec
              **kw: Any) -> DriftVerdict:
     notes = "".join(f" ({n})" for n in ev.notes)
     score = "" if ev.score is None else f"; shift score {ev.score:.3f}"
+    streak = ev.state.shift_streak
     return DriftVerdict(kind, reason, message + score + notes, consecutive=consecutive,
-                        beyond_fraction=ev.beyond, score=ev.score, waste_ratio=ev.waste_ratio, **kw)
+                        beyond_fraction=ev.beyond, score=ev.score, waste_ratio=ev.waste_ratio, shift=ev.shift,
+                        shift_streak=streak, shift_confirmed=ev.shift is not None and ev.shift.shifted
+                        and streak >= ev.policy.shift.consecutive_evaluations, **kw)
 
 
 # --- small parsers and formatters ------------------------------------------------
@@ -421,6 +454,12 @@ def _share(v: Any, name: str) -> float | None:
     return float(v)
 
 
+def _samples(v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+        raise ValueError(f"status.drift.reference.samples must be a number >= 0, got {v!r}")
+    return float(v)
+
+
 def _shares(v: Any, name: str) -> BucketShares:
     if not isinstance(v, dict) or not isinstance(v.get("le"), list) or not isinstance(v.get("cdf"), list) \
             or len(v["le"]) != len(v["cdf"]):
@@ -433,5 +472,5 @@ def _shares(v: Any, name: str) -> BucketShares:
 
 __all__ = [
     "DriftKind", "Direction", "DriftState", "DriftVerdict", "ShiftReference", "BucketShares", "evaluate",
-    "beyond_fraction", "waste_ratio", "shift_score", "downsize_allowed", "status", "CHAIN",
+    "beyond_fraction", "waste_ratio", "shift_score", "detect_shift", "downsize_allowed", "status", "CHAIN",
 ]

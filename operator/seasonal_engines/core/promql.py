@@ -30,6 +30,7 @@ LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 PART_LABEL = "seasonal_part"
 OCCURRENCE_LABEL = "seasonal_occurrence"
+RECENT_PREFIX = "recent_"  # parts of the recent window (shift detection), beside the trailing window's
 MAX_WINDOWS = 52
 # RE2 (Prometheus' regex engine) has no lookaround and no backreferences; Python's re would accept them.
 _NOT_RE2 = re.compile(r"\(\?[=!<]|\(\?P=|\\[1-9]|[*+?}]\+")
@@ -181,8 +182,11 @@ def counter_part(counter: CounterRef, matchers: Sequence[Matcher], windows: Sequ
     return f"sum({_increase_terms(selector(counter.metric, matchers, counter.matchers), windows)})"
 
 
-def profile_query(preset: MetricPreset, matchers: Sequence[Matcher], windows: Sequence[Window]) -> str:
-    """The one query a profile evaluation sends: every part tagged with ``seasonal_part``."""
+def profile_query(preset: MetricPreset, matchers: Sequence[Matcher], windows: Sequence[Window],
+                  recent: Window | None = None) -> str:
+    """The one query a profile evaluation sends: every part tagged with ``seasonal_part``. With ``recent``,
+    the input (and sequence) buckets of that window too, as parts ``recent_input`` and ``recent_sequence``:
+    shift detection costs no query of its own."""
     if not windows:
         raise ValueError("a profile query needs at least one window")
     if len(windows) > MAX_WINDOWS:
@@ -198,4 +202,8 @@ def profile_query(preset: MetricPreset, matchers: Sequence[Matcher], windows: Se
         parts.append(("rejected", counter_part(preset.rejected, matchers, windows)))
     if preset.limit_stopped:
         parts.append(("limit_stopped", counter_part(preset.limit_stopped, matchers, windows)))
+    if recent is not None:
+        parts.append((RECENT_PREFIX + "input", histogram_part(preset.input_metric, matchers, [recent])))
+        if preset.sequence_metric:
+            parts.append((RECENT_PREFIX + "sequence", histogram_part(preset.sequence_metric, matchers, [recent])))
     return " or ".join(f'label_replace({expr}, "{PART_LABEL}", "{name}", "", "")' for name, expr in parts)

@@ -26,6 +26,10 @@ ENVELOPE_WASTEFUL = "EnvelopeWasteful"        # waste K times in a row, interval
 ENVELOPE_WASTE_PENDING = "EnvelopeWastePending"  # wasteful, fewer than K times in a row
 REBUILD_INTERVAL_NOT_ELAPSED = "RebuildIntervalNotElapsed"  # waste confirmed, min interval not yet passed
 WITHIN_ENVELOPE = "WithinEnvelope"            # neither breach nor waste
+LENGTHS_SHIFTED_UP = "LengthsShiftedUp"       # recent requests longer than the planning traffic, confirmed
+LENGTHS_SHIFTED_DOWN = "LengthsShiftedDown"   # recent requests shorter than the planning traffic, confirmed
+LENGTHS_SHIFT_PENDING = "LengthsShiftPending"  # a shift seen, fewer than drift.shift.consecutiveEvaluations times
+LENGTHS_AS_PLANNED = "LengthsAsPlanned"       # recent requests could come from the planning traffic
 
 # --- spec and traffic --------------------------------------
 

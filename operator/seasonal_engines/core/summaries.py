@@ -6,7 +6,8 @@ import math
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from seasonal_engines.api.status import DriftStatus, EngineRef, EnvelopeStatus, Quantiles, TrafficSummary
+from seasonal_engines.api.status import (DriftStatus, EngineRef, EnvelopeStatus, Quantiles, ShiftStatus,
+                                         TrafficSummary)
 from seasonal_engines.core.conditions import rfc3339
 from seasonal_engines.core.envelopes import Envelope
 from seasonal_engines.core.traffic import Dimension, TrafficProfile
@@ -63,5 +64,19 @@ def drift_status(state: "drift.DriftState", verdict: "drift.DriftVerdict | None"
         message=verdict.message[:4096] if verdict is not None else None,
         score=d.get("score"), beyond_fraction=d.get("beyondFraction"),
         breach_streak=d.get("breachStreak", 0), waste_streak=d.get("wasteStreak", 0),
+        shift_streak=d.get("shiftStreak", 0), shift=shift_status(verdict),
         last_rebuild=d.get("lastRebuild"), last_evaluated=d.get("lastEvaluated"), reference=d.get("reference"),
     )
+
+
+def shift_status(verdict: "drift.DriftVerdict | None") -> ShiftStatus | None:
+    """``status.drift.shift`` from the verdict's strongest shift test; None when no test was made."""
+    result = verdict.shift if verdict is not None else None
+    best = result.strongest() if result is not None else None
+    if result is None or best is None:
+        return None
+    return ShiftStatus(
+        shifted=result.shifted, confirmed=verdict.shift_confirmed if verdict else False,
+        direction="Up" if best.up else "Down", dimension=best.dimension, test=best.test,
+        observed=round(best.observed, 6), expected=round(best.expected, 6), p_value=float(f"{best.p_value:.3g}"),
+        samples=result.samples, message=best.describe()[:1024])

@@ -38,6 +38,21 @@ class Quantiles:
 
 
 @dataclass(frozen=True)
+class RecentTraffic:
+    """The last minutes of a trailing window (``drift.shift.window``), read in the same query, for shift
+    detection: input and, when the source has the joint series, sequence lengths."""
+
+    start: datetime
+    end: datetime
+    input: Histogram
+    sequence: Histogram | None = None
+
+    @property
+    def samples(self) -> float:
+        return float(self.input.total)
+
+
+@dataclass(frozen=True)
 class TrafficProfile:
     """A window of traffic. Histograms are cumulative, PromQL-style; rates are requests per second."""
 
@@ -60,6 +75,7 @@ class TrafficProfile:
     # When the source only has a counter that includes censored requests among others (vLLM's
     # finished_reason="length"), its share: an upper bound of the censored share. None otherwise.
     censored_upper_bound: float | None = None
+    recent: RecentTraffic | None = None  # the window's last minutes, when asked for (shift detection)
 
     def histogram(self, dim: Dimension | str) -> Histogram:
         """The cumulative histogram of one dimension."""

@@ -88,6 +88,19 @@ RULES: tuple[AlertRule, ...] = (
                      "neither plans nor detects drift. Check spec.traffic (prometheusUrl, preset, selector, "
                      "minSamples) and that the token exporter is scraped."),
     ),
+    AlertRule(
+        name="SeasonalEnginesLengthsShiftedUp",
+        # Shift reports are early and a little noisy (each is one statistical test on minutes of
+        # requests); an hour of longer requests is worth a person's look before the breach it may become.
+        expr='max by (namespace, name) (seasonal_operator_traffic_shifted{direction="Up"}) == 1',
+        for_="60m", severity=Severity.warning,
+        summary="Requests are longer than the serving engine was planned for",
+        description=(f"{WHO}: for an hour, recent requests have been longer than the traffic the serving engine "
+                     "was planned from (condition TrafficShifted). The operator rebuilds when coverage breaches "
+                     "or the next season starts; status.drift.shift names the test: kubectl get "
+                     "inferenceservices.seasonalengines.io -n {{ $labels.namespace }} {{ $labels.name }} -o "
+                     "jsonpath='{.status.drift.shift.message}'"),
+    ),
 )
 
 

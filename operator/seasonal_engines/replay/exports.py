@@ -19,7 +19,7 @@ Pure: numpy and the core only, no I/O.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -63,8 +63,9 @@ class ServedTrace:
 
 
 def profile(served: ServedTrace, windows: Sequence[tuple[float, float]], preset: MetricPreset, *,
-            peak_percentile: float = 0.99) -> TrafficProfile | TrafficUnavailable:
-    """The profile Prometheus would return for these windows (trace seconds, summed), or why not."""
+            peak_percentile: float = 0.99, recent_s: float | None = None) -> TrafficProfile | TrafficUnavailable:
+    """The profile Prometheus would return for these windows (trace seconds, summed), or why not; with
+    ``recent_s``, the last ``recent_s`` seconds of the latest window as ``profile.recent``."""
     if not windows:
         raise ValueError("a profile needs at least one window")
     idx = np.concatenate([served.indices(s, e) for s, e in windows])
@@ -77,9 +78,27 @@ def profile(served: ServedTrace, windows: Sequence[tuple[float, float]], preset:
     inp = t.input_tokens[idx]
     adm = censoring.admit(inp, t.output_tokens[idx], served.max_input_len[idx],  # type: ignore[arg-type]
                           served.max_seq_len[idx])
-    return censored_profile(inp, adm, preset, start_s=min(s for s, _ in windows),
-                            end_s=max(e for _, e in windows), covered_s=sum(e - s for s, e in windows),
-                            peak_percentile=peak_percentile)
+    whole = censored_profile(inp, adm, preset, start_s=min(s for s, _ in windows),
+                             end_s=max(e for _, e in windows), covered_s=sum(e - s for s, e in windows),
+                             peak_percentile=peak_percentile)
+    if recent_s is None:
+        return whole
+    last = max(e for _, e in windows)
+    return replace(whole, recent=recent_traffic(served, last - recent_s, last, preset))
+
+
+def recent_traffic(served: ServedTrace, start_s: float, end_s: float, preset: MetricPreset) -> traffic.RecentTraffic:
+    """The input (and, with a joint series, sequence) buckets of ``[start_s, end_s)``, as exported."""
+    idx = served.indices(start_s, end_s)
+    t = served.trace
+    inp = t.input_tokens[idx]
+    adm = censoring.admit(inp, t.output_tokens[idx], served.max_input_len[idx],  # type: ignore[arg-type]
+                          served.max_seq_len[idx])
+    ran = ~adm.rejected
+    sequence = histograms.from_values(inp[ran].astype(np.float64) + adm.served_output[ran], preset.bounds) \
+        if preset.sequence_metric else None
+    return traffic.RecentTraffic(to_datetime(start_s), to_datetime(end_s),
+                                 histograms.from_values(inp, preset.bounds), sequence)
 
 
 def censored_profile(input_tokens: np.ndarray, admission: censoring.Admission, preset: MetricPreset, *,
@@ -119,4 +138,4 @@ def uncensored_profile(trace: Trace, preset: MetricPreset, *, peak_percentile: f
                             peak_percentile=peak_percentile)
 
 
-__all__ = ["ServedTrace", "profile", "censored_profile", "uncensored_profile", "UNSERVED"]
+__all__ = ["ServedTrace", "profile", "recent_traffic", "censored_profile", "uncensored_profile", "UNSERVED"]

@@ -28,12 +28,15 @@ SCHEMA = "seasonal-engines/replay/v1"
 @dataclass(frozen=True)
 class Detection:
     """How long the policy took to act on a known shift at ``shift_s``: the first drift build (or drift
-    rollout of an engine already in the store) at or after it. None fields: it never acted."""
+    rollout of an engine already in the store) at or after it; and to report it, the first evaluation
+    with a confirmed shift (condition TrafficShifted). None fields: it never acted, or never reported."""
 
     shift_s: float
     detected_s: float | None
     serving_s: float | None      # the responding engine took the traffic
     evaluations: int | None      # evaluations counted by drift from the shift to the detection, inclusive
+    reported_s: float | None = None
+    reported_evaluations: int | None = None  # counted evaluations from the shift to the report, inclusive
 
     def to_json(self, interval_s: float) -> dict[str, Any]:
         delay = None if self.detected_s is None else self.detected_s - self.shift_s
@@ -41,22 +44,40 @@ class Detection:
                 "serving_at": _iso(self.serving_s),
                 "delay_minutes": None if delay is None else round(delay / 60.0, 2),
                 "delay_intervals": None if delay is None else round(delay / interval_s, 2),
-                "delay_evaluations": self.evaluations}
+                "delay_evaluations": self.evaluations,
+                "shift_reported_at": _iso(self.reported_s),
+                "shift_report_minutes": None if self.reported_s is None else
+                round((self.reported_s - self.shift_s) / 60.0, 2),
+                "shift_report_evaluations": self.reported_evaluations}
 
 
 def detections(run: ReplayRun, shifts_s: Sequence[float]) -> list[Detection]:
     out = []
     for shift in sorted(shifts_s):
+        reported = next((e.at_s for e in run.evaluations if e.shift_confirmed and e.at_s >= shift), None)
+        report_evals = None if reported is None else \
+            sum(1 for e in run.evaluations if e.counted and shift <= e.at_s <= reported)
         acted = sorted([b.started_s for b in run.builds if b.reason in DRIFT_REASONS and b.started_s >= shift]
                        + [r.started_s for r in run.rollouts if r.reason in DRIFT_REASONS and r.started_s >= shift])
         if not acted:
-            out.append(Detection(shift, None, None, None))
+            out.append(Detection(shift, None, None, None, reported, report_evals))
             continue
         at = acted[0]
         serving = next((r.ready_s for r in run.rollouts if r.reason in DRIFT_REASONS and r.started_s >= at), None)
         counted = sum(1 for e in run.evaluations if e.counted and shift <= e.at_s <= at)
-        out.append(Detection(shift, at, serving, counted))
+        out.append(Detection(shift, at, serving, counted, reported, report_evals))
     return out
+
+
+def shift_reports(run: ReplayRun, after_s: float | None = None) -> int:
+    """Times a confirmed shift began (condition TrafficShifted turning True), in the trace or after ``after_s``."""
+    start = run.start_s if after_s is None else after_s
+    count, before = 0, False
+    for e in run.evaluations:
+        if e.shift_confirmed and not before and e.at_s >= start:
+            count += 1
+        before = e.shift_confirmed
+    return count
 
 
 def drift_rollovers(run: ReplayRun, after_s: float | None = None) -> int:

@@ -54,6 +54,7 @@ class EvaluationRecord:
     breach_streak: int
     waste_streak: int
     counted: bool  # counted by drift as an evaluation (not a nudge within half an interval)
+    shift_confirmed: bool = False  # status.drift.shift says a confirmed shift
 
 
 @dataclass(frozen=True, eq=False)
@@ -133,6 +134,7 @@ def replay(trace: Trace, spec: InferenceServiceSpec, settings: Settings | None =
     preset = presets.from_spec(spec.traffic)
     interval = durations.seconds(spec.traffic.evaluation_interval)
     window = durations.seconds(spec.traffic.window)
+    shift_s = spec.shift_window_seconds()
     bootstrap = planners.bootstrap_for_spec(spec)
     served = exports.ServedTrace(trace)
     world = World(settings.durations)
@@ -149,7 +151,8 @@ def replay(trace: Trace, spec: InferenceServiceSpec, settings: Settings | None =
         _serve(served, world, t)
         world.advance(t)
         now = _utc(t)
-        trailing = exports.profile(served, [(t - window, t)], preset, peak_percentile=spec.traffic.peak_percentile)
+        trailing = exports.profile(served, [(t - window, t)], preset, peak_percentile=spec.traffic.peak_percentile,
+                                   recent_s=shift_s)
         store = set(world.store) | {e.hash for e in status.engine_history}
         if status.serving_engine is not None:
             store.add(status.serving_engine.hash)
@@ -195,7 +198,8 @@ def _record(t: float, new: InferenceServiceStatus, old: InferenceServiceStatus) 
         at_s=t, phase=str(phase), samples=new.traffic.samples if new.traffic is not None else None,
         beyond_fraction=d.beyond_fraction if d is not None else None,
         breach_streak=d.breach_streak if d is not None else 0,
-        waste_streak=d.waste_streak if d is not None else 0, counted=counted)
+        waste_streak=d.waste_streak if d is not None else 0, counted=counted,
+        shift_confirmed=d is not None and d.shift is not None and d.shift.confirmed)
 
 
 __all__ = ["Settings", "ReplayRun", "EvaluationRecord", "replay"]

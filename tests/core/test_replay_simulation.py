@@ -163,9 +163,19 @@ def test_waste_shrinks_the_bootstrap_engine_then_a_step_up_is_detected(stepped_r
     assert after[0].envelope.max_input_len > before[-1].envelope.max_input_len
 
 
+def test_the_step_is_reported_as_a_shift_before_the_rebuild(stepped_run: simulating.ReplayRun) -> None:
+    [d] = reports.detections(stepped_run, [T0 + 5 * H])
+    assert d.reported_s is not None and d.detected_s is not None and d.reported_s <= d.detected_s
+    assert d.reported_evaluations is not None and d.reported_evaluations <= 3
+    doc = d.to_json(stepped_run.interval_s)
+    assert doc["shift_report_evaluations"] == d.reported_evaluations and doc["shift_report_minutes"] <= 15
+    assert reports.shift_reports(stepped_run, after_s=T0 + 5 * H) >= 1
+
+
 def test_a_stationary_trace_causes_no_breach() -> None:
     run = simulating.replay(synthetic(8, seed=5), spec(), FAST)
     assert not [b for b in run.builds if b.reason == reasons.DRIFT_BREACH]
+    assert reports.shift_reports(run) == 0 and not any(e.shift_confirmed for e in run.evaluations)
 
 
 def test_an_empty_trace_is_refused() -> None:

@@ -39,7 +39,7 @@ from seasonal_engines.adapters.metrics import OperatorMetrics
 from seasonal_engines.api import status as st
 from seasonal_engines.core import censoring, decisions
 from seasonal_engines.core.presets import SEASONAL
-from seasonal_engines.dashboards import fleet_dashboard, generating, service_dashboard
+from seasonal_engines.dashboards import alert_rules, fleet_dashboard, generating, service_dashboard
 from seasonal_engines.traces import openmetrics, read_trace
 from tests.testbed import prometheus as tb_prometheus
 
@@ -153,7 +153,11 @@ class Timeline:
             # a rollout that started 20 minutes before the history and never finished
             rollout=st.RolloutStatus(engine_hash="e" * 16, started_at=_iso(self.t0 - 1200)),
             traffic=traffic_summary(t, n, beyond, peak), conditions=[condition(t, True)],
-            drift=st.DriftStatus(state="Breach" if minute >= 3 else "Stable", score=0.35, beyond_fraction=beyond))
+            drift=st.DriftStatus(state="Breach" if minute >= 3 else "Stable", score=0.35, beyond_fraction=beyond,
+                                 shift=st.ShiftStatus(shifted=True, confirmed=minute >= 2, direction="Up",
+                                                      dimension="input", test="location", observed=0.71,
+                                                      expected=0.5, p_value=1e-7, samples=110.0,
+                                                      message="input lengths longer")))
         return _decision(status, events), max(1, math.ceil(peak / 2))
 
     def advisor(self, t: float, minute: int) -> tuple[decisions.Decision, int | None]:
@@ -342,7 +346,7 @@ RULE_QUERIES = rule_queries()
 
 
 def test_the_queries_were_found() -> None:
-    assert len(DASHBOARD_QUERIES) >= 40 and len(RULE_QUERIES) == 4
+    assert len(DASHBOARD_QUERIES) >= 40 and len(RULE_QUERIES) == len(alert_rules.RULES) == 5
     assert len(variable_queries()) == 5
 
 

@@ -101,8 +101,9 @@ def detect(references: Sequence[tuple[str, Reference, Histogram | None]], *, sig
     alpha = significance / (2 * len(usable))
     tests: list[ShiftTest] = []
     for dim, ref, h in usable:
-        tests.append(_location(dim, ref, h, alpha, min_effect))
-        tail = _tail(dim, ref, h, alpha)
+        shares = _shares(ref, h)  # once per dimension: both tests read the same buckets
+        tests.append(_location(dim, ref, shares, alpha, min_effect))
+        tail = _tail(dim, shares, alpha)
         if tail is not None:
             tests.append(tail)
     return ShiftResult(float(max(h.total for _, _, h in usable if h is not None)), tuple(tests))
@@ -124,8 +125,11 @@ def _shares(ref: Reference, h: Histogram) -> tuple[np.ndarray, np.ndarray, np.nd
     return np.asarray(common, dtype=np.float64), f, np.clip(counts, 0.0, None), n
 
 
-def _location(dim: str, ref: Reference, h: Histogram, alpha: float, min_effect: float) -> ShiftTest:
-    _, f, counts, n = _shares(ref, h)
+_Shares = tuple[np.ndarray, np.ndarray, np.ndarray, float]  # bounds, reference cdf, recent counts, recent total
+
+
+def _location(dim: str, ref: Reference, shares: _Shares, alpha: float, min_effect: float) -> ShiftTest:
+    _, f, counts, n = shares
     edges = np.concatenate([[0.0], f, [1.0]])
     mid_rank = (edges[:-1] + edges[1:]) / 2
     p = np.diff(edges)
@@ -138,8 +142,8 @@ def _location(dim: str, ref: Reference, h: Histogram, alpha: float, min_effect: 
                      p_value < alpha and abs(mean - 0.5) >= min_effect, mean > 0.5)
 
 
-def _tail(dim: str, ref: Reference, h: Histogram, alpha: float) -> ShiftTest | None:
-    bounds, f, counts, n = _shares(ref, h)
+def _tail(dim: str, shares: _Shares, alpha: float) -> ShiftTest | None:
+    bounds, f, counts, n = shares
     at = np.flatnonzero((f >= TAIL_QUANTILE) & (f < 1.0))
     if not len(at):
         return None  # the reference's p99 lies in its top bucket: nothing above it to compare

@@ -91,7 +91,9 @@ def custom_resource_definition() -> dict[str, Any]:
         "properties": {
             "apiVersion": {"type": "string", "description": "API version of this object."},
             "kind": {"type": "string", "description": "Kind of this object: InferenceService."},
-            "metadata": {"type": "object", "description": "Standard object metadata."},
+            # apiextensions refuses anything but name/generateName constraints under the root metadata
+            # (not even a description): "must not specify anything other than name and generateName".
+            "metadata": {"type": "object"},
             "spec": spec_schema,
             "status": status_schema,
         },

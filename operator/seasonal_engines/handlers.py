@@ -1,106 +1,103 @@
-"""kopf wiring: events and timers in, ``reconciling.Reconciler`` calls out. No decisions here.
+"""kopf wiring: events and timers in, ``reconciling.Reconciler`` calls out. No decisions here, and no state
+at module level: ``register`` adds the handlers to a registry with the settings ``cli.run`` built, and
+everything per process (the reconciler) or per object (its lock, when it is next due, which body is stale)
+lives in kopf's ``memo``.
 
 Level-triggered: a timer re-evaluates every InferenceService from scratch; create, spec updates and
 resume only nudge it sooner. Evaluations of one object never overlap (a per-object lock), and a tick
 that is not yet due (the core's requeue time, capped by ``traffic.evaluationInterval``) does nothing.
-kopf's own bookkeeping lives in annotations, so ``status`` is the operator's alone.
+Status is written by the reconciler with the resourceVersion it decided from as a precondition, so a
+body older than our last write is recognised by its resourceVersion and skipped, never merged with what
+we remember. kopf's own bookkeeping lives in annotations, so ``status`` is the operator's alone.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import kopf
 
-from seasonal_engines.adapters.kubernetes import Cluster
-from seasonal_engines.adapters.metrics import OperatorMetrics
+from seasonal_engines import settings as configuration
 from seasonal_engines.api import durations
 from seasonal_engines.api import spec as api
 from seasonal_engines.reconciling import Reconciler
 
-TICK_SECONDS = float(os.environ.get("SEASONAL_TICK_SECONDS", "15"))
 ANNOTATIONS_PREFIX = api.GROUP
+MEMO_RECONCILER = "reconciler"
+MEMO_OBJECT = "seasonal_object"
 log = logging.getLogger("seasonal_engines")
 
-_state: dict[str, Any] = {}
-_locks: dict[tuple[str, str], threading.Lock] = {}
-_next_due: dict[tuple[str, str], datetime] = {}
-# The status this process last wrote, per object. The operator is the only writer of status, and a timer
-# can fire before the watch delivers our own previous patch: deciding from that stale body would start a
-# second build. After a restart the cache is empty and the cluster's copy is the truth again.
-_written: dict[tuple[str, str], dict[str, Any]] = {}
-_guard = threading.Lock()
+
+@dataclass
+class ObjectState:
+    """What one process remembers of one InferenceService between evaluations (kept in its kopf memo)."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    next_due: datetime | None = None
+    # The resourceVersion our last status write was decided from: a timer can fire with that body before
+    # the watch delivers our write, and deciding from it again would start a second build.
+    superseded_version: str | None = None
 
 
-def _api_client() -> Any:
-    from kubernetes import client, config
+def register(registry: kopf.OperatorRegistry, ours: configuration.OperatorSettings) -> None:
+    """Add the operator's handlers to ``registry``; ``ours`` also shapes kopf itself."""
+    resource = (api.GROUP, api.VERSION, api.PLURAL)
 
-    try:
-        config.load_incluster_config()
-        return client.ApiClient()
-    except config.ConfigException:
-        return config.new_client_from_config(config_file=os.environ.get("KUBECONFIG"))
+    @kopf.on.startup(registry=registry)
+    def configure(settings: kopf.OperatorSettings, **_: Any) -> None:  # kopf's settings, not ours
+        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=ANNOTATIONS_PREFIX)
+        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=ANNOTATIONS_PREFIX)
+        settings.posting.level = logging.INFO
+        settings.watching.server_timeout = ours.loop.watch_timeout_seconds
+        settings.execution.max_workers = ours.loop.workers
+        settings.peering.lifetime = ours.peering.lifetime_seconds
+        settings.peering.priority = ours.peering.priority
 
+    @kopf.on.resume(*resource, registry=registry)
+    @kopf.on.create(*resource, registry=registry)
+    @kopf.on.update(*resource, field="spec", registry=registry)
+    def nudge(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+        evaluate(body, memo, force=True)
 
-def reconciler() -> Reconciler:
-    with _guard:
-        if "reconciler" not in _state:
-            metrics = _state.get("metrics") or OperatorMetrics()
-            _state["reconciler"] = Reconciler(cluster=Cluster(_api_client()), metrics=metrics)
-        return _state["reconciler"]
+    @kopf.timer(*resource, interval=ours.loop.tick_seconds, sharp=False, registry=registry)
+    def tick(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+        evaluate(body, memo, force=False)
 
-
-@kopf.on.startup()
-def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=ANNOTATIONS_PREFIX)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=ANNOTATIONS_PREFIX)
-    settings.posting.level = logging.INFO
-    settings.watching.server_timeout = int(os.environ.get("SEASONAL_WATCH_TIMEOUT", "300"))
-    settings.execution.max_workers = int(os.environ.get("SEASONAL_WORKERS", "8"))
-    port = os.environ.get("SEASONAL_METRICS_PORT")
-    if port and "metrics" not in _state:
-        from prometheus_client import start_http_server
-
-        metrics = OperatorMetrics()
-        start_http_server(int(port), registry=metrics.registry)
-        _state["metrics"] = metrics
-        log.info("operator metrics on :%s/metrics", port)
+    @kopf.on.delete(*resource, registry=registry)
+    def deleted(body: kopf.Body, **_: Any) -> None:
+        # Engines are immutable and may serve other InferenceServices: deleting one removes nothing from the
+        # store. The Triton Deployment, Service and build Jobs are owned and go with it.
+        meta = body.get("metadata", {})
+        log.info("%s/%s deleted; its engines stay in the store for garbage collection",
+                 meta.get("namespace", ""), meta.get("name", ""))
 
 
-def evaluate(body: kopf.Body, patch: kopf.Patch, *, force: bool) -> None:
-    meta = body.get("metadata", {})
-    key = (meta.get("namespace", ""), meta.get("name", ""))
-    with _guard:
-        lock = _locks.setdefault(key, threading.Lock())
-    if not lock.acquire(blocking=force):
+def evaluate(body: kopf.Body, memo: kopf.Memo, *, force: bool) -> None:
+    """One evaluation of one object, unless another is running or (for a tick) it is not due yet."""
+    reconciler: Reconciler = memo[MEMO_RECONCILER]
+    state: ObjectState = memo.setdefault(MEMO_OBJECT, ObjectState())
+    if not state.lock.acquire(blocking=force):
         return  # another evaluation of this object is running; the timer comes back
     try:
-        rec = reconciler()
-        now = rec.clock()  # the reconciler's clock: tests run it faster than the wall
-        if not force and now < _next_due.get(key, now):
+        now = reconciler.clock()
+        if not force and state.next_due is not None and now < state.next_due:
             return
-        current = dict(body)
-        if key in _written:
-            current["status"] = {**(body.get("status") or {}), **_written[key]}
-        outcome = rec.reconcile(current)
+        version = (body.get("metadata") or {}).get("resourceVersion")
+        if version is not None and version == state.superseded_version:
+            return  # the watch has not delivered our own last write yet
+        outcome = reconciler.reconcile(body)
         for event in outcome.events:
             kopf.event(body, type=event.type, reason=event.reason, message=event.message[:1024])
-        if outcome.status is not None:
-            _written[key] = outcome.status
-            old = {k: v for k, v in (body.get("status") or {}).items() if k != "kopf"}
-            for gone in set(old) - set(outcome.status):
-                patch.status[gone] = None  # a merge patch deletes with null
-            for k, v in outcome.status.items():
-                patch.status[k] = v
-        interval = _interval(body)
-        wait = interval if outcome.requeue_after is None else min(interval, outcome.requeue_after)
-        _next_due[key] = now + timedelta(seconds=max(1.0, wait))
+        if outcome.written_from is not None:
+            state.superseded_version = outcome.written_from
+        wait = _interval(body) if outcome.requeue_after is None else min(_interval(body), outcome.requeue_after)
+        state.next_due = now + timedelta(seconds=max(1.0, wait))
     finally:
-        lock.release()
+        state.lock.release()
 
 
 def _interval(body: kopf.Body) -> float:
@@ -110,25 +107,4 @@ def _interval(body: kopf.Body) -> float:
         return 300.0
 
 
-@kopf.on.resume(api.GROUP, api.VERSION, api.PLURAL)
-@kopf.on.create(api.GROUP, api.VERSION, api.PLURAL)
-@kopf.on.update(api.GROUP, api.VERSION, api.PLURAL, field="spec")
-def nudge(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-    evaluate(body, patch, force=True)
-
-
-@kopf.timer(api.GROUP, api.VERSION, api.PLURAL, interval=TICK_SECONDS, sharp=False)
-def tick(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-    evaluate(body, patch, force=False)
-
-
-@kopf.on.delete(api.GROUP, api.VERSION, api.PLURAL)
-def deleted(body: kopf.Body, **_: Any) -> None:
-    # Engines are immutable and may serve other InferenceServices: deleting one removes nothing from the
-    # store. The Triton Deployment, Service and build Jobs are owned and go with it.
-    meta = body.get("metadata", {})
-    key = (meta.get("namespace", ""), meta.get("name", ""))
-    _next_due.pop(key, None)
-    _locks.pop(key, None)
-    _written.pop(key, None)
-    log.info("%s/%s deleted; its engines stay in the store for garbage collection", *key)
+__all__ = ["register", "evaluate", "ObjectState", "MEMO_RECONCILER"]

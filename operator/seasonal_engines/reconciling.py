@@ -1,10 +1,12 @@
-"""One evaluation of one InferenceService: gather, decide, apply.
+"""One evaluation of one InferenceService: gather, decide, apply, write status.
 
 Gather reads the world into a ``decisions.Observation`` (Prometheus profiles, the build Job, the rollout,
-the engines published); ``core.decisions.decide`` returns the actions and status; apply creates Jobs,
-moves Deployments and returns the status patch and Events for the kopf layer to write. Nothing here
-decides. A failure to reach Prometheus or Triton is an observation, not an exception; a failure of the
-Kubernetes API propagates so that kopf retries the handler with backoff.
+the engines published); ``core.decisions.decide`` returns the actions and status; apply creates Jobs and
+moves Deployments; the status is then replaced with the resourceVersion it was decided from. Nothing here
+decides. A failure to reach Prometheus or Triton is an observation, not an exception. A change the API
+server refuses (403, 422, ...) becomes condition Synced False and a Warning Event on the object, with the
+status left as it was (``decisions.apply_failed``): nothing that did not happen is recorded as started.
+A status write that meets a newer object (409) is decided again from a fresh read.
 """
 
 from __future__ import annotations
@@ -17,14 +19,16 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pydantic
+from kubernetes.client.exceptions import ApiException
 
-from seasonal_engines.adapters.kubernetes import Cluster
+from seasonal_engines import settings as configuration
+from seasonal_engines.adapters.kubernetes import Cluster, FieldConflict, Refused, StatusConflict, api_error
 from seasonal_engines.adapters.metrics import OperatorMetrics
 from seasonal_engines.adapters.prometheus import PrometheusTraffic
 from seasonal_engines.api import durations, validation
 from seasonal_engines.api import spec as api
 from seasonal_engines.api.status import InferenceServiceStatus
-from seasonal_engines.core import build_jobs, decisions, planners, presets, promql, seasons
+from seasonal_engines.core import build_jobs, decisions, planners, presets, promql, reasons, seasons
 from seasonal_engines.core.traffic import TrafficProfile, TrafficUnavailable
 
 log = logging.getLogger("seasonal_engines")
@@ -33,19 +37,23 @@ SEASON_PROFILE_TTL = timedelta(hours=1)  # a season's history changes once per o
 
 @dataclass
 class Outcome:
-    status: dict[str, Any] | None        # the new status, or None when unchanged
+    status: dict[str, Any] | None        # the status written, or None when unchanged (or not writable)
     events: tuple[decisions.Event, ...]
     requeue_after: float | None
     decision: decisions.Decision
+    written_from: str | None = None      # the resourceVersion the written status was decided from
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 @dataclass
 class Reconciler:
     cluster: Cluster
+    settings: configuration.OperatorSettings = field(default_factory=configuration.OperatorSettings)
     metrics: OperatorMetrics = field(default_factory=OperatorMetrics)
-    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
-    job_settings: build_jobs.JobSettings = field(default_factory=build_jobs.JobSettings)
-    prometheus_timeout_s: float = 10.0
+    clock: Callable[[], datetime] = _utc_now
     _prometheus: dict[str, PrometheusTraffic] = field(default_factory=dict)
     _season_cache: dict[tuple[str, str, str, str], tuple[datetime, TrafficProfile | TrafficUnavailable]] = \
         field(default_factory=dict)
@@ -53,6 +61,35 @@ class Reconciler:
     # --- the whole cycle -------------------------------------------------------------------
 
     def reconcile(self, body: Mapping[str, Any]) -> Outcome:
+        """Evaluate ``body`` and write its status; on a 409 re-read and evaluate again (bounded)."""
+        meta = body["metadata"]
+        namespace, name = meta.get("namespace", "default"), meta["name"]
+        outcome = self.evaluate(body)
+        for _ in range(self.settings.loop.status_conflict_retries):
+            if outcome.status is None:
+                return outcome
+            try:
+                self.cluster.write_status(body, outcome.status)
+                outcome.written_from = meta.get("resourceVersion")
+                return outcome
+            except StatusConflict:
+                log.info("%s/%s changed while it was evaluated; evaluating again", namespace, name)
+            except ApiException as exc:
+                # Status is our only channel besides Events: say it there, and in the log.
+                message = api_error(exc, "writing status")
+                log.error("%s/%s: %s", namespace, name, message)
+                return Outcome(None, (*outcome.events, decisions.Event("Warning", reasons.KUBERNETES_API_ERROR,
+                                                                       message)), outcome.requeue_after,
+                               outcome.decision)
+            fresh = self.cluster.read_service(namespace, name)
+            if fresh is None:
+                return Outcome(None, (), None, outcome.decision)  # deleted meanwhile
+            body, meta = fresh, fresh["metadata"]
+            outcome = self.evaluate(body)
+        return Outcome(None, outcome.events, decisions.BUSY_REQUEUE, outcome.decision)
+
+    def evaluate(self, body: Mapping[str, Any]) -> Outcome:
+        """Gather, decide and apply for ``body``; the status to write (None when it would not change)."""
         started = time.monotonic()
         now = self.clock()
         obs, parsed = self.gather(body, now)
@@ -61,7 +98,7 @@ class Reconciler:
             lambda: decisions.PlanRefused("InvalidSpec", ""))
         decision = decisions.decide(obs, planner, bootstrap)
         if parsed is not None:
-            self.apply(body, parsed, obs, decision)
+            decision = self.apply(body, parsed, obs, decision)
         new = decision.status.model_dump(by_alias=True, exclude_none=True, mode="json")
         old = (body.get("status") or {})
         changed = {k: v for k, v in old.items() if k != "kopf"} != new
@@ -109,7 +146,8 @@ class Reconciler:
     def _source(self, spec: api.InferenceServiceSpec) -> PrometheusTraffic:
         url = spec.traffic.prometheus_url
         if url not in self._prometheus:
-            self._prometheus[url] = PrometheusTraffic(url, timeout_s=self.prometheus_timeout_s)
+            self._prometheus[url] = PrometheusTraffic(url, timeout_s=self.settings.prometheus.timeout_seconds,
+                                                      max_reply_bytes=self.settings.prometheus.max_reply_bytes)
         return self._prometheus[url]
 
     def _season_profiles(self, namespace: str, name: str, spec: api.InferenceServiceSpec,
@@ -147,17 +185,33 @@ class Reconciler:
     # --- apply -----------------------------------------------------------------------------------
 
     def apply(self, body: Mapping[str, Any], spec: api.InferenceServiceSpec, obs: decisions.Observation,
-              decision: decisions.Decision) -> None:
+              decision: decisions.Decision) -> decisions.Decision:
+        """Carry out ``decision``'s actions; the decision to record (``apply_failed`` if one was refused)."""
+        try:
+            conflicts = self._apply_actions(body, spec, obs, decision)
+        except ApiException as exc:
+            return decisions.apply_failed(obs, decision, reasons.KUBERNETES_API_ERROR,
+                                          api_error(exc, "applying the decision"))
+        except Refused as exc:
+            return decisions.apply_failed(obs, decision, exc.reason, str(exc))
+        decision = decisions.applied(decision, obs.now, obs.generation)
+        return decisions.with_events(decision, [decisions.Event("Warning", reasons.FIELD_MANAGER_CONFLICT,
+                                                                c.describe()) for c in conflicts])
+
+    def _apply_actions(self, body: Mapping[str, Any], spec: api.InferenceServiceSpec, obs: decisions.Observation,
+                       decision: decisions.Decision) -> list[FieldConflict]:
         namespace = body["metadata"].get("namespace", "default")
+        conflicts: list[FieldConflict] = []
         for action in decision.actions:
             if isinstance(action, decisions.StartBuild):
-                manifests = build_jobs.render(action.engine.plan, body, self.job_settings)
-                self.cluster.start_build(namespace, manifests)
+                manifests = build_jobs.render(action.engine.plan, body, self.settings.jobs,
+                                              attempt=action.attempt)
+                conflicts += self.cluster.start_build(namespace, manifests)
                 log.info("build %s started for engine %s (%s)", action.job_name, action.engine.hash[:12],
                          action.reason)
             elif isinstance(action, decisions.RollOut):
                 colour = self._colour_for(spec, body, action.engine.hash)
-                self.cluster.roll_out(spec, body, action.engine, colour)
+                conflicts += self.cluster.roll_out(spec, body, action.engine, colour)
                 log.info("rolling out engine %s%s", action.engine.hash[:12], " (rollback)" if action.rollback else "")
         before = obs.status.serving_engine
         after = decision.status.serving_engine
@@ -166,10 +220,11 @@ class Reconciler:
                                            or obs.status.engine_generation != decision.status.engine_generation):
             colour = self._colour_for(spec, body, after.hash)
             if colour is not None:
-                self.cluster.switch_service(spec, body, colour)
+                conflicts += self.cluster.apply_service(spec, body, colour)
         elif spec.rollout.strategy != api.Strategy.blue_green.value and spec.serving.deployment_ref is None \
                 and decision.actions:
-            self.cluster.ensure_service(spec, body, None)
+            conflicts += self.cluster.apply_service(spec, body, None)
+        return conflicts
 
     def _colour_for(self, spec: api.InferenceServiceSpec, body: Mapping[str, Any], engine_hash: str) -> str | None:
         """BlueGreen: the colour whose Deployment serves ``engine_hash``, else the one not live."""
@@ -178,9 +233,9 @@ class Reconciler:
         return self.cluster.colour_for(body, engine_hash)
 
 
-def read_status(raw: Mapping[str, Any] | None) -> InferenceServiceStatus:
+def read_status(raw: Any) -> InferenceServiceStatus:
     """The stored status; a status this operator cannot read is started afresh rather than crashing on."""
-    data = {k: v for k, v in (raw or {}).items() if k != "kopf"}
+    data = {k: v for k, v in raw.items() if k != "kopf"} if isinstance(raw, Mapping) else {}
     try:
         return InferenceServiceStatus.model_validate(data)
     except pydantic.ValidationError as exc:

@@ -19,7 +19,7 @@ KUBE_VERSION = "1.35.0"
 # Value sets every chart test runs with: the defaults, the example for a GPU cluster, and the other
 # branches (namespaced RBAC with peering, every toggle on, or everything optional off).
 NAMESPACED = ["--set", "operator.watchNamespaces={llm,research}", "--set", "operator.replicas=3",
-              "--set", "operator.standalone=false", "--set", "operator.peering.installCRDs=true",
+              "--set", "operator.standalone=false",
               "--set", "metrics.serviceMonitor.enabled=true", "--set", "prometheusRule.enabled=true",
               "--set", "triton.podMonitor.enabled=true"]
 MINIMAL = ["--set", "metrics.service.enabled=false", "--set", "grafana.dashboards.enabled=false",

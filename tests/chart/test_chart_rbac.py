@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from seasonal_engines.adapters.api_usage import API_USAGE
+from seasonal_engines.adapters.api_usage import GRANTED
 from tests.chart import chart_rendering as cr
 
 CLUSTER_SCOPED = {"namespaces", "customresourcedefinitions", "clusterkopfpeerings"}
@@ -27,8 +27,8 @@ def all_rules(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def test_rbac_covers_exactly_the_declared_api_usage(helm_bin: Path, values: str) -> None:
     docs = cr.template(helm_bin, cr.VALUE_SETS[values])
     granted = triples(all_rules(docs))
-    assert granted - API_USAGE == set(), f"granted but never used: {sorted(granted - API_USAGE)}"
-    assert API_USAGE - granted == set(), f"used but not granted: {sorted(API_USAGE - granted)}"
+    assert granted - GRANTED == set(), f"granted but never used: {sorted(granted - GRANTED)}"
+    assert GRANTED - granted == set(), f"used but not granted: {sorted(GRANTED - granted)}"
 
 
 @pytest.mark.helm
@@ -67,7 +67,7 @@ def test_watched_namespaces_get_roles_and_the_cluster_role_keeps_only_cluster_sc
     assert {r for _, r, _ in cluster} == CLUSTER_SCOPED
     for role in roles:
         assert {r for _, r, _ in triples(role["rules"])} & CLUSTER_SCOPED == set()
-        assert triples(role["rules"]) == {t for t in API_USAGE if t[1] not in CLUSTER_SCOPED}
+        assert triples(role["rules"]) == {t for t in GRANTED if t[1] not in CLUSTER_SCOPED}
     args = cr.one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--namespace=llm" in args and "--namespace=research" in args and "--all-namespaces" not in args
 

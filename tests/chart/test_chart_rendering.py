@@ -49,10 +49,12 @@ def test_rendered_manifests_validate_against_kubernetes_schemas(helm_bin: Path, 
 def test_every_toggle_renders_its_object(helm_bin: Path) -> None:
     default_kinds = {d["kind"] for d in cr.template(helm_bin)}
     assert default_kinds == {"ServiceAccount", "ConfigMap", "ClusterRole", "ClusterRoleBinding", "Service",
-                             "Deployment"}
+                             "Deployment", "NetworkPolicy"}
     on = {d["kind"] for d in cr.template(helm_bin, cr.NAMESPACED)}
-    assert {"ServiceMonitor", "PodMonitor", "PrometheusRule", "CustomResourceDefinition", "KopfPeering"} <= on
-    off = {d["kind"] for d in cr.template(helm_bin, cr.MINIMAL)}
+    assert {"ServiceMonitor", "PodMonitor", "PrometheusRule", "KopfPeering"} <= on
+    # CRDs never come from templates (Helm would delete them on uninstall): they live in crds/.
+    assert "CustomResourceDefinition" not in on
+    off = {d["kind"] for d in cr.template(helm_bin, [*cr.MINIMAL, "--set", "networkPolicy.enabled=false"])}
     assert off == {"ClusterRole", "ClusterRoleBinding", "Deployment"}
 
 
@@ -125,8 +127,9 @@ def test_peering_replaces_standalone_with_more_replicas(helm_bin: Path) -> None:
     assert "strategy" not in deployment["spec"]
     peerings = cr.of_kind(docs, "KopfPeering")
     assert sorted(p["metadata"]["namespace"] for p in peerings) == ["llm", "research"]
-    crd_names = {d["metadata"]["name"] for d in cr.of_kind(docs, "CustomResourceDefinition")}
-    assert crd_names == {"kopfpeerings.kopf.dev", "clusterkopfpeerings.kopf.dev"}
+    # Every replica is its own pod name to kopf (POD_ID) and so gets a priority of its own.
+    env = {e["name"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert "POD_ID" in env and "--priority=auto" in args
     cluster_wide = cr.template(helm_bin, ["--set", "operator.standalone=false"])
     assert [p["metadata"]["name"] for p in cr.of_kind(cluster_wide, "ClusterKopfPeering")] == ["seasonal-engines"]
 
@@ -156,7 +159,8 @@ def test_chart_ships_the_generated_crd(helm_bin: Path) -> None:
         "python -m seasonal_engines.dashboards)")
     docs = cr.template(helm_bin, include_crds=True)
     names = [d["metadata"]["name"] for d in cr.of_kind(docs, "CustomResourceDefinition")]
-    assert names == ["inferenceservices.seasonalengines.io"]
+    assert sorted(names) == ["clusterkopfpeerings.kopf.dev", "inferenceservices.seasonalengines.io",
+                             "kopfpeerings.kopf.dev"]
 
 
 @pytest.mark.helm

@@ -65,11 +65,16 @@ def test_names_come_from_the_hash_and_fit_63_characters() -> None:
     svc = service()
     p = hf_plan(plan(), svc)
     m = build_jobs.render(p, svc)
-    assert m.job["metadata"]["name"] == f"seasonal-build-llama-3-8b-{p['engine_hash'][:12]}"
+    assert m.job["metadata"]["name"] == f"seasonal-build-llama-3-8b-{p['engine_hash'][:12]}-1"
     assert build_jobs.render(p, svc).job == m.job  # deterministic: re-rendering changes nothing
-    long = build_jobs.job_name("a" * 63, p["engine_hash"])
-    assert len(long) <= 63 and long.endswith(p["engine_hash"][:12])
-    assert build_jobs.job_name("mistral-7b.v0.3", "ab" * 32) == "seasonal-build-mistral-7b-v0-3-abababababab"
+    # Every attempt gets a Job of its own; the plan ConfigMap is the engine's, shared by its attempts.
+    second = build_jobs.render(p, svc, attempt=2)
+    assert second.job["metadata"]["name"] == f"seasonal-build-llama-3-8b-{p['engine_hash'][:12]}-2"
+    assert second.config_map == m.config_map
+    long = build_jobs.job_name("a" * 63, p["engine_hash"], 7)
+    assert len(long) == 63 and long.endswith("-7") and long.startswith("seasonal-build-aaa")
+    assert long != build_jobs.job_name("a" * 62 + "b", p["engine_hash"], 7)
+    assert build_jobs.job_name("mistral-7b.v0.3", "ab" * 32) == "seasonal-build-mistral-7b-v0-3-abababababab-1"
 
 
 def test_owner_labels_and_plan_travel_with_both_objects() -> None:

@@ -35,7 +35,7 @@ def validate(obj: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("strategy", ["RollingUpdate", "Recreate", "BlueGreen"])
-def test_deployment_is_valid_and_needs_no_spare_gpu(strategy: str) -> None:
+def test_deployment_is_valid_and_never_removes_a_pod_before_its_replacement(strategy: str) -> None:
     s = spec(rollout={"strategy": strategy})
     colour = "blue" if strategy == "BlueGreen" else None
     dep = deployments.deployment(s, OWNER, ENGINE, colour)
@@ -43,7 +43,8 @@ def test_deployment_is_valid_and_needs_no_spare_gpu(strategy: str) -> None:
     if strategy == "Recreate":
         assert dep["spec"]["strategy"] == {"type": "Recreate"}
     else:
-        assert dep["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 0, "maxUnavailable": 1}
+        # maxUnavailable 0: the Deployment controller keeps every old pod until a new one is available.
+        assert dep["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
     pod = dep["spec"]["template"]["spec"]
     triton = pod["containers"][0]
     assert triton["resources"]["limits"]["nvidia.com/gpu"] == "1"
@@ -90,15 +91,22 @@ def test_blue_green_service_switches_colour() -> None:
     assert deployments.colour_after("green") == "blue" and deployments.colour_after(None) == "blue"
 
 
-def test_referenced_deployment_patch_names_a_missing_container() -> None:
+def test_referenced_deployment_apply_names_a_missing_container_and_owns_only_engine_fields() -> None:
     s = spec(serving={"deploymentRef": {"name": "my-triton", "container": "server"}})
-    existing = {"spec": {"template": {"spec": {"containers": [{"name": "main", "image": "x"}]}}}}
+    existing = {"metadata": {"name": "my-triton", "namespace": "ns"},
+                "spec": {"template": {"spec": {"containers": [{"name": "main", "image": "x"}]}}}}
     with pytest.raises(ValueError, match="serving.deploymentRef.container 'server'"):
-        deployments.referenced_patch(s, existing, "chat", ENGINE)
+        deployments.referenced_apply(s, existing, "chat", ENGINE)
     existing["spec"]["template"]["spec"]["containers"][0]["name"] = "server"
-    patch = deployments.referenced_patch(s, copy.deepcopy(existing), "chat", ENGINE)
-    (server,) = patch["spec"]["template"]["spec"]["containers"]
+    applied = deployments.referenced_apply(s, copy.deepcopy(existing), "chat", ENGINE)
+    (server,) = applied["spec"]["template"]["spec"]["containers"]
     assert server["name"] == "server" and "--model-repository" in " ".join(server["command"])
+    # The user's fields (image, replicas, selector, strategy, other containers) are not in the apply
+    # configuration, so server-side apply leaves them to their manager.
+    assert "image" not in server
+    assert set(applied["spec"]) == {"template"}
+    assert applied["metadata"] == {"name": "my-triton", "namespace": "ns",
+                                   "annotations": {"seasonalengines.io/engine-hash": ENGINE.hash}}
 
 
 # --- reading the cluster back -------------------------------------------------------------------

@@ -47,36 +47,38 @@ RBAC rules: exactly the (group, resource, verb) triples in operator/seasonal_eng
 all namespaces, or in a Role per watched namespace; cluster-scoped ones always in a ClusterRole.
 */}}
 {{- define "seasonal-engines.namespacedRules" -}}
-# InferenceServices: kopf watches them, patches status and manages its finalizer
+# InferenceServices: kopf watches them and patches annotations and the finalizer; the operator re-reads one
+# after a conflicting status write and replaces its status
 - apiGroups: ["seasonalengines.io"]
   resources: ["inferenceservices"]
   verbs: ["get", "list", "watch", "patch"]
 - apiGroups: ["seasonalengines.io"]
   resources: ["inferenceservices/status"]
-  verbs: ["get", "patch"]
-# engine build Jobs and the ConfigMaps carrying their plans
+  verbs: ["update"]
+# OwnerReferencesPermissionEnforcement: owned objects with blockOwnerDeletion need this (no call uses it)
+- apiGroups: ["seasonalengines.io"]
+  resources: ["inferenceservices/finalizers"]
+  verbs: ["update"]
+# engine build Jobs and the ConfigMaps carrying their plans (server-side apply)
 - apiGroups: ["batch"]
   resources: ["jobs"]
-  verbs: ["get", "list", "create", "delete"]
+  verbs: ["get", "list", "patch"]
 - apiGroups: [""]
   resources: ["configmaps"]
-  verbs: ["get", "create", "delete"]
-# the Triton Deployments and the Service BlueGreen switches
+  verbs: ["patch"]
+# the Triton Deployments and the Service (server-side apply)
 - apiGroups: ["apps"]
   resources: ["deployments"]
-  verbs: ["get", "list", "create", "patch", "delete"]
+  verbs: ["get", "patch"]
 - apiGroups: [""]
   resources: ["services"]
-  verbs: ["get", "create", "patch"]
-# new pods, to ask each one's Triton whether the model is ready
+  verbs: ["get", "patch"]
+# pods of build Jobs (waiting for a GPU?) and of new Triton generations (is each one's Triton ready?)
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["list"]
-# an Event for every decision
+# an Event for every decision (kopf posts core v1 Events)
 - apiGroups: [""]
-  resources: ["events"]
-  verbs: ["create"]
-- apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create"]
 # kopf peering between replicas, per namespace

@@ -11,21 +11,21 @@ from seasonal_engines.api import spec as api
 
 # (API group, resource, verb); "" is the core group.
 API_USAGE: frozenset[tuple[str, str, str]] = frozenset({
-    # the custom resource: kopf watches it, patches status and manages its finalizer
+    # the custom resource: kopf watches it and patches its annotations and finalizer; we read it again after
+    # a status write met a newer version, and replace its status
     (api.GROUP, api.PLURAL, "get"), (api.GROUP, api.PLURAL, "list"), (api.GROUP, api.PLURAL, "watch"),
     (api.GROUP, api.PLURAL, "patch"),
-    (api.GROUP, f"{api.PLURAL}/status", "get"), (api.GROUP, f"{api.PLURAL}/status", "patch"),
-    # build Jobs and the ConfigMaps carrying their plans
-    ("batch", "jobs", "get"), ("batch", "jobs", "list"), ("batch", "jobs", "create"), ("batch", "jobs", "delete"),
-    ("", "configmaps", "get"), ("", "configmaps", "create"), ("", "configmaps", "delete"),
-    # the Triton Deployment(s) and the Service that BlueGreen switches
-    ("apps", "deployments", "get"), ("apps", "deployments", "list"), ("apps", "deployments", "create"),
-    ("apps", "deployments", "patch"), ("apps", "deployments", "delete"),
-    ("", "services", "get"), ("", "services", "create"), ("", "services", "patch"),
-    # pods of the new generation, to ask each one's Triton whether the model is ready
+    (api.GROUP, f"{api.PLURAL}/status", "update"),
+    # build Jobs and the ConfigMaps carrying their plans (server-side apply: the patch verb)
+    ("batch", "jobs", "get"), ("batch", "jobs", "list"), ("batch", "jobs", "patch"),
+    ("", "configmaps", "patch"),
+    # the Triton Deployment(s) and the Service
+    ("apps", "deployments", "get"), ("apps", "deployments", "patch"),
+    ("", "services", "get"), ("", "services", "patch"),
+    # pods of a build Job (is it waiting for a GPU?) and of the new generation (each one's Triton)
     ("", "pods", "list"),
-    # Events for every decision; kopf posts them through the events API
-    ("", "events", "create"), ("events.k8s.io", "events", "create"),
+    # Events for every decision; kopf posts them through the core v1 events API
+    ("", "events", "create"),
     # kopf's own needs: namespaces to watch across, CRDs to discover, peering between replicas
     ("", "namespaces", "list"), ("", "namespaces", "watch"),
     ("apiextensions.k8s.io", "customresourcedefinitions", "list"),
@@ -35,6 +35,16 @@ API_USAGE: frozenset[tuple[str, str, str]] = frozenset({
     ("kopf.dev", "kopfpeerings", "list"), ("kopf.dev", "kopfpeerings", "watch"),
     ("kopf.dev", "kopfpeerings", "patch"),
 })
+
+# Permissions no call of ours uses but an admission plugin checks: OwnerReferencesPermissionEnforcement
+# (on in OpenShift and hardened clusters) lets an object name an owner with blockOwnerDeletion only when the
+# creator may update the owner's finalizers. Every Job, ConfigMap, Deployment and Service we write does.
+ADMISSION_NEEDS: frozenset[tuple[str, str, str]] = frozenset({
+    (api.GROUP, f"{api.PLURAL}/finalizers", "update"),
+})
+
+GRANTED = API_USAGE | ADMISSION_NEEDS
+"""What the chart's RBAC grants: exactly this."""
 
 
 def require(group: str, resource: str, verb: str) -> None:

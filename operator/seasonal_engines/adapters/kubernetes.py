@@ -1,14 +1,21 @@
 """The cluster, as the decision core needs to see and change it (the official ``kubernetes`` client).
 
-Gathering: the build Job's state, the engines published by earlier builds, the rollout's state (the
-Deployment's rollout status, then each new pod's Triton). Applying: create a build Job and its plan
-ConfigMap (idempotently: a Job that exists is left alone), create or patch the Triton Deployment, switch the
-BlueGreen Service. Every call is declared in ``api_usage`` so the chart's RBAC covers exactly these.
+Gathering: the build Job's state (and whether its pod waits for a GPU), the engines published by earlier
+builds, the rollout's state (the Deployment's rollout status, unschedulable new pods, then each new pod's
+Triton). Applying: every object the operator owns (build Job and plan ConfigMap, Triton Deployment,
+Service) is written with server-side apply under our field manager, so keys we stop writing go away and an
+edit by another manager is reported (a ``FieldConflict`` note) before our fields are taken back; a user's
+own Deployment (``serving.deploymentRef``) is applied to only in the fields we own, and only when it opted
+in with a label. Status is replaced with the resourceVersion it was decided from, so a write that raced
+another one fails with 409 instead of overwriting it. Every call is declared in ``api_usage`` so the
+chart's RBAC covers exactly these.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from kubernetes import client as k8s
@@ -18,42 +25,110 @@ from seasonal_engines.adapters import api_usage
 from seasonal_engines.adapters.triton import ModelCheck, check_model
 from seasonal_engines.api import spec as api
 from seasonal_engines.api.status import EngineRef
-from seasonal_engines.core import build_jobs, decisions, deployments
+from seasonal_engines.core import build_jobs, decisions, deployments, names
 
-MERGE = "application/merge-patch+json"
+APPLY = "application/apply-patch+yaml"
+FIELD_MANAGER = "seasonal-engines"
+# A user's Deployment is changed only when its owner said so with this label (value: the InferenceService).
+DEPLOYMENT_OPT_IN_LABEL = f"{api.GROUP}/managed-by-inferenceservice"
 TritonCheck = Callable[[str, str, EngineRef], ModelCheck]
 
 
-def _absent(exc: ApiException) -> bool:
-    return exc.status == 404
+@dataclass(frozen=True)
+class FieldConflict:
+    """Another field manager had changed fields we apply; we took them back (reported as an Event)."""
+
+    kind: str
+    name: str
+    managers: tuple[str, ...]
+    fields: tuple[str, ...]
+
+    def describe(self) -> str:
+        return (f"{self.kind} {self.name}: {', '.join(self.fields) or 'fields'} had been changed by "
+                f"{', '.join(self.managers) or 'another field manager'}; the operator's values were applied again")
+
+
+class Refused(Exception):
+    """A change the operator will not make (not an API error): ``reason`` for the condition."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+class StatusConflict(Exception):
+    """The object changed since it was read (HTTP 409 on the status write): decide again from a fresh read."""
+
+
+def api_error(exc: ApiException, doing: str) -> str:
+    """A short, factual account of an API server refusal, for a condition and an Event."""
+    detail = ""
+    try:
+        body = json.loads(exc.body or "{}")
+        detail = str(body.get("message") or "")
+    except (ValueError, TypeError, AttributeError):
+        detail = ""
+    text = f"{doing}: HTTP {exc.status} {exc.reason or ''}".rstrip()
+    return f"{text}: {detail[:400]}" if detail else text
 
 
 class Cluster:
-    """One namespace's view, through an ``ApiClient`` (in-cluster, kubeconfig, or a test emulator)."""
+    """One namespace's view, through an ``ApiClient`` (in-cluster or from a kubeconfig)."""
 
     def __init__(self, api_client: k8s.ApiClient, triton_check: TritonCheck = check_model):
         self.core = k8s.CoreV1Api(api_client)
         self.batch = k8s.BatchV1Api(api_client)
         self.apps = k8s.AppsV1Api(api_client)
+        self.custom = k8s.CustomObjectsApi(api_client)
         self.triton_check = triton_check
+
+    # --- the InferenceService itself -----------------------------------------------------
+
+    def read_service(self, namespace: str, name: str) -> dict[str, Any] | None:
+        api_usage.require(api.GROUP, api.PLURAL, "get")
+        return _read_or_none(lambda: self.custom.get_namespaced_custom_object(
+            api.GROUP, api.VERSION, namespace, api.PLURAL, name, _preload_content=False))
+
+    def write_status(self, body: Mapping[str, Any], status: Mapping[str, Any]) -> str:
+        """Replace the status of ``body`` (as read) with ``status``; the new resourceVersion.
+
+        StatusConflict when the object changed since ``body`` was read; None removes nothing by accident:
+        the whole status is replaced, so a key we dropped never comes back."""
+        meta = body["metadata"]
+        obj = {"apiVersion": f"{api.GROUP}/{api.VERSION}", "kind": api.KIND,
+               "metadata": {"name": meta["name"], "namespace": meta["namespace"],
+                            "resourceVersion": meta.get("resourceVersion")},
+               "spec": body.get("spec"), "status": dict(status)}
+        api_usage.require(api.GROUP, f"{api.PLURAL}/status", "update")
+        try:
+            answer = _json(self.custom.replace_namespaced_custom_object_status(
+                api.GROUP, api.VERSION, meta["namespace"], api.PLURAL, meta["name"], obj, _preload_content=False))
+        except ApiException as exc:
+            if exc.status == 409:
+                raise StatusConflict(api_error(exc, "writing status")) from None
+            raise
+        return str(answer["metadata"]["resourceVersion"])
 
     # --- gathering --------------------------------------------------------------------------
 
     def build_state(self, namespace: str, job_name: str) -> decisions.BuildObservation:
         api_usage.require("batch", "jobs", "get")
-        try:
-            job = self.batch.read_namespaced_job(job_name, namespace, _preload_content=False)
-        except ApiException as exc:
-            if _absent(exc):
-                return decisions.BuildObservation(job_name, decisions.JobState.missing)
-            raise
-        return job_observation(_json(job))
+        job = _read_or_none(lambda: self.batch.read_namespaced_job(job_name, namespace, _preload_content=False))
+        if job is None:
+            return decisions.BuildObservation(job_name, decisions.JobState.missing)
+        seen = job_observation(job)
+        if seen.state != decisions.JobState.running:
+            return seen
+        pods = self._pods(namespace, {"batch.kubernetes.io/job-name": job_name})
+        waiting = next((why for why in map(unschedulable, pods) if why), "")
+        return decisions.BuildObservation(seen.job_name, seen.state, seen.message, unschedulable=waiting)
 
     def published_engines(self, namespace: str, service: str) -> frozenset[str]:
         """Engines whose build Job succeeded (full hashes from the Job annotation)."""
         api_usage.require("batch", "jobs", "list")
         jobs = _json(self.batch.list_namespaced_job(
-            namespace, label_selector=f"{build_jobs.LABEL_SERVICE}={service}", _preload_content=False))
+            namespace, label_selector=f"{build_jobs.LABEL_SERVICE}={names.label_value(service)}",
+            _preload_content=False))
         out = set()
         for job in jobs.get("items", []):
             if job_observation(job).state == decisions.JobState.succeeded:
@@ -68,18 +143,20 @@ class Cluster:
         name = _deployment_name(spec, owner, colour)
         namespace = owner["metadata"]["namespace"]
         api_usage.require("apps", "deployments", "get")
-        try:
-            dep = _json(self.apps.read_namespaced_deployment(name, namespace, _preload_content=False))
-        except ApiException as exc:
-            if _absent(exc):
-                return decisions.RolloutObservation(target.hash, False, False, False, message=f"Deployment "
-                                                    f"{name} does not exist yet")
-            raise
+        dep = _read_or_none(lambda: self.apps.read_namespaced_deployment(name, namespace, _preload_content=False))
+        if dep is None:
+            return decisions.RolloutObservation(target.hash, False, False, False,
+                                                message=f"Deployment {name} does not exist yet")
         progress = deployment_progress(dep, target.hash)
+        pods = self._pods(namespace, {**(dep["spec"]["selector"].get("matchLabels") or {}),
+                                      deployments.HASH_LABEL: target.hash[:build_jobs.HASH_IN_LABELS]})
+        waiting = next((why for why in map(unschedulable, pods) if why), "")
         if progress.failed or not progress.ready:
             return decisions.RolloutObservation(target.hash, False, False, False, failed=progress.failed,
-                                                message=progress.message)
-        checks = self._check_pods(namespace, dep, spec, target)
+                                                message=progress.message, unschedulable=waiting)
+        checks = [self.triton_check(f"{ip}:{http_port(pod)}", spec.serving.model_name, target)
+                  for pod in pods if (ip := (pod.get("status") or {}).get("podIP"))
+                  and not (pod.get("metadata") or {}).get("deletionTimestamp")]
         if not checks:
             return decisions.RolloutObservation(target.hash, True, False, False,
                                                 message="no running pod of the new engine to ask yet")
@@ -88,20 +165,11 @@ class Cluster:
         bad = next((c.message for c in checks if not (c.ready and c.config_matches)), "")
         return decisions.RolloutObservation(target.hash, True, ready, matches, message=bad)
 
-    def _check_pods(self, namespace: str, dep: Mapping[str, Any], spec: api.InferenceServiceSpec,
-                    target: EngineRef) -> list[ModelCheck]:
+    def _pods(self, namespace: str, labels: Mapping[str, str]) -> list[dict[str, Any]]:
         api_usage.require("", "pods", "list")
-        labels = dep["spec"]["selector"].get("matchLabels") or {}
-        selector = ",".join(f"{k}={v}" for k, v in {**labels, deployments.HASH_LABEL:
-                                                     target.hash[:build_jobs.HASH_IN_LABELS]}.items())
-        pods = _json(self.core.list_namespaced_pod(namespace, label_selector=selector, _preload_content=False))
-        out = []
-        for pod in pods.get("items", []):
-            ip = (pod.get("status") or {}).get("podIP")
-            if not ip or (pod.get("metadata") or {}).get("deletionTimestamp"):
-                continue
-            out.append(self.triton_check(f"{ip}:{http_port(pod)}", spec.serving.model_name, target))
-        return out
+        selector = ",".join(f"{k}={v}" for k, v in labels.items())
+        return list(_json(self.core.list_namespaced_pod(namespace, label_selector=selector,
+                                                        _preload_content=False)).get("items", []))
 
     def colour_for(self, owner: Mapping[str, Any], engine_hash: str) -> str:
         """BlueGreen: the colour whose Deployment names ``engine_hash``, else the colour not receiving traffic."""
@@ -112,72 +180,114 @@ class Cluster:
                 deployments.deployment_name(name, c), namespace, _preload_content=False))
             if dep and (dep["metadata"].get("annotations") or {}).get(f"{api.GROUP}/engine-hash") == engine_hash:
                 return colour
+        return deployments.colour_after(self.live_colour(owner))
+
+    def live_colour(self, owner: Mapping[str, Any]) -> str | None:
+        """BlueGreen: the colour the Service sends traffic to (None: no Service or no colour yet)."""
+        namespace, name = owner["metadata"]["namespace"], owner["metadata"]["name"]
         api_usage.require("", "services", "get")
-        svc = _read_or_none(lambda: self.core.read_namespaced_service(f"{name}-triton", namespace,
+        svc = _read_or_none(lambda: self.core.read_namespaced_service(deployments.service_name(name), namespace,
                                                                       _preload_content=False))
-        live = ((svc or {}).get("spec", {}).get("selector") or {}).get(deployments.COLOUR_LABEL)
-        return deployments.colour_after(live)
+        return ((svc or {}).get("spec", {}).get("selector") or {}).get(deployments.COLOUR_LABEL)
 
     # --- applying ------------------------------------------------------------------------------
 
-    def start_build(self, namespace: str, manifests: build_jobs.BuildManifests) -> None:
-        """Create the plan ConfigMap and the Job; either existing already is fine (idempotent restarts)."""
-        api_usage.require("", "configmaps", "create")
-        _create_once(lambda: self.core.create_namespaced_config_map(namespace, manifests.config_map))
-        api_usage.require("batch", "jobs", "create")
-        _create_once(lambda: self.batch.create_namespaced_job(namespace, manifests.job))
+    # Each apply returns the field conflicts it met (and overrode), for the reconciler to report.
+
+    def start_build(self, namespace: str, manifests: build_jobs.BuildManifests) -> list[FieldConflict]:
+        """Apply the plan ConfigMap and the Job (idempotent: the same attempt applies the same objects)."""
+        api_usage.require("", "configmaps", "patch")
+        found = self._apply(lambda body, force: self.core.patch_namespaced_config_map(
+            body["metadata"]["name"], namespace, body, field_manager=FIELD_MANAGER, force=force,
+            _content_type=APPLY), manifests.config_map)
+        api_usage.require("batch", "jobs", "patch")
+        return found + self._apply(lambda body, force: self.batch.patch_namespaced_job(
+            body["metadata"]["name"], namespace, body, field_manager=FIELD_MANAGER, force=force,
+            _content_type=APPLY), manifests.job)
 
     def roll_out(self, spec: api.InferenceServiceSpec, owner: Mapping[str, Any], engine: EngineRef,
-                 colour: str | None) -> None:
+                 colour: str | None) -> list[FieldConflict]:
         """Point the serving Deployment (or the ``colour`` one, for BlueGreen) at ``engine``."""
         namespace = owner["metadata"]["namespace"]
         if spec.serving.deployment_ref is not None:
-            name = spec.serving.deployment_ref.name
-            api_usage.require("apps", "deployments", "get")
-            existing = _json(self.apps.read_namespaced_deployment(name, namespace, _preload_content=False))
-            body = deployments.referenced_patch(spec, existing, owner["metadata"]["name"], engine)
-            api_usage.require("apps", "deployments", "patch")
-            self.apps.patch_namespaced_deployment(name, namespace, body, _content_type=MERGE)
-            return
-        manifest = deployments.deployment(spec, owner, engine, colour)
-        self._apply_deployment(namespace, manifest)
-        if colour is None:
-            return
-        self.ensure_service(spec, owner, None)  # created with no colour: switched once the new colour is ready
+            return self._roll_referenced(spec, owner, engine)
+        found = self._apply_deployment(namespace, deployments.deployment(spec, owner, engine, colour))
+        if colour is not None:
+            # BlueGreen: the Service keeps sending traffic to the live colour until the new one is ready.
+            found += self.apply_service(spec, owner, self.live_colour(owner))
+        return found
 
-    def switch_service(self, spec: api.InferenceServiceSpec, owner: Mapping[str, Any], colour: str) -> None:
-        """BlueGreen: send traffic to ``colour`` (call only when it is ready)."""
-        self.ensure_service(spec, owner, colour)
-
-    def ensure_service(self, spec: api.InferenceServiceSpec, owner: Mapping[str, Any], colour: str | None) -> None:
-        namespace = owner["metadata"]["namespace"]
-        svc = deployments.service(spec, owner, colour)
-        api_usage.require("", "services", "get")
-        existing = _read_or_none(lambda: self.core.read_namespaced_service(svc["metadata"]["name"], namespace,
-                                                                           _preload_content=False))
-        if existing is None:
-            api_usage.require("", "services", "create")
-            self.core.create_namespaced_service(namespace, svc)
-            return
-        if colour is not None and existing.get("spec", {}).get("selector") != svc["spec"]["selector"]:
-            api_usage.require("", "services", "patch")
-            self.core.patch_namespaced_service(svc["metadata"]["name"], namespace,
-                                               {"spec": {"selector": svc["spec"]["selector"]}}, _content_type=MERGE)
-
-    def _apply_deployment(self, namespace: str, manifest: dict[str, Any]) -> None:
-        name = manifest["metadata"]["name"]
+    def _roll_referenced(self, spec: api.InferenceServiceSpec, owner: Mapping[str, Any],
+                         engine: EngineRef) -> list[FieldConflict]:
+        ref = spec.serving.deployment_ref
+        assert ref is not None
+        namespace, service = owner["metadata"]["namespace"], owner["metadata"]["name"]
         api_usage.require("apps", "deployments", "get")
-        if _read_or_none(lambda: self.apps.read_namespaced_deployment(name, namespace, _preload_content=False)) \
-                is None:
-            api_usage.require("apps", "deployments", "create")
-            self.apps.create_namespaced_deployment(namespace, manifest)
-            return
+        existing = _read_or_none(lambda: self.apps.read_namespaced_deployment(ref.name, namespace,
+                                                                              _preload_content=False))
+        if existing is None:
+            raise Refused("DeploymentNotFound", f"serving.deploymentRef names Deployment {ref.name}, which does "
+                          f"not exist in namespace {namespace}")
+        if (existing["metadata"].get("labels") or {}).get(DEPLOYMENT_OPT_IN_LABEL) != service:
+            raise Refused("DeploymentNotOptedIn", f"Deployment {ref.name} is not ours to change: label it "
+                          f"{DEPLOYMENT_OPT_IN_LABEL}={service} to let InferenceService {service} manage its "
+                          "engine (kubectl label deployment ...)")
+        try:
+            applied = deployments.referenced_apply(spec, existing, service, engine)
+        except ValueError as exc:
+            raise Refused("DeploymentContainerMissing", str(exc)) from None
+        return self._apply_deployment(namespace, applied)
+
+    def apply_service(self, spec: api.InferenceServiceSpec, owner: Mapping[str, Any],
+                      colour: str | None) -> list[FieldConflict]:
+        """The Service clients use, selecting ``colour`` (BlueGreen) or every pod of the service."""
+        namespace = owner["metadata"]["namespace"]
+        api_usage.require("", "services", "patch")
+        return self._apply(lambda body, force: self.core.patch_namespaced_service(
+            body["metadata"]["name"], namespace, body, field_manager=FIELD_MANAGER, force=force,
+            _content_type=APPLY), deployments.service(spec, owner, colour))
+
+    def _apply_deployment(self, namespace: str, manifest: dict[str, Any]) -> list[FieldConflict]:
         api_usage.require("apps", "deployments", "patch")
-        self.apps.patch_namespaced_deployment(name, namespace, {"metadata": {"annotations": manifest["metadata"][
-            "annotations"]}, "spec": manifest["spec"]}, _content_type=MERGE)
+        return self._apply(lambda body, force: self.apps.patch_namespaced_deployment(
+            body["metadata"]["name"], namespace, body, field_manager=FIELD_MANAGER, force=force,
+            _content_type=APPLY), manifest)
+
+    @staticmethod
+    def _apply(send: Callable[[dict[str, Any], bool], Any], manifest: dict[str, Any]) -> list[FieldConflict]:
+        """Server-side apply; a conflict with another manager is noted, then our values are forced."""
+        try:
+            send(manifest, False)
+            return []
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+            conflict = field_conflict(exc, manifest)
+        send(manifest, True)
+        return [conflict]
 
 
 # --- pure readings of objects ---------------------------------------------------------------
+
+
+def field_conflict(exc: ApiException, manifest: Mapping[str, Any]) -> FieldConflict:
+    """The managers and fields named by a server-side apply conflict (HTTP 409)."""
+    managers: list[str] = []
+    fields: list[str] = []
+    try:
+        causes = (json.loads(exc.body or "{}").get("details") or {}).get("causes") or []
+    except (ValueError, TypeError, AttributeError):
+        causes = []
+    for cause in causes:
+        message = str(cause.get("message") or "")
+        if '"' in message:
+            manager = message.split('"')[1]
+            if manager not in managers:
+                managers.append(manager)
+        if cause.get("field"):
+            fields.append(str(cause["field"]))
+    return FieldConflict(str(manifest.get("kind")), str(manifest["metadata"]["name"]), tuple(managers),
+                         tuple(fields[:8]))
 
 
 def job_observation(job: Mapping[str, Any]) -> decisions.BuildObservation:
@@ -197,9 +307,22 @@ def job_observation(job: Mapping[str, Any]) -> decisions.BuildObservation:
     return decisions.BuildObservation(name, decisions.JobState.running)
 
 
+def unschedulable(pod: Mapping[str, Any]) -> str:
+    """The scheduler's message when ``pod`` is Pending because no node can take it, else ''."""
+    status = pod.get("status") or {}
+    if status.get("phase") not in (None, "Pending"):
+        return ""
+    for c in status.get("conditions") or []:
+        if c.get("type") == "PodScheduled" and c.get("status") == "False" and c.get("reason") == "Unschedulable":
+            return str(c.get("message") or "no node can run the pod")[:400]
+    return ""
+
+
+@dataclass(frozen=True)
 class Progress:
-    def __init__(self, ready: bool, failed: bool, message: str):
-        self.ready, self.failed, self.message = ready, failed, message
+    ready: bool
+    failed: bool
+    message: str
 
 
 def deployment_progress(dep: Mapping[str, Any], engine_hash: str) -> Progress:
@@ -236,25 +359,19 @@ def _deployment_name(spec: api.InferenceServiceSpec, owner: Mapping[str, Any], c
 
 
 def _read_or_none(read: Callable[[], Any]) -> dict[str, Any] | None:
-    """The object as JSON, or None when it does not exist; other API errors propagate (kopf retries)."""
+    """The object as JSON, or None when it does not exist; other API errors propagate."""
     try:
         return _json(read())
     except ApiException as exc:
-        if _absent(exc):
+        if exc.status == 404:
             return None
         raise
 
 
-def _create_once(create: Callable[[], Any]) -> None:
-    try:
-        create()
-    except ApiException as exc:
-        if exc.status != 409:  # AlreadyExists: the same deterministic name means the same engine
-            raise
-
-
 def _json(response: Any) -> dict[str, Any]:
-    import json
-
     data = response.data if hasattr(response, "data") else response
     return json.loads(data) if isinstance(data, (bytes, str)) else dict(data)
+
+
+__all__ = ["Cluster", "FieldConflict", "Refused", "StatusConflict", "api_error", "job_observation",
+           "deployment_progress", "unschedulable", "FIELD_MANAGER", "DEPLOYMENT_OPT_IN_LABEL"]

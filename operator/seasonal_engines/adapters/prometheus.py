@@ -1,4 +1,4 @@
-"""Reading traffic profiles from Prometheus (prometheus-api-client), with every failure turned into a value.
+"""Reading traffic profiles from Prometheus' HTTP API, with every failure turned into a value.
 
 One evaluation sends ONE instant query (``core.promql.profile_query``): the bucket increases of the input,
 output and sequence histograms and the censoring counters of a trailing window, or of a season's past
@@ -7,20 +7,30 @@ wrong (unreachable, slow, HTTP 5xx, 4xx, an answer that is not Prometheus JSON, 
 requests) comes back as ``TrafficUnavailable(reason, message)``; nothing raises to the caller and no profile
 is ever built from nothing. Counter resets need no handling here: ``increase`` already accounts for them.
 
+The URL is anybody's who may write an InferenceService, so the transport is deliberately narrow: only
+``POST <base>/api/v1/query`` is ever sent (the spec refuses a query, fragment or userinfo in the URL), the
+whole request has one deadline (a slowly dripped answer cannot hold an evaluation), the answer is read up
+to a size cap, and no text of the answer reaches status or Events: messages are our own, naming the
+reason and the HTTP status at most. Numbers are checked before they reach the planner (finite,
+non-negative, bounded bucket bounds and counts).
+
 I/O only at this edge; the decisions are in ``core``.
 """
 
 from __future__ import annotations
 
+import http.client
+import json
+import logging
 import math
+import socket
+import ssl
+import time
+import urllib.parse
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
-
-import requests
-from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
-from urllib3.util.retry import Retry
 
 from seasonal_engines.core import histograms, promql, traffic
 from seasonal_engines.core.histograms import Histogram
@@ -28,6 +38,16 @@ from seasonal_engines.core.presets import Censoring, MetricPreset
 from seasonal_engines.core.traffic import Reason, TrafficProfile, TrafficUnavailable
 
 Result = TrafficProfile | TrafficUnavailable
+API_PATH = "/api/v1/query"
+MAX_BOUND = float(2 ** 31)   # tokens: no engine gets near; a larger finite bucket bound is garbage
+MAX_COUNT = 1e15             # requests in one window: far beyond any deployment, far below float overflow
+log = logging.getLogger("seasonal_engines")
+
+
+class _Refusal(Exception):
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass
@@ -37,17 +57,8 @@ class PrometheusTraffic:
     url: str
     timeout_s: float = 10.0
     headers: dict[str, str] | None = None
+    max_reply_bytes: int = 16 * 1024 * 1024
     queries_sent: int = 0
-    _client: PrometheusConnect | None = field(default=None, repr=False)
-
-    def client(self) -> PrometheusConnect:
-        if self._client is None:
-            # No retries: the operator evaluates again at the next interval, and a retry storm against a
-            # struggling Prometheus helps no one. POST: a season's history makes a long query.
-            self._client = PrometheusConnect(url=self.url.rstrip("/"), headers=self.headers, disable_ssl=False,
-                                             retry=Retry(total=0, connect=0, read=0, status=0),
-                                             timeout=self.timeout_s, method="POST")
-        return self._client
 
     def window(self, preset: MetricPreset, matchers: Sequence[promql.Matcher], end: datetime,
                window_s: float, *, min_samples: int = 1, peak_percentile: float = 0.99,
@@ -85,28 +96,87 @@ class PrometheusTraffic:
     def _query(self, query: str, at: datetime) -> list[Any] | TrafficUnavailable:
         self.queries_sent += 1
         try:
-            result = self.client().custom_query(query, params={"time": f"{at.timestamp():.3f}"})
-        except requests.exceptions.Timeout:
-            return TrafficUnavailable(Reason.PrometheusTimeout,
-                                      f"Prometheus at {self.url} did not answer within {self.timeout_s:g} s")
-        except requests.exceptions.ConnectionError as exc:
-            return TrafficUnavailable(Reason.PrometheusUnreachable,
-                                      f"cannot reach Prometheus at {self.url}: {_short(exc)}")
-        except PrometheusApiClientException as exc:
-            text = str(exc)
-            if "HTTP Status Code 4" in text:
-                return TrafficUnavailable(Reason.QueryRejected, f"Prometheus rejected the query: {_short(text)}")
-            return TrafficUnavailable(Reason.PrometheusError, f"Prometheus at {self.url} failed: {_short(text)}")
-        except (ValueError, KeyError, TypeError) as exc:  # JSON decoding or a body of the wrong shape
-            return TrafficUnavailable(Reason.PrometheusGarbage,
-                                      f"Prometheus at {self.url} answered something that is not its API's JSON "
-                                      f"({_short(exc)})")
-        except requests.exceptions.RequestException as exc:
-            return TrafficUnavailable(Reason.PrometheusUnreachable, f"request to {self.url} failed: {_short(exc)}")
-        if not isinstance(result, list):
-            return TrafficUnavailable(Reason.PrometheusGarbage,
-                                      f"Prometheus at {self.url} answered a {type(result).__name__}, not a vector")
-        return result
+            status, body = self._post(urllib.parse.urlencode({"query": query, "time": f"{at.timestamp():.3f}"}))
+        except _Refusal as exc:
+            return TrafficUnavailable(exc.reason, str(exc))
+        return answer_vector(status, body, self.url)
+
+    def _post(self, form: str) -> tuple[int, bytes]:
+        """POST ``form`` to the query endpoint: (HTTP status, body), within one deadline and the size cap."""
+        target = urllib.parse.urlsplit(self.url)
+        if target.scheme not in ("http", "https") or not target.hostname or target.query or target.fragment \
+                or target.username or target.password:
+            raise _Refusal(Reason.QueryRejected, f"traffic.prometheusUrl {self.url!r} is not an http(s) URL of "
+                           "scheme, host, port and base path only")
+        deadline = time.monotonic() + self.timeout_s
+        conn_type = http.client.HTTPSConnection if target.scheme == "https" else http.client.HTTPConnection
+        kwargs: dict[str, Any] = {"context": ssl.create_default_context()} if target.scheme == "https" else {}
+        conn = conn_type(target.hostname, target.port, timeout=self.timeout_s, **kwargs)
+        path = target.path.rstrip("/") + API_PATH
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json",
+                   **(self.headers or {})}
+        try:
+            conn.request("POST", path, body=form.encode(), headers=headers)
+            _deadline_left(conn, deadline)
+            response = conn.getresponse()
+            chunks, size = [], 0
+            while True:
+                _deadline_left(conn, deadline)
+                chunk = response.read1(65536)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > self.max_reply_bytes:
+                    raise _Refusal(Reason.PrometheusGarbage, f"Prometheus at {self.url} answered more than "
+                                   f"{self.max_reply_bytes // (1024 * 1024)} MiB; refused unread")
+                chunks.append(chunk)
+            return response.status, b"".join(chunks)
+        except _Refusal:
+            raise
+        except (socket.timeout, TimeoutError):
+            raise _Refusal(Reason.PrometheusTimeout, f"Prometheus at {self.url} did not answer within "
+                           f"{self.timeout_s:g} s") from None
+        except (ssl.SSLError, ConnectionError, socket.gaierror, OSError) as exc:
+            raise _Refusal(Reason.PrometheusUnreachable, f"cannot reach Prometheus at {self.url} "
+                           f"({type(exc).__name__})") from None
+        except http.client.HTTPException as exc:
+            raise _Refusal(Reason.PrometheusGarbage, f"Prometheus at {self.url} did not answer in HTTP "
+                           f"({type(exc).__name__})") from None
+        finally:
+            conn.close()
+
+
+def _deadline_left(conn: http.client.HTTPConnection, deadline: float) -> None:
+    """Shrink the socket timeout to what is left of the request's deadline (raises when none is left)."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError
+    if conn.sock is not None:
+        conn.sock.settimeout(left)
+
+
+def answer_vector(status: int, body: bytes, url: str) -> list[Any] | TrafficUnavailable:
+    """The result vector of an instant-query answer, or why not; the answer's own text never goes out."""
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        doc = None
+    if 400 <= status < 500 and isinstance(doc, dict) and doc.get("status") == "error":
+        kind = str(doc.get("errorType") or "")[:32]
+        log.warning("Prometheus at %s rejected the query: %.300s", url, doc.get("error"))
+        return TrafficUnavailable(Reason.QueryRejected, f"Prometheus at {url} rejected the query (HTTP {status}"
+                                  + (f", {kind}" if kind.isidentifier() else "") + "); check the preset, "
+                                  "metric names and selector")
+    if status >= 400 or status < 200:
+        return TrafficUnavailable(Reason.PrometheusError, f"Prometheus at {url} answered HTTP {status}")
+    if not isinstance(doc, dict) or doc.get("status") != "success":
+        return TrafficUnavailable(Reason.PrometheusGarbage, f"Prometheus at {url} answered something that is "
+                                  "not its API's JSON; is traffic.prometheusUrl the Prometheus base URL?")
+    data = doc.get("data")
+    if not isinstance(data, dict) or data.get("resultType") != "vector" or not isinstance(data.get("result"), list):
+        return TrafficUnavailable(Reason.PrometheusGarbage, f"Prometheus at {url} answered with no instant "
+                                  "vector")
+    return list(data["result"])
 
 
 @dataclass(frozen=True)
@@ -127,22 +197,29 @@ def parse_answer(result: list[Any]) -> Parts | TrafficUnavailable:
             part = labels[promql.PART_LABEL]
             value = float(item["value"][1])
             le_text = labels.get("le")
-        except (KeyError, TypeError, IndexError, ValueError) as exc:
-            return TrafficUnavailable(Reason.PrometheusGarbage, f"unexpected sample in the answer: {item!r:.200} "
-                                      f"({_short(exc)})")
+        except (KeyError, TypeError, IndexError, ValueError):
+            return TrafficUnavailable(Reason.PrometheusGarbage, "a sample in the answer is not of the form "
+                                      "{metric: {part, le}, value: [time, number]}")
+        if not isinstance(part, str) or part not in promql.PARTS:
+            return TrafficUnavailable(Reason.PrometheusGarbage, "a sample in the answer belongs to no part of "
+                                      "the query")
         if not math.isfinite(value):
-            return TrafficUnavailable(Reason.NaNInData, f"the {part} increase is {value} (le={le_text}); the "
-                                      "exporter wrote NaN or infinite values")
+            return TrafficUnavailable(Reason.NaNInData, f"the {part} increase is {value} (le={_le(le_text)}); "
+                                      "the exporter wrote NaN or infinite values")
+        if value < 0 or value > MAX_COUNT:
+            return TrafficUnavailable(Reason.PrometheusGarbage, f"the {part} increase {value:g} is outside "
+                                      f"0..{MAX_COUNT:g}: no counter of requests looks like that")
         if le_text is None:
             counters[part] = counters.get(part, 0.0) + value
             continue
         try:
             le = float(le_text)
-        except ValueError:
+        except (ValueError, TypeError):
             return TrafficUnavailable(Reason.MalformedHistogram, f"the {part} histogram has a bucket bound "
-                                      f"le={le_text!r} that is not a number")
-        if math.isnan(le):
-            return TrafficUnavailable(Reason.MalformedHistogram, f"the {part} histogram has a NaN bucket bound")
+                                      f"le={_le(le_text)} that is not a number")
+        if math.isnan(le) or le < 0 or (le != math.inf and le > MAX_BOUND):
+            return TrafficUnavailable(Reason.MalformedHistogram, f"the {part} histogram has a bucket bound "
+                                      f"le={_le(le_text)} outside 0..{MAX_BOUND:g} tokens (or +Inf)")
         buckets.setdefault(part, []).append((le, value))
     return Parts(buckets, counters)
 
@@ -202,6 +279,7 @@ def profile_from_answer(result: list[Any], preset: MetricPreset, start: datetime
         hists.get(recent_parts[1])))
 
 
-def _short(exc: object) -> str:
-    text = str(exc)
-    return text if len(text) <= 300 else text[:300] + "..."
+def _le(text: object) -> str:
+    """A bucket bound as our message shows it: short, printable, no matter what the answer held."""
+    shown = "".join(c for c in str(text)[:24] if c.isprintable())
+    return repr(shown)

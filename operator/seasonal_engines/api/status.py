@@ -45,7 +45,7 @@ class Condition(StatusModel):
     """One aspect of the resource's state, as Kubernetes API conventions describe conditions."""
 
     type: str = Field(description="Condition type: SpecValid, TrafficAvailable, EngineReady, Building, "
-                      "RollingOut, Drifted or Degraded.", max_length=64)
+                      "RollingOut, RolloutBlocked, Drifted, TrafficShifted, Degraded or Synced.", max_length=64)
     status: ConditionStatus = Field(description="True, False or Unknown.")
     reason: str = Field(description="CamelCase reason for the last transition.", max_length=128)
     message: str = Field("", description="Human-readable details.", max_length=4096)
@@ -196,12 +196,17 @@ class InferenceServiceStatus(StatusModel):
     drift: DriftStatus | None = Field(None, description="Drift state.")
     advised_plan: EngineRef | None = Field(None, description="The engine a fresh plan would build now "
                                            "(always set in Advisory mode).")
-    conditions: list[Condition] = Field(default_factory=list, description="Current conditions.", max_length=16)
+    conditions: list[Condition] = Field(default_factory=list, description="Current conditions, one per type.",
+                                        max_length=16, json_schema_extra={"x-kubernetes-list-type": "map",
+                                                                          "x-kubernetes-list-map-keys": ["type"]})
     engine_history: list[EngineRef] = Field(default_factory=list, description="Recently served engines, newest "
                                             "first, for rollback and garbage collection.",
                                             max_length=HISTORY_LIMIT)
     build_failures: int = Field(0, description="Build failures in a row; builds stop after three until the "
-                                "spec changes.", ge=0)
+                                "spec changes.", ge=0, le=1000)
+    builds_started: int = Field(0, description="Build Jobs started for this InferenceService so far; each "
+                                "attempt's Job is named with the next number, so a failed Job stays for its logs "
+                                "and is never mistaken for the next attempt.", ge=0, le=10 ** 9)
     last_build_failure_at: str | None = Field(None, description="When the last build failed.",
                                               json_schema_extra={"format": "date-time"})
     failed_rollouts: list[str] = Field(default_factory=list, description="Engines whose rollout failed; "

@@ -19,6 +19,7 @@ from typing import Any
 
 from seasonal_engines.api import durations
 from seasonal_engines.api import spec as api
+from seasonal_engines.core import names
 
 MANAGED_BY = "seasonal-engines"
 LABEL_HASH = "seasonalengines.io/engine-hash"
@@ -72,21 +73,21 @@ class BuildManifests:
     config_map: dict[str, Any]
 
 
-def job_name(model: str, engine_hash: str) -> str:
-    """``seasonal-build-<model>-<hash[:12]>``, at most 63 characters (pods and the job-name label need that)."""
-    return _name("seasonal-build", model, engine_hash)
+def job_name(model: str, engine_hash: str, attempt: int = 1) -> str:
+    """The Job of build attempt ``attempt`` (``core.names.build_job``), at most 63 characters."""
+    return names.build_job(model, engine_hash, attempt)
 
 
 def plan_config_map_name(model: str, engine_hash: str) -> str:
-    return _name("seasonal-plan", model, engine_hash)
+    return names.plan_config_map(model, engine_hash)
 
 
 def render(plan: Mapping[str, Any], service: Mapping[str, Any], settings: JobSettings = JobSettings(),
-           *, owned: bool = True) -> BuildManifests:
+           *, owned: bool = True, attempt: int = 1) -> BuildManifests:
     """The Job and plan ConfigMap for ``plan`` (plan.json as a dict) owned by ``service`` (the InferenceService).
 
     ``owned=False`` leaves out the ownerReference, for manifests rendered before the InferenceService
-    exists (GitOps); the operator always renders owned ones.
+    exists (GitOps); the operator always renders owned ones. ``attempt`` numbers the Job's name.
     """
     meta = service.get("metadata") or {}
     for key in ("name", "namespace", "uid") if owned else ("name", "namespace"):
@@ -161,8 +162,8 @@ def render(plan: Mapping[str, Any], service: Mapping[str, Any], settings: JobSet
         pod_spec["serviceAccountName"] = settings.service_account_name
     job = {
         "apiVersion": "batch/v1", "kind": "Job",
-        "metadata": {"name": job_name(model, engine_hash), "namespace": meta["namespace"], "labels": labels,
-                     "annotations": {ANNOTATION_FULL_HASH: engine_hash}, "ownerReferences": owners},
+        "metadata": {"name": job_name(model, engine_hash, attempt), "namespace": meta["namespace"],
+                     "labels": labels, "annotations": {ANNOTATION_FULL_HASH: engine_hash}, "ownerReferences": owners},
         "spec": {
             "backoffLimit": settings.backoff_limit,
             "activeDeadlineSeconds": int(durations.seconds(spec.engine.build_deadline)),
@@ -244,25 +245,12 @@ def _labels(model: str, engine_hash: str, season: Any, service: str) -> dict[str
         "app.kubernetes.io/managed-by": MANAGED_BY,
         "app.kubernetes.io/component": "engine-build",
         LABEL_HASH: engine_hash[:HASH_IN_LABELS],
-        LABEL_MODEL: _label_value(model),
-        LABEL_SERVICE: _label_value(service),
+        LABEL_MODEL: names.label_value(model),
+        LABEL_SERVICE: names.label_value(service),
     }
     if season:
-        labels[LABEL_SEASON] = _label_value(str(season))
+        labels[LABEL_SEASON] = names.label_value(str(season))
     return labels
-
-
-def _label_value(value: str) -> str:
-    """A valid label value: at most 63 characters, alphanumeric at both ends."""
-    cleaned = re.sub(r"[^A-Za-z0-9_.-]", "-", value)[:63]
-    return cleaned.strip("-_.")
-
-
-def _name(prefix: str, model: str, engine_hash: str) -> str:
-    suffix = engine_hash[:HASH_IN_NAMES]
-    room = 63 - len(prefix) - len(suffix) - 2
-    part = re.sub(r"[^a-z0-9-]", "-", model.lower())[:room].strip("-")
-    return f"{prefix}-{part}-{suffix}" if part else f"{prefix}-{suffix}"
 
 
 __all__ = ["JobSettings", "BuildManifests", "render", "job_name", "plan_config_map_name"]

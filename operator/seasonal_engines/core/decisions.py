@@ -25,7 +25,7 @@ time. Pure: no I/O; ``now`` comes in with the observation.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
@@ -38,7 +38,7 @@ from seasonal_engines.api.status import (
 )
 from seasonal_engines.core import build_jobs
 from seasonal_engines.core import conditions as cond
-from seasonal_engines.core import drift, reasons, seasons, summaries
+from seasonal_engines.core import drift, names, reasons, seasons, summaries
 from seasonal_engines.core.conditions import parse_time, rfc3339
 from seasonal_engines.core.envelopes import Envelope
 from seasonal_engines.core.traffic import TrafficProfile, TrafficUnavailable
@@ -90,6 +90,7 @@ class BuildObservation:
     job_name: str
     state: JobState
     message: str = ""
+    unschedulable: str = ""     # the scheduler's word while the build pod waits for a node (Pending)
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,7 @@ class RolloutObservation:
     config_matches: bool        # ... with a model config that matches the plan
     failed: bool = False        # the Deployment gave up (ProgressDeadlineExceeded, crash loops)
     message: str = ""
+    unschedulable: str = ""     # the scheduler's word while a new pod waits for a node (no free GPU)
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,7 @@ class StartBuild:
     engine: PlannedEngine
     reason: str
     job_name: str
+    attempt: int = 1  # numbers the Job: every attempt gets a new one
 
 
 @dataclass(frozen=True)
@@ -222,6 +225,29 @@ def decide(obs: Observation, planner: Planner, bootstrap: BootstrapPlanner) -> D
     _prebuild(d, spec, planner, outlook)
     _next_season_status(d, planner, outlook)
     return d.done(_phase(d.status))
+
+
+def applied(decision: Decision, now: datetime, generation: int) -> Decision:
+    """``decision`` once the cluster accepted every change it asked for (condition Synced True)."""
+    status = decision.status.model_copy(update={"conditions": cond.set_condition(
+        decision.status.conditions, cond.SYNCED, True, reasons.APPLIED, "the API server accepted every change",
+        now=now, generation=generation)})
+    return Decision(status, decision.actions, decision.events, decision.requeue_after)
+
+
+def apply_failed(obs: Observation, decision: Decision, reason: str, message: str) -> Decision:
+    """What to write when a change ``decision`` asked for was refused (by the API server, or as not ours
+    to make): the status as it was (nothing the refused change would have started is recorded as started),
+    condition Synced False with ``reason`` and ``message``, and a Warning Event; the next evaluation tries
+    again."""
+    d = _Draft(obs)
+    d.condition(cond.SYNCED, False, reason, message, event="Warning")
+    return Decision(d.status, (), tuple(d.events), BUSY_REQUEUE if decision.requeue_after is None
+                    else min(BUSY_REQUEUE, decision.requeue_after))
+
+
+def with_events(decision: Decision, events: Sequence[Event]) -> Decision:
+    return Decision(decision.status, decision.actions, (*decision.events, *events), decision.requeue_after)
 
 
 # --- steps ------------------------------------------------------------------------
@@ -344,8 +370,18 @@ def _follow_rollout(d: _Draft, spec: InferenceServiceSpec) -> None:
         d.condition(cond.ROLLING_OUT, True, reasons.ROLLBACK_IN_PROGRESS if ro.rollback else
                     reasons.ROLLOUT_IN_PROGRESS, f"rolling out engine {ro.engine_hash[:12]}"
                     + (f": {seen.message}" if seen and seen.message else ""))
+        if seen is not None and seen.unschedulable:
+            serving = d.status.serving_engine
+            d.condition(cond.ROLLOUT_BLOCKED, True, reasons.UNSCHEDULABLE,
+                        f"a new pod of engine {ro.engine_hash[:12]} waits for a node with {_gpus_wanted(spec)}"
+                        + (f"; engine {serving.hash[:12]} keeps serving" if serving else "")
+                        + f"; rolled back after rollout.readinessTimeout {spec.rollout.readiness_timeout}: "
+                        f"{seen.unschedulable}", event="Warning")
+        else:
+            _unblock(d)
         d.requeue.append(BUSY_REQUEUE)
         return
+    _unblock(d)
     why = (seen.message if seen and seen.message else "") or (
         f"not ready within rollout.readinessTimeout {spec.rollout.readiness_timeout}")
     if ro.rollback:
@@ -372,7 +408,18 @@ def _follow_rollout(d: _Draft, spec: InferenceServiceSpec) -> None:
                     "rollout.autoRollback is off or no previous engine exists")
 
 
+def _gpus_wanted(spec: InferenceServiceSpec) -> str:
+    gpus = spec.model.tensor_parallel_size * spec.model.pipeline_parallel_size
+    return f"{gpus} free {build_jobs.GPU_RESOURCE} labelled {build_jobs.GPU_PRODUCT_LABEL}={spec.hardware.gpu_product}"
+
+
+def _unblock(d: _Draft) -> None:
+    if cond.is_true(d.status.conditions, cond.ROLLOUT_BLOCKED):
+        d.condition(cond.ROLLOUT_BLOCKED, False, reasons.SCHEDULED, "every new pod found a node")
+
+
 def _rollout_succeeded(d: _Draft, ro: RolloutStatus, target: EngineRef | None) -> None:
+    _unblock(d)
     now = rfc3339(d.obs.now)
     if ro.rollback:
         d.set(rollout=None, target_engine=None)
@@ -413,8 +460,13 @@ def _follow_build(d: _Draft, spec: InferenceServiceSpec) -> None:
     if state == JobState.running:
         deadline = timedelta(seconds=durations.seconds(spec.engine.build_deadline)) + timedelta(minutes=5)
         if d.obs.now - parse_time(b.started_at) <= deadline:
-            d.condition(cond.BUILDING, True, reasons.BUILD_IN_PROGRESS,
-                        f"Job {b.job_name} builds engine {b.engine_hash[:12]} ({b.reason})")
+            if seen is not None and seen.unschedulable:
+                d.condition(cond.BUILDING, True, reasons.BUILD_UNSCHEDULABLE,
+                            f"Job {b.job_name} waits for a node with {_gpus_wanted(spec)}: {seen.unschedulable}",
+                            event="Warning")
+            else:
+                d.condition(cond.BUILDING, True, reasons.BUILD_IN_PROGRESS,
+                            f"Job {b.job_name} builds engine {b.engine_hash[:12]} ({b.reason})")
             d.requeue.append(BUSY_REQUEUE)
             return
         message = f"Job {b.job_name} ran past engine.buildDeadline {spec.engine.build_deadline}"
@@ -454,10 +506,13 @@ def _may_build(d: _Draft) -> bool:
 def _start_build(d: _Draft, engine: PlannedEngine, reason: str) -> None:
     spec = d.obs.spec
     assert spec is not None
-    name = build_jobs.job_name(spec.model.name, engine.hash)  # deterministic: a restart finds it again
-    d.actions.append(StartBuild(engine, reason, name))
+    # A new name per attempt, deterministic: a restart finds the Job again, a failed one stays for its logs.
+    serial = d.status.builds_started + 1
+    name = names.build_job(spec.model.name, engine.hash, serial)
+    d.actions.append(StartBuild(engine, reason, name, serial))
     d.set(build=BuildStatus(job_name=name, engine_hash=engine.hash, season=engine.season, reason=reason,
-                            started_at=rfc3339(d.obs.now), attempts=d.status.build_failures + 1))
+                            started_at=rfc3339(d.obs.now), attempts=d.status.build_failures + 1),
+          builds_started=serial)
     d.condition(cond.BUILDING, True, reasons.BUILD_STARTED,
                 f"Job {name} builds engine {engine.hash[:12]} ({engine.envelope.summary()}) for "
                 f"{engine.season or 'the trailing window'}: {reason}", event="Normal")

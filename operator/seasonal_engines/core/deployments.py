@@ -3,9 +3,11 @@
 The operator owns a Deployment built from ``spec.serving.template`` (or patches a referenced one): it adds
 the engine store volume (read-only), points Triton at ``/engines/<model>/<hash>/triton``, requests
 TP x PP GPUs, pins pods to the GPU product the engine was built for, and labels pods with the engine hash
-so readiness can be checked pod by pod. Strategies: RollingUpdate with maxSurge 0 / maxUnavailable 1 (no
-spare GPU needed), Recreate, and BlueGreen (two Deployments; the Service switches colour when the new one
-is ready). Pure: dicts in, dicts out.
+so readiness can be checked pod by pod. Strategies: RollingUpdate with maxSurge 1 / maxUnavailable 0 (a
+new pod must be ready before an old one goes: nothing serving is removed before its replacement is ready,
+so a rollover needs one spare set of GPUs and waits, condition RolloutBlocked, while there is none),
+BlueGreen (two Deployments; the Service switches colour when the new one is ready) and Recreate (downtime
+accepted, an explicit opt-in). Pure: dicts in, dicts out.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from seasonal_engines.api import spec as api
 from seasonal_engines.api.status import EngineRef
+from seasonal_engines.core import names
 from seasonal_engines.core.build_jobs import HASH_IN_LABELS, LABEL_HASH, LABEL_SERVICE, STORE_MOUNT
 
 HASH_LABEL = LABEL_HASH
@@ -28,7 +31,11 @@ CONTAINER = "triton"
 
 
 def deployment_name(service: str, colour: str | None = None) -> str:
-    return f"{service}-triton" + (f"-{colour}" if colour else "")
+    return names.triton_deployment(service, colour)
+
+
+def service_name(service: str) -> str:
+    return names.triton_service(service)
 
 
 def model_repository(model: str, engine_hash: str) -> str:
@@ -37,7 +44,7 @@ def model_repository(model: str, engine_hash: str) -> str:
 
 def _labels(service: str) -> dict[str, str]:
     return {"app.kubernetes.io/name": "triton", "app.kubernetes.io/managed-by": "seasonal-engines",
-            SERVICE_LABEL: service}
+            SERVICE_LABEL: names.label_value(service)}
 
 
 def triton_command(model: str, engine_hash: str, world_size: int) -> list[str]:
@@ -55,8 +62,7 @@ def pod_template(spec: api.InferenceServiceSpec, service: str, engine: EngineRef
     tpl = copy.deepcopy(spec.serving.template) if spec.serving.template else {}
     meta = tpl.setdefault("metadata", {})
     meta.setdefault("labels", {}).update({**_labels(service), HASH_LABEL: engine.hash[:HASH_IN_LABELS]})
-    meta.setdefault("annotations", {})[f"{api.GROUP}/engine-envelope"] = (
-        f"{engine.envelope.max_input_len}/{engine.envelope.max_seq_len}/{engine.envelope.max_batch_size}")
+    meta.setdefault("annotations", {})[f"{api.GROUP}/engine-envelope"] = _envelope(engine)
     pod = tpl.setdefault("spec", {})
     containers = pod.setdefault("containers", [])
     triton = next((c for c in containers if c.get("name") == CONTAINER), None)
@@ -94,15 +100,16 @@ def deployment(spec: api.InferenceServiceSpec, owner: Mapping[str, Any], engine:
     """An operator-owned Triton Deployment serving ``engine`` (``colour`` only for BlueGreen)."""
     meta = owner.get("metadata") or {}
     service = str(meta["name"])
-    selector = {SERVICE_LABEL: service, **({COLOUR_LABEL: colour} if colour else {})}
+    selector = {SERVICE_LABEL: names.label_value(service), **({COLOUR_LABEL: colour} if colour else {})}
     template = pod_template(spec, service, engine)
     template["metadata"]["labels"].update(selector)
     strategy: dict[str, Any]
     if spec.rollout.strategy == api.Strategy.recreate.value:
         strategy = {"type": "Recreate"}
     else:
-        # maxSurge 0: a GPU node that is full can still roll, one pod at a time.
-        strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}
+        # maxUnavailable 0: an old pod goes only once its replacement is ready; maxSurge 1: one spare set
+        # of GPUs at a time. Without one the new pod stays Pending and the old engine keeps serving.
+        strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
     return {
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": deployment_name(service, colour), "namespace": meta.get("namespace"),
@@ -118,10 +125,10 @@ def service(spec: api.InferenceServiceSpec, owner: Mapping[str, Any], colour: st
     """The Service clients use; with BlueGreen its selector names the live colour."""
     meta = owner.get("metadata") or {}
     name = str(meta["name"])
-    selector = {SERVICE_LABEL: name, **({COLOUR_LABEL: colour} if colour else {})}
+    selector = {SERVICE_LABEL: names.label_value(name), **({COLOUR_LABEL: colour} if colour else {})}
     return {
         "apiVersion": "v1", "kind": "Service",
-        "metadata": {"name": f"{name}-triton", "namespace": meta.get("namespace"), "labels": _labels(name),
+        "metadata": {"name": service_name(name), "namespace": meta.get("namespace"), "labels": _labels(name),
                      "ownerReferences": [owner_reference(owner)]},
         "spec": {"selector": selector, "ports": [
             {"name": "http", "port": HTTP_PORT, "targetPort": "http"},
@@ -130,35 +137,46 @@ def service(spec: api.InferenceServiceSpec, owner: Mapping[str, Any], colour: st
     }
 
 
-def referenced_patch(spec: api.InferenceServiceSpec, existing: Mapping[str, Any], service_name: str,
+def referenced_apply(spec: api.InferenceServiceSpec, existing: Mapping[str, Any], service_name: str,
                      engine: EngineRef) -> dict[str, Any]:
-    """A merge patch moving a user's own Deployment (``serving.deploymentRef``) to ``engine``.
+    """The server-side apply configuration for a user's own Deployment (``serving.deploymentRef``): only the
+    fields the operator owns (the serving container's command, GPU count and engine mount, the engine volume,
+    the GPU node selector, the engine labels and annotation). Everything else stays the user's."""
+    ref = spec.serving.deployment_ref
+    assert ref is not None
+    pod = ((existing.get("spec") or {}).get("template") or {}).get("spec") or {}
+    found = [c.get("name") for c in pod.get("containers", [])]
+    if ref.container not in found:
+        raise ValueError(f"serving.deploymentRef.container {ref.container!r} is not a container of Deployment "
+                         f"{ref.name} (it has {found}); name the container that runs tritonserver")
+    world = spec.model.tensor_parallel_size * spec.model.pipeline_parallel_size
+    container: dict[str, Any] = {
+        "name": ref.container,
+        "command": triton_command(spec.model.name, engine.hash, world),
+        "volumeMounts": [{"name": "engines", "mountPath": STORE_MOUNT, "readOnly": True}],
+    }
+    pod_spec: dict[str, Any] = {
+        "containers": [container],
+        "volumes": [{"name": "engines", "persistentVolumeClaim": {"claimName": spec.engine.store.claim_name,
+                                                                   "readOnly": True}}],
+    }
+    if engine.backend != "cpu-stand-in":
+        container["resources"] = {"limits": {"nvidia.com/gpu": str(world)}}
+        pod_spec["nodeSelector"] = {"nvidia.com/gpu.product": spec.hardware.gpu_product}
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": ref.name, "namespace": (existing.get("metadata") or {}).get("namespace"),
+                     "annotations": {f"{api.GROUP}/engine-hash": engine.hash}},
+        "spec": {"template": {
+            "metadata": {"labels": {HASH_LABEL: engine.hash[:HASH_IN_LABELS],
+                                    SERVICE_LABEL: names.label_value(service_name)},
+                         "annotations": {f"{api.GROUP}/engine-envelope": _envelope(engine)}},
+            "spec": pod_spec}},
+    }
 
-    Only the serving container's command, the engine volume and the pod labels change; a merge patch
-    replaces lists, so the patched lists are the existing ones with our entries updated in place."""
-    assert spec.serving.deployment_ref is not None
-    want = spec.serving.deployment_ref.container
-    tpl = copy.deepcopy((existing.get("spec") or {}).get("template") or {})
-    pod = tpl.setdefault("spec", {})
-    names = [c.get("name") for c in pod.get("containers", [])]
-    if want not in names:
-        raise ValueError(f"serving.deploymentRef.container {want!r} is not a container of Deployment "
-                         f"{spec.serving.deployment_ref.name} (it has {names}); name the container that runs "
-                         "tritonserver")
-    patched_spec = spec.model_copy(update={"serving": spec.serving.model_copy(update={"template": tpl})})
-    merged = pod_template(patched_spec, service_name, engine)
-    # pod_template inserted a 'triton' container; the user's container keeps its own name.
-    containers = merged["spec"]["containers"]
-    ours = next(c for c in containers if c.get("name") == CONTAINER)
-    if want != CONTAINER:
-        containers.remove(ours)
-        theirs = next(c for c in containers if c.get("name") == want)
-        theirs["command"] = ours["command"]
-        theirs.setdefault("volumeMounts", [])
-        if not any(m.get("name") == "engines" for m in theirs["volumeMounts"]):
-            theirs["volumeMounts"].append({"name": "engines", "mountPath": STORE_MOUNT, "readOnly": True})
-    return {"metadata": {"annotations": {f"{api.GROUP}/engine-hash": engine.hash}},
-            "spec": {"template": merged}}
+
+def _envelope(engine: EngineRef) -> str:
+    return f"{engine.envelope.max_input_len}/{engine.envelope.max_seq_len}/{engine.envelope.max_batch_size}"
 
 
 def owner_reference(owner: Mapping[str, Any]) -> dict[str, Any]:

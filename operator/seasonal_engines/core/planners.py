@@ -10,10 +10,9 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import numpy as np
 
 from seasonal_engines.api.spec import InferenceServiceSpec
-from seasonal_engines.core import decisions, traffic
+from seasonal_engines.core import decisions, histograms, traffic
 from seasonal_engines.core.sizing import errors, planning
 from seasonal_engines.core.sizing.plans import Plan
 
@@ -52,9 +51,17 @@ def for_spec(spec: InferenceServiceSpec, config_json: Mapping[str, Any] | None =
 def bootstrap_profile(spec: InferenceServiceSpec, max_context: int, now: datetime | None = None) -> traffic.TrafficProfile:
     """Traffic as a static engine assumes it: every request may use the model's whole context."""
     now = now or datetime(2026, 1, 1, tzinfo=timezone.utc)  # the plan depends on lengths only
-    n = spec.traffic.min_samples
-    inputs = np.full(n, max(1, max_context - 1), dtype=np.int64)
-    return traffic.profile_from_requests(now - timedelta(hours=1), now, inputs, np.ones(n, dtype=np.int64))
+    n = float(spec.traffic.min_samples)
+    longest = max(1, max_context - 1)
+    bounds = histograms.log_buckets()
+
+    def requests_of(length: int) -> histograms.Histogram:
+        # n requests of one length, as counts: memory does not grow with traffic.minSamples.
+        one = histograms.from_values([length], bounds)
+        return histograms.Histogram(one.bounds, tuple(c * n for c in one.counts))
+
+    return traffic.profile_from_histograms(now - timedelta(hours=1), now, requests_of(longest), requests_of(1),
+                                           requests_of(longest + 1))
 
 
 def bootstrap_for_spec(spec: InferenceServiceSpec,

@@ -31,6 +31,9 @@ METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 PART_LABEL = "seasonal_part"
 OCCURRENCE_LABEL = "seasonal_occurrence"
 RECENT_PREFIX = "recent_"  # parts of the recent window (shift detection), beside the trailing window's
+# Every part a profile query can answer with: anything else in an answer did not come from our query.
+PARTS = frozenset({"input", "output", "sequence", "rejected", "limit_stopped", RECENT_PREFIX + "input",
+                   RECENT_PREFIX + "sequence"})
 MAX_WINDOWS = 52
 # RE2 (Prometheus' regex engine) has no lookaround and no backreferences; Python's re would accept them.
 _NOT_RE2 = re.compile(r"\(\?[=!<]|\(\?P=|\\[1-9]|[*+?}]\+")

@@ -56,6 +56,7 @@ BUILD_STARTED = "BuildStarted"                # a build Job was created
 BUILD_IN_PROGRESS = "BuildInProgress"         # the build Job runs
 BUILD_SUCCEEDED = "BuildSucceeded"            # the engine reached the store
 BUILD_FAILED = "BuildFailed"                  # the Job failed, ran past its deadline or vanished; never rolled out
+BUILD_UNSCHEDULABLE = "BuildUnschedulable"    # the build pod is Pending: no node has the GPU it asks for
 
 # --- rollouts ----------------------------------------------
 
@@ -67,6 +68,15 @@ ROLLBACK_IN_PROGRESS = "RollbackInProgress"   # returning to the previous engine
 ROLLED_BACK = "RolledBack"                    # back on the previous engine
 ROLLBACK_FAILED = "RollbackFailed"            # the previous engine did not come back either: a person must look
 WAITING_FOR_DOWNSIZE_WINDOW = "WaitingForDownsizeWindow"# a smaller engine waits for drift.downsizeWindow
+UNSCHEDULABLE = "Unschedulable"               # a new Triton pod cannot be placed (no free GPU): the old one serves
+SCHEDULED = "Scheduled"                       # every new pod found a node
+
+# --- the cluster's answers ---------------------------------
+
+APPLIED = "Applied"                           # every change of the last evaluation was accepted
+KUBERNETES_API_ERROR = "KubernetesApiError"   # the API server refused a change (403, 422, ...): nothing advanced
+FIELD_MANAGER_CONFLICT = "FieldManagerConflict"  # another field manager had changed fields we own; ours applied
+STATUS_UNREADABLE = "StatusUnreadable"        # the stored status could not be read: started afresh
 
 __all__ = [
     "SEASON_ACTIVE", "BETWEEN_SEASONS", "TRAILING_WINDOW", "SEASON_BUILD_DUE", "SEASON_BUILD_NOT_DUE",
@@ -90,6 +100,8 @@ __all__ = [
     "BUILD_IN_PROGRESS",
     "BUILD_SUCCEEDED",
     "BUILD_FAILED",
+    "BUILD_UNSCHEDULABLE", "UNSCHEDULABLE", "SCHEDULED", "APPLIED", "KUBERNETES_API_ERROR",
+    "FIELD_MANAGER_CONFLICT", "STATUS_UNREADABLE",
     "ROLLOUT_STARTED",
     "ROLLOUT_IN_PROGRESS",
     "ROLLOUT_SUCCEEDED",

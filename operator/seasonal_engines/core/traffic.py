@@ -133,7 +133,8 @@ def censored_share(samples: float, rejected: float | None, limit_stopped: float 
         return None
     if samples <= 0:
         return None
-    return float(((rejected or 0.0) + (limit_stopped or 0.0)) / samples)
+    # A share: counters larger than the requests seen (possible only with broken exporters) cap at all of them.
+    return min(1.0, max(0.0, float(((rejected or 0.0) + (limit_stopped or 0.0)) / samples)))
 
 
 def profile_from_histograms(start: datetime, end: datetime, input_hist: Histogram, output_hist: Histogram,

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import pydantic
 from kubernetes.client.exceptions import ApiException
 
 from seasonal_engines import settings as configuration
@@ -27,6 +26,7 @@ from seasonal_engines.adapters.metrics import OperatorMetrics
 from seasonal_engines.adapters.prometheus import PrometheusTraffic
 from seasonal_engines.api import durations, validation
 from seasonal_engines.api import spec as api
+from seasonal_engines.api import status as status_model
 from seasonal_engines.api.status import InferenceServiceStatus
 from seasonal_engines.core import build_jobs, decisions, planners, presets, promql, reasons, seasons
 from seasonal_engines.core.traffic import TrafficProfile, TrafficUnavailable
@@ -112,13 +112,14 @@ class Reconciler:
                                                                       api.InferenceServiceSpec | None]:
         meta = body["metadata"]
         namespace, name = meta.get("namespace", "default"), meta["name"]
-        status = read_status(body.get("status"))
+        status, status_problem = read_status(body.get("status"))
         generation = int(meta.get("generation") or 0)
         try:
             parsed = validation.parse_spec(body.get("spec"))
         except validation.SpecError as exc:
             return decisions.Observation(now=now, generation=generation, spec=None, spec_error=str(exc),
-                                         status=status, traffic=TrafficUnavailable("InvalidSpec", str(exc))), None
+                                         status=status, traffic=TrafficUnavailable("InvalidSpec", str(exc)),
+                                         status_problem=status_problem), None
 
         source = self._source(parsed)
         preset = presets.from_spec(parsed.traffic)
@@ -141,7 +142,7 @@ class Reconciler:
             rollout = self.cluster.rollout_state(parsed, body, status.target_engine, colour)
         return decisions.Observation(now=now, generation=generation, spec=parsed, spec_error=None, status=status,
                                      traffic=trailing, season_traffic=season_traffic, store=frozenset(store),
-                                     build=build, rollout=rollout), parsed
+                                     build=build, rollout=rollout, status_problem=status_problem), parsed
 
     def _source(self, spec: api.InferenceServiceSpec) -> PrometheusTraffic:
         url = spec.traffic.prometheus_url
@@ -233,14 +234,12 @@ class Reconciler:
         return self.cluster.colour_for(body, engine_hash)
 
 
-def read_status(raw: Any) -> InferenceServiceStatus:
-    """The stored status; a status this operator cannot read is started afresh rather than crashing on."""
-    data = {k: v for k, v in raw.items() if k != "kopf"} if isinstance(raw, Mapping) else {}
-    try:
-        return InferenceServiceStatus.model_validate(data)
-    except pydantic.ValidationError as exc:
-        log.warning("status unreadable, starting afresh: %s", exc)
-        return InferenceServiceStatus()
+def read_status(raw: Any) -> tuple[InferenceServiceStatus, str | None]:
+    """The stored status (``api.status.read``); one that cannot be read is started afresh, and said so."""
+    status, problem = status_model.read(raw)
+    if problem:
+        log.warning("status unreadable, starting afresh: %s", problem)
+    return status, problem
 
 
 __all__ = ["Reconciler", "Outcome", "read_status"]

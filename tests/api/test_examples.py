@@ -74,7 +74,7 @@ BROKEN = {
     "trtllm-1.3-tensorrt": (SEASONS, _set("spec.engine.trtllmVersion", "1.3.0"), "trtllmVersion", "1.2"),
     "tp-zero": (ADVISORY, _set("spec.model.tensorParallelSize", 0), "tensorParallelSize", "greater than or equal"),
     "bad-prometheus-url": (SEASONS, _set("spec.traffic.prometheusUrl", "prometheus:9090"), "prometheusUrl",
-                           "pattern"),
+                           "did you mean http://prometheus:9090"),
 }
 
 

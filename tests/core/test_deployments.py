@@ -70,17 +70,33 @@ def test_tensor_parallel_engines_launch_one_rank_per_gpu() -> None:
 
 def test_users_template_is_kept_and_completed() -> None:
     template = {"metadata": {"labels": {"team": "search"}},
-                "spec": {"serviceAccountName": "triton", "containers": [
+                "spec": {"priorityClassName": "inference", "containers": [
                     {"name": "triton", "image": "registry.local/triton:26.07", "env": [{"name": "X", "value": "1"}]},
                     {"name": "sidecar", "image": "busybox"}]}}
     dep = deployments.deployment(spec(serving={"template": template}), OWNER, ENGINE)
     validate(dep)
     pod = dep["spec"]["template"]
     assert pod["metadata"]["labels"]["team"] == "search"
-    assert pod["spec"]["serviceAccountName"] == "triton"
+    assert pod["spec"]["priorityClassName"] == "inference"
     assert pod["spec"]["containers"][0]["image"] == "registry.local/triton:26.07"
     assert [c["name"] for c in pod["spec"]["containers"]] == ["triton", "sidecar"]
     assert template["spec"]["containers"][0].get("command") is None, "the spec's template is not mutated"
+
+
+def test_triton_pods_meet_pod_security_restricted_whatever_the_template_says() -> None:
+    template = {"spec": {"securityContext": {"runAsUser": 0}, "containers": [
+        {"name": "triton", "securityContext": {"allowPrivilegeEscalation": True, "capabilities": {"drop": ["NET_RAW"]}}},
+        {"name": "sidecar", "image": "busybox"}]}}
+    # validate() refuses the escalation; the renderer enforces the same on its own (objects created before
+    # a CRD upgrade reach it unvalidated by the API server).
+    raw = spec().model_copy(update={"serving": spec().serving.model_copy(update={"template": template})})
+    pod = deployments.deployment(raw, OWNER, ENGINE)["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] == 1000
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert pod["automountServiceAccountToken"] is False
+    for c in pod["containers"]:
+        assert c["securityContext"]["allowPrivilegeEscalation"] is False
+        assert c["securityContext"]["capabilities"]["drop"][0] == "ALL"
 
 
 def test_blue_green_service_switches_colour() -> None:

@@ -89,7 +89,15 @@ def test_gpu_from_hardware_spec_overrides_and_requires_facts() -> None:
                                                  compute_capability="10.0"))
     assert custom.fp8 and custom.sm == "10.0"
     with pytest.raises(UnknownPreset, match="hardware.computeCapability"):
-        gpus.from_hardware(api.HardwareSpec(gpu_product="NVIDIA-B200"))
+        # The API refuses this spec (below); the planner still guards objects that skipped validation.
+        gpus.from_hardware(api.HardwareSpec.model_construct(gpu_product="NVIDIA-B200", memory_gi_b=None,
+                                                            compute_capability=None))
+    with pytest.raises(ValueError, match="hardware.gpuProduct 'NVIDIA-B200' has no preset"):
+        api.HardwareSpec(gpu_product="NVIDIA-B200")
+
+
+def test_the_api_knows_exactly_the_gpus_the_planner_has_facts_for() -> None:
+    assert set(api.KNOWN_GPU_PRODUCTS) == {g.product for g in gpus.PRESETS.values()}
 
 
 @pytest.mark.parametrize(("quant", "gb"), [("none", 16.06), ("fp8", 9.08), ("int4_awq", 5.70)])

@@ -58,7 +58,9 @@ def _structural(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
         node["properties"] = {k: _structural(v, defs) for k, v in node["properties"].items()}
         # An object whose every field has a default gets `default: {}` so the API server fills them in.
         # (Not where a CEL rule asks for some field: `{}` would fail it.)
-        if not node.get("required") and "default" not in node and "x-kubernetes-validations" not in node:
+        # Never on a free-form object (a pod template): `{}` would make an absent template present.
+        if not node.get("required") and "default" not in node and "x-kubernetes-validations" not in node \
+                and not node.get("x-kubernetes-preserve-unknown-fields"):
             node["default"] = {}
         node.pop("additionalProperties", None)
     elif node.get("type") == "object" and isinstance(node.get("additionalProperties"), dict):
@@ -98,6 +100,13 @@ def custom_resource_definition() -> dict[str, Any]:
             "status": status_schema,
         },
         "required": ["spec"],
+        # Children's names and label values derive from the name (core.names): refuse what cannot make them.
+        "x-kubernetes-validations": [{
+            "rule": f"self.metadata.name.size() <= {spec.MAX_SERVICE_NAME} && "
+                    f"self.metadata.name.matches('{spec.SERVICE_NAME}')",
+            "message": f"metadata.name must be a DNS-1035 label of at most {spec.MAX_SERVICE_NAME} characters "
+                       "(lowercase letters, digits and '-', starting with a letter): it names the Triton Service "
+                       "and label values"}],
     }
     spec_schema.pop("default", None)
     columns = [

@@ -14,9 +14,9 @@ import re
 import zoneinfo
 from datetime import datetime, timedelta, timezone
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from seasonal_engines.api import durations
@@ -31,7 +31,17 @@ SHORT_NAMES = ["seis"]
 CATEGORIES = ["seasonal-engines"]
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-DURATION_PATTERN = durations.PATTERN
+# InferenceService names become Service names (DNS-1035: a letter first) and label values (63 characters).
+SERVICE_NAME = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+MAX_SERVICE_NAME = 63
+# Spec durations are Go durations (what CEL's duration() parses, so the API server checks the bounds too),
+# at most 7 digits per part.
+DURATION_PATTERN = r"^([0-9]{1,7}(h|m|s))+$"
+# http(s), host, optional port and base path: no userinfo, query or fragment (the operator appends the API path).
+PROMETHEUS_URL = r"^https?://[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[-A-Za-z0-9._~%/]*)?$"
+# The node-label values of the GPUs the planner has facts for; others need hardware.memoryGiB and
+# hardware.computeCapability. tests/api checks this equals core.sizing.gpus.PRESETS.
+KNOWN_GPU_PRODUCTS = ("NVIDIA-H100-80GB-HBM3", "NVIDIA-H200", "NVIDIA-A100-SXM4-80GB", "NVIDIA-L40S", "NVIDIA-L4")
 DEFAULT_IMAGE = "nvcr.io/nvidia/tritonserver:26.07-trtllm-python-py3"
 DEFAULT_LADDER = [
     512, 1024, 2048, 3072, 4096, 6144, 8192, 12288, 16384,
@@ -54,6 +64,35 @@ class ApiModel(BaseModel):
 def cel(*rules: tuple[str, str]) -> dict[str, Any]:
     """The ``x-kubernetes-validations`` block for a model's JSON schema."""
     return {"x-kubernetes-validations": [{"rule": r, "message": m} for r, m in rules]}
+
+
+def bounded_duration(low: str, high: str) -> Any:
+    """A spec duration from ``low`` to ``high`` inclusive, checked by the API server (CEL) and by pydantic."""
+    lo, hi = durations.seconds(low), durations.seconds(high)
+
+    def check(value: str) -> str:
+        got = durations.seconds(value)
+        if not lo <= got <= hi:
+            raise ValueError(f"must be a duration from {low} to {high}")
+        return value
+
+    return Annotated[str, AfterValidator(check), Field(
+        pattern=DURATION_PATTERN, max_length=32, json_schema_extra=cel(
+            (f"duration(self) >= duration('{low}') && duration(self) <= duration('{high}')",
+             f"must be a duration from {low} to {high}")))]
+
+
+def _re2_error(pattern: str) -> str | None:
+    """Why Prometheus (Go's RE2 syntax) would refuse ``pattern`` as a label-matcher regex; None if it would not."""
+    import re2  # google-re2: the RE2 engine Prometheus' Go regexp shares its syntax with
+
+    options = re2.Options()
+    options.log_errors = False
+    try:
+        re2.compile(f"^(?:{pattern})$", options)  # Prometheus anchors matcher regexes this way
+    except re2.error as exc:
+        return str(exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc)
+    return None
 
 
 # --- model -----------------------------------------------------------------
@@ -107,16 +146,19 @@ class ModelArchitecture(ApiModel):
     or from the preset named by model.name."""
 
     num_layers: int = Field(description="Transformer layers (num_hidden_layers).", ge=1, le=1024)
-    hidden_size: int = Field(description="Hidden size.", ge=1)
-    num_attention_heads: int = Field(description="Query heads.", ge=1)
-    num_key_value_heads: int = Field(description="Key/value heads (GQA); equals numAttentionHeads for MHA.", ge=1)
-    head_dim: int | None = Field(None, description="Head dimension; default hiddenSize / numAttentionHeads.", ge=1)
-    max_position_embeddings: int = Field(description="Longest context the model was trained for, in tokens.", ge=1)
-    vocab_size: int = Field(32000, description="Vocabulary size.", ge=1)
+    hidden_size: int = Field(description="Hidden size.", ge=1, le=131072)
+    num_attention_heads: int = Field(description="Query heads.", ge=1, le=1024)
+    num_key_value_heads: int = Field(description="Key/value heads (GQA); equals numAttentionHeads for MHA.", ge=1,
+                                     le=1024)
+    head_dim: int | None = Field(None, description="Head dimension; default hiddenSize / numAttentionHeads.", ge=1,
+                                 le=4096)
+    max_position_embeddings: int = Field(description="Longest context the model was trained for, in tokens.", ge=1,
+                                         le=10_485_760)
+    vocab_size: int = Field(32000, description="Vocabulary size.", ge=1, le=4_194_304)
     parameter_count: int | None = Field(None, description="Total parameters; estimated from the shape when absent.",
-                                        ge=1)
+                                        ge=1, le=10 ** 14)
     rope_scaling_factor: float | None = Field(None, description="RoPE scaling factor, when the checkpoint uses one.",
-                                              gt=0)
+                                              gt=0, le=1024)
 
 
 class Dtype(str, Enum):
@@ -179,13 +221,27 @@ class ModelSpec(ApiModel):
 class HardwareSpec(ApiModel):
     """The GPU the engine is built for and served on. TensorRT engines only run on the SM they were built on."""
 
+    model_config = ConfigDict(json_schema_extra=cel(
+        ("self.gpuProduct in [" + ", ".join(f"'{p}'" for p in KNOWN_GPU_PRODUCTS) + "] || "
+         "(has(self.memoryGiB) && has(self.computeCapability))",
+         "hardware.gpuProduct has no preset: set hardware.memoryGiB and hardware.computeCapability, or use one of "
+         + ", ".join(KNOWN_GPU_PRODUCTS)),
+    ))
+
     gpu_product: str = Field(description="Value of the nvidia.com/gpu.product node label, for example "
                              "NVIDIA-H100-80GB-HBM3. Build Jobs and Triton pods are pinned to it.",
                              min_length=1, max_length=63, pattern=r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
     memory_gi_b: float | None = Field(None, alias="memoryGiB", description="GPU memory in GiB; taken from the "
                                       "GPU preset when absent.", gt=0, le=4096)
     compute_capability: str | None = Field(None, description="Compute capability such as 9.0; taken from the GPU "
-                                           "preset when absent.", pattern=r"^[0-9]{1,2}\.[0-9]$")
+                                           "preset when absent.", pattern=r"^[0-9]{1,2}\.[0-9]$", max_length=4)
+
+    @model_validator(mode="after")
+    def _known_or_described(self) -> HardwareSpec:
+        if self.gpu_product not in KNOWN_GPU_PRODUCTS and (self.memory_gi_b is None or self.compute_capability is None):
+            raise ValueError(f"hardware.gpuProduct {self.gpu_product!r} has no preset: set hardware.memoryGiB and "
+                             f"hardware.computeCapability, or use one of {', '.join(KNOWN_GPU_PRODUCTS)}")
+        return self
 
 
 # --- engine ----------------------------------------------------------------
@@ -217,11 +273,11 @@ class EngineSpec(ApiModel):
                                 "needs 1.2.x or older: 1.3 removed trtllm-build.",
                                 pattern=r"^[0-9]+\.[0-9]+(\.[0-9]+)?([.a-z0-9]*)$", max_length=32)
     store: EngineStoreSpec = Field(description="Where engines are published.")
-    build_deadline: str = Field("2h", description="activeDeadline of a build Job (for example 90m, 2h).",
-                                pattern=DURATION_PATTERN)
-    build_lead_time: str = Field("1h", description="How long before a season starts its engine build begins; "
-                                 "the operator uses the larger of this and the p95 of recorded build durations.",
-                                 pattern=DURATION_PATTERN)
+    build_deadline: bounded_duration("10m", "48h") = Field(
+        "2h", description="activeDeadline of a build Job (for example 90m, 2h), from 10m to 48h.")
+    build_lead_time: bounded_duration("0s", "168h") = Field(
+        "1h", description="How long before a season starts its engine build begins, up to 168h; the operator "
+        "uses the larger of this and the p95 of recorded build durations.")
 
 
 # --- traffic ---------------------------------------------------------------
@@ -246,10 +302,27 @@ class MatchOp(str, Enum):
 class LabelMatcher(ApiModel):
     """A PromQL label matcher added to every query."""
 
+    # CEL's matches() compiles with Go's regexp, exactly as Prometheus does: an invalid regex fails the rule.
+    model_config = ConfigDict(json_schema_extra=cel(
+        # Either side errors when the regex does not compile, and an error fails the rule.
+        ("(self.op != '=~' && self.op != '!~') || ''.matches('^(?:' + self.value + ')$') || "
+         "!''.matches('^(?:' + self.value + ')$')",
+         "selector regex is not valid RE2 (Prometheus' regex syntax): no lookaround or backreferences"),
+    ))
+
     label: str = Field(description="Label name.", pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$", max_length=128)
     op: MatchOp = Field(MatchOp.eq, description="Matcher operator.")
-    value: str = Field(description="Value or regular expression; escaped before it reaches PromQL.",
-                       max_length=1024)
+    value: str = Field(description="Value or regular expression (RE2 syntax, as Prometheus matches); escaped "
+                       "before it reaches PromQL.", max_length=1024)
+
+    @model_validator(mode="after")
+    def _regex_is_re2(self) -> LabelMatcher:
+        if self.op in (MatchOp.re.value, MatchOp.nre.value):
+            why = _re2_error(self.value)
+            if why is not None:
+                raise ValueError(f"selector {self.label}{self.op} regex {self.value!r} is not valid RE2, the syntax "
+                                 f"Prometheus uses ({why}); RE2 has no lookaround or backreferences")
+        return self
 
 
 class CustomMetrics(ApiModel):
@@ -275,20 +348,36 @@ class TrafficSpec(ApiModel):
     ))
 
     prometheus_url: str = Field(description="Base URL of the Prometheus API, for example "
-                                "http://prometheus-operated.monitoring:9090.", pattern=r"^https?://.+",
-                                max_length=2048)
+                                "http://prometheus-operated.monitoring:9090: http or https, host, optional port and "
+                                "base path, no query, fragment or user. The operator only sends POST "
+                                "<base>/api/v1/query.", max_length=512,
+                                json_schema_extra={"pattern": PROMETHEUS_URL})
     preset: Preset = Field(Preset.seasonal, description="Metric names to read: seasonal (our Triton token exporter, "
                            "finest buckets and censoring counters), vllm, nim, dynamo, triton-trtllm (buckets stop "
                            "at 1000 tokens) or custom.")
     metrics: CustomMetrics | None = Field(None, description="Metric names, with preset custom.")
     selector: list[LabelMatcher] = Field(default_factory=list, description="Label matchers selecting this "
                                          "service's series.", max_length=16)
-    window: str = Field("1h", description="Trailing window for drift evaluation.", pattern=DURATION_PATTERN)
-    evaluation_interval: str = Field("5m", description="How often traffic is evaluated.", pattern=DURATION_PATTERN)
+    window: bounded_duration("1m", "168h") = Field("1h", description="Trailing window for drift evaluation, from "
+                                                   "1m to 168h.")
+    evaluation_interval: bounded_duration("10s", "24h") = Field("5m", description="How often traffic is evaluated, "
+                                                                "from 10s to 24h.")
     min_samples: int = Field(1000, description="Fewer requests than this in a window: traffic is insufficient "
-                             "and nothing is planned from it.", ge=1)
+                             "and nothing is planned from it.", ge=1, le=10_000_000)
     peak_percentile: float = Field(0.99, description="Percentile of the Poisson arrival model used for the peak "
                                    "request rate.", gt=0, lt=1)
+
+    @field_validator("prometheus_url")
+    @classmethod
+    def _prometheus_url(cls, v: str) -> str:
+        if not re.fullmatch(PROMETHEUS_URL, v):
+            hint = ""
+            if not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", v):
+                hint = f"; did you mean http://{v}?"
+            elif re.search(r"[?#@]", v):
+                hint = "; remove the query, fragment or user: the operator adds /api/v1/query itself"
+            raise ValueError(f"{v!r} is not an http(s) URL of host, optional port and base path{hint}")
+        return v
 
     @model_validator(mode="after")
     def _metrics_iff_custom(self) -> TrafficSpec:
@@ -315,9 +404,9 @@ class SizingPolicy(ApiModel):
                                      "covers, inside (0, 1).", gt=0, lt=1)
     headroom: float = Field(0.1, description="Extra fraction added to each quantile before rounding up.",
                             ge=0, le=4)
-    ladder: tuple[int, ...] = Field(tuple(DEFAULT_LADDER), description="Sizes limits round up "
-                              "to, ascending, so that neighbouring seasons share engines.",
-                              min_length=1, max_length=64)
+    ladder: tuple[Annotated[int, Field(ge=16, le=1_048_576)], ...] = Field(
+        tuple(DEFAULT_LADDER), description="Sizes limits round up to, ascending, so that neighbouring seasons "
+        "share engines; each from 16 to 1048576 tokens.", min_length=1, max_length=64)
     max_beyond_fraction: float = Field(0.001, description="Largest share of requests allowed beyond the limits; "
                                        "limits grow until the planning window's share is no larger.", ge=0, lt=1)
     max_batch_size: int | None = Field(None, description="Fixed max_batch_size; derived from KV memory and peak "
@@ -353,7 +442,7 @@ class Season(ApiModel):
     timezone: str = Field("UTC", description="IANA timezone the schedule is read in, for example Europe/Berlin.",
                           max_length=64)
     duration: str = Field(description="How long the season lasts, in Go duration form (for example 10h, 90m); "
-                          "shorter than the time between two starts.", pattern=durations.GO_PATTERN, max_length=32)
+                          "shorter than the time between two starts.", pattern=DURATION_PATTERN, max_length=32)
     history: int = Field(4, description="Past occurrences of this season that its engine is planned from.",
                          ge=1, le=52)
 
@@ -398,8 +487,22 @@ class DowngradeWindow(ApiModel):
 
     schedule: str = Field(description="Cron expression for the window's start.", min_length=9, max_length=128)
     timezone: str = Field("UTC", description="IANA timezone of the schedule.", max_length=64)
-    duration: str = Field(description="Window length in Go duration form.", pattern=durations.GO_PATTERN,
-                          max_length=32)
+    duration: bounded_duration("1m", "168h") = Field(description="Window length in Go duration form, from 1m to "
+                                                     "168h.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, v: str) -> str:
+        return Season._known_timezone(v)
+
+    @field_validator("schedule")
+    @classmethod
+    def _valid_cron(cls, v: str) -> str:
+        from croniter import croniter
+
+        if not croniter.is_valid(v):
+            raise ValueError(f"schedule {v!r} is not a valid cron expression (five fields, for example '0 2 * * *')")
+        return v
 
 
 class ShiftPolicy(ApiModel):
@@ -410,9 +513,9 @@ class ShiftPolicy(ApiModel):
     rebuild by itself, because a few minutes of requests are too few to plan from: a coverage breach does."""
 
     enabled: bool = Field(True, description="Test every evaluation for a shift in input and sequence lengths.")
-    window: str = Field("15m", description="The recent window compared with the planning traffic. Shorter reacts "
-                        "sooner but holds fewer requests. At most half of traffic.window is used.",
-                        pattern=DURATION_PATTERN)
+    window: bounded_duration("1m", "24h") = Field("15m", description="The recent window compared with the planning "
+                                                  "traffic, from 1m to 24h. Shorter reacts sooner but holds fewer "
+                                                  "requests. At most half of traffic.window is used.")
     significance: float = Field(0.001, description="Chance of a false alarm per evaluation when nothing moved "
                                 "(statistical significance, split across the tests).", gt=0, lt=0.5)
     min_effect: float = Field(0.1, description="Least move that counts, as the mean rank of recent requests within "
@@ -432,9 +535,9 @@ class DriftPolicy(ApiModel):
                                 "than a fresh plan needs.", gt=1, le=100)
     consecutive_evaluations: int = Field(3, description="Evaluations in a row a breach or waste must persist "
                                          "before acting (hysteresis).", ge=1, le=100)
-    min_rebuild_interval: str = Field("6h", description="Least time between two drift rebuilds. Breaches "
-                                      "ignore it: rejecting requests is worse than one more build.",
-                                      pattern=DURATION_PATTERN)
+    min_rebuild_interval: bounded_duration("0s", "720h") = Field(
+        "6h", description="Least time between two drift rebuilds, up to 720h. Breaches ignore it: rejecting "
+        "requests is worse than one more build.")
     downsize_window: DowngradeWindow | None = Field(None, description="When set, downward rebuilds roll out only "
                                                     "inside this window.")
     shift: ShiftPolicy = Field(default_factory=ShiftPolicy, description="Early warning of a shift in request "
@@ -450,18 +553,21 @@ class Strategy(str, Enum):
 class Slo(ApiModel):
     """Latency objectives checked after a rollout."""
 
-    ttft_p99_seconds: float | None = Field(None, description="p99 time to first token, seconds.", gt=0)
-    itl_p99_seconds: float | None = Field(None, description="p99 inter-token latency, seconds.", gt=0)
+    ttft_p99_seconds: float | None = Field(None, description="p99 time to first token, seconds.", gt=0, le=3600)
+    itl_p99_seconds: float | None = Field(None, description="p99 inter-token latency, seconds.", gt=0, le=60)
 
 
 class RolloutPolicy(ApiModel):
     """How Triton moves to a new engine."""
 
-    strategy: Strategy = Field(Strategy.rolling_update, description="RollingUpdate (maxSurge 0, maxUnavailable 1: "
-                               "needs no spare GPU), BlueGreen (a second Deployment; the Service switches when it "
-                               "is ready) or Recreate.")
-    readiness_timeout: str = Field("30m", description="How long a rollout may take before it is rolled back.",
-                                   pattern=DURATION_PATTERN)
+    strategy: Strategy = Field(Strategy.rolling_update, description="RollingUpdate (maxSurge 1, maxUnavailable 0: "
+                               "no serving pod goes before its replacement is ready; needs one spare set of GPUs "
+                               "and waits, condition RolloutBlocked, while there is none), BlueGreen (a second "
+                               "Deployment; the Service switches when it is ready; needs the GPUs twice) or "
+                               "Recreate (stops the serving pods first: downtime, needs no spare GPU).")
+    readiness_timeout: bounded_duration("1m", "24h") = Field(
+        "30m", description="How long a rollout may take (waiting for a GPU included) before it is rolled back, "
+        "from 1m to 24h.")
     auto_rollback: bool = Field(True, description="Roll back to the previous engine when a rollout fails or "
                                 "times out.")
     slo: Slo | None = Field(None, description="Optional latency objectives.")
@@ -477,27 +583,122 @@ class DeploymentRef(ApiModel):
     container: str = Field("triton", description="Container that runs tritonserver.", max_length=63)
 
 
+def _open(description: str, properties: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An object schema that keeps unknown fields and names only the ones the API server must see."""
+    node: dict[str, Any] = {"type": "object", "description": description, "x-kubernetes-preserve-unknown-fields": True}
+    if properties:
+        node["properties"] = properties
+    return node
+
+
+def _flag(description: str) -> dict[str, Any]:
+    return {"type": "boolean", "description": description}
+
+
+def _containers(kind: str) -> dict[str, Any]:
+    return {"type": "array", "maxItems": 32, "description": f"The pod's {kind}.", "items": _open(
+        "A container.", {"securityContext": _open("Container security settings.", {
+            "privileged": _flag("Privileged mode: refused unless serving.allowPrivileged."),
+            "allowPrivilegeEscalation": _flag("Privilege escalation: refused unless serving.allowPrivileged."),
+            "capabilities": _open("Linux capabilities.", {"add": {
+                "type": "array", "maxItems": 64, "description": "Added capabilities: refused unless "
+                "serving.allowPrivileged.", "items": {"type": "string", "maxLength": 64}}}),
+        })})}
+
+
+# Just enough of a pod template for CEL to refuse what would let an InferenceService author take the node:
+# the rest of the template is kept as written (and validated by the API server in the Deployment).
+TEMPLATE_SCHEMA = _open("Pod template.", {"spec": _open("Pod spec.", {
+    "hostNetwork": _flag("Host network: refused unless serving.allowPrivileged."),
+    "hostPID": _flag("Host PID namespace: refused unless serving.allowPrivileged."),
+    "hostIPC": _flag("Host IPC namespace: refused unless serving.allowPrivileged."),
+    "serviceAccountName": {"type": "string", "maxLength": 253, "description": "Service account: refused unless "
+                           "serving.allowPrivileged (Triton pods run without API credentials)."},
+    "volumes": {"type": "array", "maxItems": 64, "description": "Volumes.", "items": _open("A volume.", {
+        "hostPath": _open("A node directory: refused unless serving.allowPrivileged.")})},
+    "containers": _containers("containers"), "initContainers": _containers("init containers"),
+})})
+
+
+def _privileged_asks(template: dict[str, Any]) -> list[str]:
+    """What in a pod template reaches beyond the pod: host namespaces, hostPath, privileged containers, added
+    capabilities, another service account. Each as the field path that asks for it."""
+    spec = template.get("spec") if isinstance(template.get("spec"), dict) else {}
+    asks = [f"template.spec.{k}" for k in ("hostNetwork", "hostPID", "hostIPC") if spec.get(k)]
+    if spec.get("serviceAccountName") or spec.get("serviceAccount"):
+        asks.append("template.spec.serviceAccountName")
+    for i, v in enumerate(spec.get("volumes") or []):
+        if isinstance(v, dict) and "hostPath" in v:
+            asks.append(f"template.spec.volumes[{i}].hostPath")
+    for kind in ("containers", "initContainers"):
+        for i, c in enumerate(spec.get(kind) or []):
+            sc = c.get("securityContext") if isinstance(c, dict) else None
+            if not isinstance(sc, dict):
+                continue
+            if sc.get("privileged"):
+                asks.append(f"template.spec.{kind}[{i}].securityContext.privileged")
+            if sc.get("allowPrivilegeEscalation"):
+                asks.append(f"template.spec.{kind}[{i}].securityContext.allowPrivilegeEscalation")
+            if isinstance(sc.get("capabilities"), dict) and sc["capabilities"].get("add"):
+                asks.append(f"template.spec.{kind}[{i}].securityContext.capabilities.add")
+    return asks
+
+
+_PRIVILEGED_CEL = " || ".join([
+    "!has(self.template) || !has(self.template.spec)",
+    "((!has(self.template.spec.hostNetwork) || !self.template.spec.hostNetwork)"
+    " && (!has(self.template.spec.hostPID) || !self.template.spec.hostPID)"
+    " && (!has(self.template.spec.hostIPC) || !self.template.spec.hostIPC)"
+    " && !has(self.template.spec.serviceAccountName)"
+    " && (!has(self.template.spec.volumes) || self.template.spec.volumes.all(v, !has(v.hostPath)))"
+    + "".join(f" && (!has(self.template.spec.{k}) || self.template.spec.{k}.all(c, !has(c.securityContext) ||"
+              " ((!has(c.securityContext.privileged) || !c.securityContext.privileged)"
+              " && (!has(c.securityContext.allowPrivilegeEscalation) || !c.securityContext.allowPrivilegeEscalation)"
+              " && (!has(c.securityContext.capabilities) || !has(c.securityContext.capabilities.add)"
+              " || size(c.securityContext.capabilities.add) == 0))))"
+              for k in ("containers", "initContainers")) + ")",
+])
+
+
 class ServingSpec(ApiModel):
     """The Triton Deployment serving the engine."""
 
     model_config = ConfigDict(json_schema_extra=cel(
         ("!(has(self.template) && has(self.deploymentRef))", "set serving.template or serving.deploymentRef, not both"),
+        ("self.allowPrivileged || " + _PRIVILEGED_CEL,
+         "serving.template asks for host namespaces, hostPath volumes, privileged or escalating containers, added "
+         "capabilities or its own serviceAccountName: remove them, or set serving.allowPrivileged: true (and let "
+         "your admission policy decide who may)"),
     ))
 
     replicas: int = Field(1, description="Triton replicas.", ge=0, le=1000)
     model_name: str = Field("ensemble", description="Triton model checked for readiness after a rollout.",
                             min_length=1, max_length=128)
     template: dict[str, Any] | None = Field(None, description="Pod template for an operator-owned Triton "
-                                            "Deployment; the operator adds the engine volume, GPU resources and "
-                                            "node selector.", json_schema_extra={
-                                                "x-kubernetes-preserve-unknown-fields": True, "type": "object"})
+                                            "Deployment; the operator adds the engine volume, GPU resources, node "
+                                            "selector and a restricted securityContext (non-root uid 1000, the "
+                                            "NGC Triton images' triton-server user).",
+                                            json_schema_extra={k: v for k, v in TEMPLATE_SCHEMA.items()
+                                                               if k != "description"})
     deployment_ref: DeploymentRef | None = Field(None, description="An existing Triton Deployment to manage "
-                                                 "instead.")
+                                                 "instead. It must carry the label "
+                                                 "seasonalengines.io/managed-by-inferenceservice=<this name>: a "
+                                                 "Deployment is never changed without its owner's consent.")
+    allow_privileged: bool = Field(False, description="Let serving.template ask for host namespaces, hostPath "
+                                   "volumes, privileged or escalating containers, added capabilities or its own "
+                                   "service account. Off: such templates are refused. Cluster admins can forbid "
+                                   "this field with their own admission policy.")
 
     @model_validator(mode="after")
     def _one_source(self) -> ServingSpec:
         if self.template is not None and self.deployment_ref is not None:
             raise ValueError("set serving.template or serving.deploymentRef, not both")
+        if self.template is not None and not self.allow_privileged:
+            asks = _privileged_asks(self.template)
+            if asks:
+                raise ValueError(f"{', '.join('serving.' + a for a in asks)}: reaches beyond the pod (host "
+                                 "namespaces, hostPath, privileged or escalating containers, added capabilities, "
+                                 "another service account); remove it, or set serving.allowPrivileged: true")
         return self
 
 
@@ -544,9 +745,6 @@ class InferenceServiceSpec(ApiModel):
         if self.engine.backend == Backend.tensorrt.value and not trtllm_has_build(self.engine.trtllm_version):
             raise ValueError(f"engine.trtllmVersion {self.engine.trtllm_version} has no trtllm-build (removed in "
                              "1.3): pin 1.2.x or older, or set engine.backend: pytorch")
-        if self.drift.shift.enabled and durations.seconds(self.drift.shift.window) <= 0:
-            raise ValueError(f"drift.shift.window must be longer than 0, got {self.drift.shift.window}; lengthen it "
-                             "or set drift.shift.enabled: false")
         return self
 
     def shift_window_seconds(self) -> float | None:

@@ -6,14 +6,33 @@ message, lastTransitionTime, observedGeneration). Pure data: no I/O.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field
+import pydantic
+from pydantic import ConfigDict, Field, model_validator
 
 from seasonal_engines.api.spec import ApiModel
 
 HISTORY_LIMIT = 10
+
+
+def _rfc3339(value: str) -> str:
+    from datetime import datetime
+
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{value!r} is not an RFC 3339 time such as 2026-01-01T00:00:00Z") from None
+    if parsed.tzinfo is None:
+        raise ValueError(f"{value!r} has no timezone; write it in UTC with a Z")
+    return value
+
+
+# Times in status: checked when read, so a hand-edited time starts the status afresh instead of failing later.
+Time = Annotated[str, pydantic.AfterValidator(_rfc3339), Field(max_length=64)]
 BUILD_DURATIONS_LIMIT = 20
 
 
@@ -49,7 +68,7 @@ class Condition(StatusModel):
     status: ConditionStatus = Field(description="True, False or Unknown.")
     reason: str = Field(description="CamelCase reason for the last transition.", max_length=128)
     message: str = Field("", description="Human-readable details.", max_length=4096)
-    last_transition_time: str = Field(description="When the status last changed (RFC 3339).",
+    last_transition_time: Time = Field(description="When the status last changed (RFC 3339).",
                                       json_schema_extra={"format": "date-time"})
     observed_generation: int | None = Field(None, description="metadata.generation the condition was set "
                                             "from.", ge=0)
@@ -72,9 +91,9 @@ class EngineRef(StatusModel):
     season: str | None = Field(None, description="Season the engine was planned for; none for the trailing "
                                "window.", max_length=63)
     backend: str = Field("tensorrt", description="tensorrt, pytorch or cpu-stand-in.", max_length=32)
-    built_at: str | None = Field(None, description="When the build finished.",
+    built_at: Time | None = Field(None, description="When the build finished.",
                                  json_schema_extra={"format": "date-time"})
-    rolled_out_at: str | None = Field(None, description="When it began serving.",
+    rolled_out_at: Time | None = Field(None, description="When it began serving.",
                                       json_schema_extra={"format": "date-time"})
     generation: int | None = Field(None, description="Engine generation: increases with every rollout.", ge=0)
     reason: str | None = Field(None, description="Why it was chosen: Initial, Bootstrap, SeasonStart, "
@@ -94,7 +113,7 @@ class TrafficSummary(StatusModel):
     """What the last evaluation observed."""
 
     window: str = Field(description="The window evaluated, for example 1h.", max_length=32)
-    evaluated_at: str = Field(description="Evaluation time.", json_schema_extra={"format": "date-time"})
+    evaluated_at: Time = Field(description="Evaluation time.", json_schema_extra={"format": "date-time"})
     samples: float = Field(description="Requests in the window.", ge=0)
     input: Quantiles = Field(description="Prompt tokens.")
     output: Quantiles = Field(description="Generated tokens.")
@@ -111,7 +130,7 @@ class SeasonStatus(StatusModel):
     """The next season to start."""
 
     name: str = Field(description="Season name.", max_length=63)
-    starts_at: str = Field(description="Start time.", json_schema_extra={"format": "date-time"})
+    starts_at: Time = Field(description="Start time.", json_schema_extra={"format": "date-time"})
     engine_ready: bool = Field(False, description="Whether its engine is built and in the store.")
     engine_hash: str | None = Field(None, description="The engine planned for it.", max_length=128)
 
@@ -133,6 +152,30 @@ class ShiftStatus(StatusModel):
     message: str = Field(description="The strongest test, for people.", max_length=1024)
 
 
+class BucketSharesStatus(StatusModel):
+    """Cumulative share of requests at or below each finite bucket bound."""
+
+    le: list[float] = Field(default_factory=list, description="Finite bucket bounds, ascending.", max_length=512)
+    cdf: list[Annotated[float, Field(ge=0, le=1)]] = Field(default_factory=list, description="Share of requests "
+                                                             "at or below each bound.", max_length=512)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BucketSharesStatus:
+        if len(self.le) != len(self.cdf):
+            raise ValueError("le and cdf must have the same length")
+        if any(not math.isfinite(b) for b in self.le) or any(b2 <= b1 for b1, b2 in zip(self.le, self.le[1:])):
+            raise ValueError("le must be finite and strictly ascending")
+        return self
+
+
+class ShiftReferenceStatus(StatusModel):
+    """The bucket distributions of the traffic the serving engine was planned from (for shift detection)."""
+
+    input: BucketSharesStatus = Field(default_factory=BucketSharesStatus, description="Prompt tokens.")
+    sequence: BucketSharesStatus = Field(default_factory=BucketSharesStatus, description="Prompt plus output.")
+    samples: float = Field(0.0, description="Requests behind the shares.", ge=0, le=1e15)
+
+
 class DriftStatus(StatusModel):
     """Drift between the traffic and the serving engine, and what drift remembers between evaluations."""
 
@@ -147,14 +190,12 @@ class DriftStatus(StatusModel):
     waste_streak: int = Field(0, description="Evaluations in a row with a wasteful envelope.", ge=0)
     shift_streak: int = Field(0, description="Evaluations in a row with a shift in request lengths.", ge=0)
     shift: ShiftStatus | None = Field(None, description="The last shift tests (absent when none could be made).")
-    last_rebuild: str | None = Field(None, description="When drift last triggered a rebuild.",
+    last_rebuild: Time | None = Field(None, description="When drift last triggered a rebuild.",
                                      json_schema_extra={"format": "date-time"})
-    last_evaluated: str | None = Field(None, description="The last evaluation that counted.",
+    last_evaluated: Time | None = Field(None, description="The last evaluation that counted.",
                                        json_schema_extra={"format": "date-time"})
-    reference: dict[str, Any] | None = Field(None, description="Bucket distributions of the traffic the serving "
-                                             "engine was planned from (for the shift score).",
-                                             json_schema_extra={"x-kubernetes-preserve-unknown-fields": True,
-                                                                "type": "object"})
+    reference: ShiftReferenceStatus | None = Field(None, description="Bucket distributions of the traffic the "
+                                                   "serving engine was planned from (for the shift score).")
 
 
 class BuildStatus(StatusModel):
@@ -165,7 +206,7 @@ class BuildStatus(StatusModel):
     season: str | None = Field(None, description="Season it is for.", max_length=63)
     reason: str = Field(description="Why it was started: Initial, Season, DriftBreach, DriftWaste.",
                         max_length=64)
-    started_at: str = Field(description="Start time.", json_schema_extra={"format": "date-time"})
+    started_at: Time = Field(description="Start time.", json_schema_extra={"format": "date-time"})
     attempts: int = Field(1, description="Attempts so far.", ge=1)
 
 
@@ -174,7 +215,7 @@ class RolloutStatus(StatusModel):
 
     engine_hash: str = Field(description="Engine being rolled out.", max_length=128)
     previous_hash: str | None = Field(None, description="Engine to return to on failure.", max_length=128)
-    started_at: str = Field(description="Start time.", json_schema_extra={"format": "date-time"})
+    started_at: Time = Field(description="Start time.", json_schema_extra={"format": "date-time"})
     rollback: bool = Field(False, description="Whether this rollout is itself a rollback.")
 
 
@@ -207,10 +248,24 @@ class InferenceServiceStatus(StatusModel):
     builds_started: int = Field(0, description="Build Jobs started for this InferenceService so far; each "
                                 "attempt's Job is named with the next number, so a failed Job stays for its logs "
                                 "and is never mistaken for the next attempt.", ge=0, le=10 ** 9)
-    last_build_failure_at: str | None = Field(None, description="When the last build failed.",
+    last_build_failure_at: Time | None = Field(None, description="When the last build failed.",
                                               json_schema_extra={"format": "date-time"})
     failed_rollouts: list[str] = Field(default_factory=list, description="Engines whose rollout failed; "
                                        "not rolled out again until the spec changes.", max_length=HISTORY_LIMIT)
     build_durations_seconds: list[float] = Field(default_factory=list, description="Durations of recent "
                                                  "successful builds, for season lead times.",
                                                  max_length=BUILD_DURATIONS_LIMIT)
+
+
+def read(raw: Any) -> tuple[InferenceServiceStatus, str | None]:
+    """The stored status as the operator's model, and why it had to start afresh (None when it did not):
+    a status this operator cannot read (hand-edited, or from a newer schema) is never acted on half-read."""
+    data = {k: v for k, v in raw.items() if k != "kopf"} if isinstance(raw, Mapping) else {}
+    if raw is not None and not isinstance(raw, Mapping):
+        return InferenceServiceStatus(), f"status is a {type(raw).__name__}, not an object"
+    try:
+        return InferenceServiceStatus.model_validate(data), None
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "status"
+        return InferenceServiceStatus(), f"status.{where}: {first.get('msg', 'unreadable')}"

@@ -6,6 +6,7 @@ wrong, and what would be valid. Pure: dicts in, models or errors out.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,6 +75,27 @@ def parse_spec(raw: dict[str, Any] | None) -> api.InferenceServiceSpec:
         raise SpecError(errors_from(exc)) from None
 
 
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name an InferenceService (its children's names and label values derive from it)."""
+    if len(name) > api.MAX_SERVICE_NAME or not re.fullmatch(api.SERVICE_NAME, name):
+        return (f"{name!r} must be a DNS-1035 label of at most {api.MAX_SERVICE_NAME} characters (lowercase "
+                "letters, digits and '-', starting with a letter): it names the Triton Service and label values")
+    return None
+
+
+def warnings(spec: api.InferenceServiceSpec) -> list[FieldError]:
+    """Valid choices a person should make knowingly."""
+    out = []
+    if spec.rollout.strategy == api.Strategy.recreate.value:
+        out.append(FieldError("spec.rollout.strategy", "Recreate stops every serving pod before the new engine is "
+                              "ready: requests fail during each rollover. RollingUpdate (the default) keeps them "
+                              "serving and needs one spare set of GPUs"))
+    if spec.serving.allow_privileged:
+        out.append(FieldError("spec.serving.allowPrivileged", "the Triton pod template may reach beyond the pod "
+                              "(host namespaces, hostPath, privileged containers)"))
+    return out
+
+
 def parse_manifest(manifest: dict[str, Any]) -> api.InferenceServiceSpec:
     """Validate a whole InferenceService object: apiVersion, kind, metadata.name and spec."""
     problems: list[FieldError] = []
@@ -83,8 +105,11 @@ def parse_manifest(manifest: dict[str, Any]) -> api.InferenceServiceSpec:
                                    "KServe's serving.kserve.io InferenceService is a different resource"))
     if manifest.get("kind") != api.KIND:
         problems.append(FieldError("kind", f"must be {api.KIND} (got {manifest.get('kind')!r})"))
-    if not (manifest.get("metadata") or {}).get("name"):
+    name = (manifest.get("metadata") or {}).get("name")
+    if not name:
         problems.append(FieldError("metadata.name", "missing; name the InferenceService"))
+    elif name_problem(str(name)):
+        problems.append(FieldError("metadata.name", name_problem(str(name)) or ""))
     try:
         parsed = parse_spec(manifest.get("spec"))
     except SpecError as exc:

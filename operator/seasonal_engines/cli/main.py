@@ -48,6 +48,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `seasonal ... | head`: the reader left. Point stdout at /dev/null so the interpreter's final flush
+        # does not raise again, and end quietly as other command-line tools do.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except (ValueError, FileNotFoundError) as exc:  # bad input: say what and where, no traceback
         print(f"seasonal {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -23,7 +23,19 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
 def run(args: argparse.Namespace) -> int:
     failed = 0
     for path in args.files:
-        docs = [d for d in yaml.safe_load_all(path.read_text()) if isinstance(d, dict)]
+        try:
+            docs = [d for d in yaml.safe_load_all(path.read_text()) if isinstance(d, dict)]
+        except OSError as exc:
+            print(f"{path}: cannot read: {exc.strerror}", file=sys.stderr)
+            failed += 1
+            continue
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+            what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            print(f"{path}{where}: not valid YAML: {what}", file=sys.stderr)
+            failed += 1
+            continue
         found = [d for d in docs if d.get("kind") == api.KIND]
         if not found:
             print(f"{path}: no {api.KIND} documents", file=sys.stderr)
@@ -31,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         for doc in found:
             name = (doc.get("metadata") or {}).get("name", "<unnamed>")
             try:
-                validation.parse_manifest(doc)
+                parsed = validation.parse_manifest(doc)
             except validation.SpecError as exc:
                 failed += 1
                 print(f"{path}: {name}: invalid")
@@ -39,4 +51,6 @@ def run(args: argparse.Namespace) -> int:
                     print(f"  {err}")
             else:
                 print(f"{path}: {name}: valid")
+                for warning in validation.warnings(parsed):
+                    print(f"  warning: {warning}")
     return 1 if failed else 0

@@ -118,6 +118,7 @@ class Observation:
     store: frozenset[str] = frozenset()                           # complete engines in the store
     build: BuildObservation | None = None
     rollout: RolloutObservation | None = None
+    status_problem: str | None = None   # why the stored status could not be read (``status`` starts afresh)
 
 
 # --- what goes out ----------------------------------------------------------
@@ -192,6 +193,9 @@ class _Draft:
 def decide(obs: Observation, planner: Planner, bootstrap: BootstrapPlanner) -> Decision:
     """The next actions and status for one InferenceService. Total: never raises on any observation."""
     d = _Draft(obs)
+    if obs.status_problem:
+        d.emit("Warning", reasons.STATUS_UNREADABLE, f"{obs.status_problem}; the operator starts from a fresh "
+               "status (what serves is re-learned from the cluster)")
     if obs.spec is None:
         d.condition(cond.SPEC_VALID, False, reasons.INVALID_SPEC, obs.spec_error or "invalid spec",
                     event="Warning")
@@ -300,8 +304,7 @@ def _evaluate_drift(d: _Draft, spec: InferenceServiceSpec,
     serving = d.status.serving_engine
     if serving is None:
         return None
-    old = d.status.drift.model_dump(by_alias=True) if d.status.drift else None
-    state = drift.DriftState.from_dict(old)
+    state = _drift_state(d)
     new_state, verdict = drift.evaluate(
         serving=summaries.envelope_of(serving), traffic=d.obs.traffic,
         fresh=fresh.envelope if isinstance(fresh, PlannedEngine) else None, policy=spec.drift, state=state,
@@ -312,6 +315,16 @@ def _evaluate_drift(d: _Draft, spec: InferenceServiceSpec,
     d.condition(cond.DRIFTED, drifted, verdict.reason, verdict.message, event="Warning" if drifted else None)
     _report_shift(d, spec, verdict)
     return verdict
+
+
+def _drift_state(d: _Draft) -> drift.DriftState:
+    """Drift's memory from status; one it cannot read starts afresh (status is typed, so this is a guard)."""
+    old = d.status.drift.model_dump(by_alias=True) if d.status.drift else None
+    try:
+        return drift.DriftState.from_dict(old)
+    except ValueError as exc:
+        d.emit("Warning", reasons.STATUS_UNREADABLE, f"{exc}; drift starts afresh")
+        return drift.DriftState()
 
 
 def _report_shift(d: _Draft, spec: InferenceServiceSpec, verdict: drift.DriftVerdict) -> None:
@@ -572,8 +585,7 @@ def _switch(d: _Draft, spec: InferenceServiceSpec, outlook: seasons.SeasonOutloo
         return
     if not retry and why in (reasons.DRIFT_BREACH, reasons.DRIFT_WASTE) and isinstance(d.obs.traffic,
                                                                                          TrafficProfile):
-        old = d.status.drift.model_dump(by_alias=True) if d.status.drift else None
-        rebuilt = drift.DriftState.from_dict(old).rebuilt(d.obs.now, d.obs.traffic)
+        rebuilt = _drift_state(d).rebuilt(d.obs.now, d.obs.traffic)
         d.set(drift=summaries.drift_status(rebuilt, verdict))
     if engine.hash in d.status.failed_rollouts:
         d.set(target_engine=None)

@@ -85,6 +85,7 @@ def pod_template(spec: api.InferenceServiceSpec, service: str, engine: EngineRef
         tolerations = pod.setdefault("tolerations", [])
         if not any(t.get("key") == "nvidia.com/gpu" for t in tolerations):
             tolerations.append({"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"})
+    _restrict(pod, enforce=not spec.serving.allow_privileged)
     mounts = triton.setdefault("volumeMounts", [])
     if not any(m.get("name") == "engines" for m in mounts):
         mounts.append({"name": "engines", "mountPath": STORE_MOUNT, "readOnly": True})
@@ -93,6 +94,35 @@ def pod_template(spec: api.InferenceServiceSpec, service: str, engine: EngineRef
         volumes.append({"name": "engines", "persistentVolumeClaim": {"claimName": spec.engine.store.claim_name,
                                                                       "readOnly": True}})
     return tpl
+
+
+# NGC's Triton images create the user triton-server with uid and gid 1000 for running as non-root
+# (triton-inference-server/server, build.py: "Create a user that can be used to run triton as non-root").
+TRITON_UID = 1000
+
+
+def _restrict(pod: dict[str, Any], *, enforce: bool) -> None:
+    """Pod Security Standards "restricted" for the Triton pod: non-root, no privilege escalation, no
+    capabilities, the runtime's seccomp profile, no API credentials. ``enforce`` (serving.allowPrivileged
+    off) overrides what the template says; otherwise the template's own settings win."""
+    put = dict.__setitem__ if enforce else dict.setdefault
+    sc = pod.setdefault("securityContext", {})
+    put(sc, "runAsNonRoot", True)
+    put(sc, "seccompProfile", {"type": "RuntimeDefault"})
+    for key in ("runAsUser", "runAsGroup", "fsGroup"):
+        if enforce and sc.get(key) == 0:
+            sc[key] = TRITON_UID
+        sc.setdefault(key, TRITON_UID)
+    put(pod, "automountServiceAccountToken", False)
+    for container in [*pod.get("containers", []), *pod.get("initContainers", [])]:
+        csc = container.setdefault("securityContext", {})
+        put(csc, "allowPrivilegeEscalation", False)
+        caps = csc.setdefault("capabilities", {})
+        if enforce:
+            caps.pop("add", None)
+            csc.pop("privileged", None)
+        if "ALL" not in caps.setdefault("drop", []):
+            caps["drop"] = ["ALL", *caps["drop"]]
 
 
 def deployment(spec: api.InferenceServiceSpec, owner: Mapping[str, Any], engine: EngineRef,

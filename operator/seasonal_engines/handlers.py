@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -76,8 +77,12 @@ def register(registry: kopf.OperatorRegistry, ours: configuration.OperatorSettin
                  meta.get("namespace", ""), meta.get("name", ""))
 
 
-def evaluate(body: kopf.Body, memo: kopf.Memo, *, force: bool) -> None:
-    """One evaluation of one object, unless another is running or (for a tick) it is not due yet."""
+EventPoster = Callable[..., None]
+
+
+def evaluate(body: kopf.Body, memo: kopf.Memo, *, force: bool, post: EventPoster = kopf.event) -> None:
+    """One evaluation of one object, unless another is running or (for a tick) it is not due yet.
+    ``post`` sends an Event (kopf's poster, which needs a running operator; tests pass their own)."""
     reconciler: Reconciler = memo[MEMO_RECONCILER]
     state: ObjectState = memo.setdefault(MEMO_OBJECT, ObjectState())
     if not state.lock.acquire(blocking=force):
@@ -91,7 +96,7 @@ def evaluate(body: kopf.Body, memo: kopf.Memo, *, force: bool) -> None:
             return  # the watch has not delivered our own last write yet
         outcome = reconciler.reconcile(body)
         for event in outcome.events:
-            kopf.event(body, type=event.type, reason=event.reason, message=event.message[:1024])
+            post(body, type=event.type, reason=event.reason, message=event.message[:1024])
         if outcome.written_from is not None:
             state.superseded_version = outcome.written_from
         wait = _interval(body) if outcome.requeue_after is None else min(_interval(body), outcome.requeue_after)

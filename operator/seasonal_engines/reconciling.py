@@ -100,8 +100,8 @@ class Reconciler:
         if parsed is not None:
             decision = self.apply(body, parsed, obs, decision)
         new = decision.status.model_dump(by_alias=True, exclude_none=True, mode="json")
-        old = (body.get("status") or {})
-        changed = {k: v for k, v in old.items() if k != "kopf"} != new
+        old = body.get("status")
+        changed = not isinstance(old, Mapping) or {k: v for k, v in old.items() if k != "kopf"} != new
         self.metrics.record(body["metadata"].get("namespace", ""), body["metadata"]["name"], decision,
                             time.monotonic() - started)
         return Outcome(new if changed else None, decision.events, decision.requeue_after, decision)

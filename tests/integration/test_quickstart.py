@@ -112,8 +112,9 @@ def processes_mentioning(text: str) -> list[str]:
 def finished(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path, dict]:
     out = tmp_path_factory.mktemp("quickstart")
     started = time.monotonic()
-    result = subprocess.run(quickstart(out, "--minutes", "1"), capture_output=True, text=True, timeout=150,
-                            cwd=REPO)
+    # A relative --out, as the README runs it: Triton and Prometheus run in directories of their own.
+    result = subprocess.run(quickstart(Path(out.name), "--minutes", "1"), capture_output=True, text=True,
+                            timeout=150, cwd=out.parent)
     took = time.monotonic() - started
     assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
     assert took < 75, f"a one-minute quickstart took {took:.0f} s"

@@ -56,8 +56,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.trace.is_file():
         raise FileNotFoundError(f"--trace {args.trace} does not exist; the example traces live in examples/traces/ "
                                 "of the repository (run from a clone), or pass --trace PATH")
+    # Absolute: Triton and Prometheus run in directories of their own and resolve relative paths from there.
     chosen = settings.Settings(
-        spec_path=args.spec, trace_path=args.trace, out_dir=args.out, minutes=args.minutes, speed=args.speed,
+        spec_path=args.spec, trace_path=args.trace, out_dir=args.out.expanduser().resolve(), minutes=args.minutes,
+        speed=args.speed,
         days=args.days, start_day=args.start_day, start_hour=args.start_hour, max_rps=args.max_rps,
         build_minutes=args.build_minutes, rollout_minutes=args.rollout_minutes, warmup_minutes=args.warmup_minutes,
         seed=args.seed, plain=args.plain)

@@ -1,0 +1,126 @@
+"""The reconciler and the kopf handlers against an in-memory cluster (``tests/cluster_fake.py``): what is
+written, when nothing is, and what a refusal, a conflict or a stale body does. The real API server's side of
+the same behaviour is in tests/e2e."""
+
+from __future__ import annotations
+
+import socket
+from datetime import datetime, timezone
+from typing import Any
+
+import kopf
+import pytest
+from kubernetes.client.exceptions import ApiException
+
+from seasonal_engines import handlers
+from seasonal_engines.reconciling import Reconciler
+from tests.cluster_fake import FakeCluster
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+
+
+def closed_port_url() -> str:
+    """A loopback URL nobody listens on: Prometheus is unreachable, at once."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def manifest(**status: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "apiVersion": "seasonalengines.io/v1alpha1", "kind": "InferenceService",
+        "metadata": {"name": "chat", "namespace": "llm", "uid": "u-1", "generation": 1, "resourceVersion": "5"},
+        "spec": {"model": {"name": "llama-3-8b", "source": {"pvc": {"claimName": "weights"}}},
+                 "hardware": {"gpuProduct": "NVIDIA-H100-80GB-HBM3"},
+                 "engine": {"store": {"claimName": "engines"}},
+                 "traffic": {"prometheusUrl": closed_port_url(), "minSamples": 100}},
+    }
+    if status:
+        body["status"] = status
+    return body
+
+
+def reconciler(cluster: FakeCluster) -> Reconciler:
+    return Reconciler(cluster=cluster, clock=lambda: NOW)  # type: ignore[arg-type]
+
+
+def test_a_first_evaluation_builds_the_bootstrap_engine_and_records_exactly_that() -> None:
+    cluster = FakeCluster()
+    body = cluster.add(manifest())
+    outcome = reconciler(cluster).reconcile(body)
+    jobs = [m for kind, m in cluster.applied if kind == "Job"]
+    assert [j["metadata"]["name"] for j in jobs] == [outcome.status["build"]["jobName"]]
+    assert outcome.status["build"]["jobName"].endswith("-1") and outcome.status["buildsStarted"] == 1
+    stored = cluster.read_service("llm", "chat")
+    assert stored["status"] == outcome.status
+    synced = {c["type"]: c for c in stored["status"]["conditions"]}["Synced"]
+    assert synced["status"] == "True" and synced["reason"] == "Applied"
+    assert outcome.written_from == "5"
+
+
+def test_a_refused_change_leaves_the_status_as_it_was_and_says_why() -> None:
+    cluster = FakeCluster(refuse_applies_with=ApiException(status=403, reason="Forbidden"))
+    body = cluster.add(manifest())
+    outcome = reconciler(cluster).reconcile(body)
+    status = cluster.read_service("llm", "chat")["status"]
+    assert "build" not in status and status.get("buildsStarted", 0) == 0  # no build that never started
+    (synced,) = [c for c in status["conditions"] if c["type"] == "Synced"]
+    assert synced["status"] == "False" and synced["reason"] == "KubernetesApiError"
+    assert "HTTP 403 Forbidden" in synced["message"]
+    assert [(e.type, e.reason) for e in outcome.events] == [("Warning", "KubernetesApiError")]
+
+
+def test_a_status_write_that_meets_a_newer_object_is_decided_again_from_a_fresh_read() -> None:
+    cluster = FakeCluster(conflicts_before_write=1)
+    body = cluster.add(manifest())
+    outcome = reconciler(cluster).reconcile(body)
+    assert cluster.status_writes == 1
+    jobs = [m["metadata"]["name"] for kind, m in cluster.applied if kind == "Job"]
+    assert len(jobs) == 2 and len(set(jobs)) == 1  # decided twice, the same Job: applying it again is a no-op
+    assert outcome.written_from == "6"  # the fresh read's version
+
+
+def test_keys_the_operator_drops_are_gone_from_the_written_status() -> None:
+    # What the old own-write overlay got wrong: a stored key the decision no longer writes must not survive.
+    cluster = FakeCluster()
+    body = cluster.add(manifest(phase="RollingOut", someKeyFromAnotherVersion={"x": 1}))
+    outcome = reconciler(cluster).reconcile(body)
+    assert "someKeyFromAnotherVersion" not in cluster.read_service("llm", "chat")["status"]
+    assert outcome.status is not None and "someKeyFromAnotherVersion" not in outcome.status
+
+
+def test_a_body_older_than_our_last_write_is_skipped_never_merged() -> None:
+    cluster = FakeCluster()
+    body = cluster.add(manifest())
+    memo = kopf.Memo({handlers.MEMO_RECONCILER: reconciler(cluster)})
+    posted: list[str] = []
+
+    def post(_: Any, **event: str) -> None:
+        posted.append(event["reason"])
+
+    handlers.evaluate(kopf.Body(body), memo, force=True, post=post)
+    assert cluster.status_writes == 1 and "BuildStarted" in posted
+    # A timer (or nudge) fires with the body our write was decided from, before the watch delivered the write.
+    posted.clear()
+    handlers.evaluate(kopf.Body(body), memo, force=True, post=post)
+    assert cluster.status_writes == 1 and posted == []
+    assert len([k for k, _ in cluster.applied if k == "Job"]) == 1
+    # The watch delivers our write: that body is evaluated, from exactly the status it carries.
+    handlers.evaluate(kopf.Body(cluster.read_service("llm", "chat")), memo, force=True, post=post)
+    assert len([k for k, _ in cluster.applied if k == "Job"]) == 1  # the build in status is followed, not redone
+
+
+@pytest.mark.parametrize("raw", [
+    {"drift": {"reference": {"input": {"le": [1, 2], "cdf": [0.5]}}}},
+    {"rollout": {"engineHash": "ab", "startedAt": "yesterday"}},
+    {"buildFailures": -3},
+    "not an object",
+], ids=["drift-reference", "bad-time", "negative", "not-object"])
+def test_an_unreadable_status_starts_afresh_with_a_warning(raw: Any) -> None:
+    cluster = FakeCluster()
+    body = cluster.add(manifest())
+    body["status"] = raw
+    outcome = reconciler(cluster).reconcile(body)
+    assert ("Warning", "StatusUnreadable") in [(e.type, e.reason) for e in outcome.events]
+    assert outcome.status is not None and outcome.status["build"]["jobName"].endswith("-1")

@@ -91,3 +91,6 @@ class FakeCluster:
 
     def apply_service(self, spec: Any, owner: Mapping[str, Any], colour: str | None) -> list[FieldConflict]:
         return self._record("Service", {"colour": colour})
+
+    def record_references(self, namespace: str, job: dict[str, Any]) -> list[FieldConflict]:
+        return self._record("ReferencesJob", job)

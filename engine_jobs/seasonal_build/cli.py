@@ -61,14 +61,23 @@ def parser() -> argparse.ArgumentParser:
     gc.add_argument("--stale-after-seconds", type=float, default=24 * 3600,
                     help="remove staging directories of dead builds older than this")
     gc.add_argument("--dry-run", action="store_true")
+    refs = sub.add_parser("refs", help="record which engines an InferenceService holds on to (gc keeps them)")
+    refs.add_argument("--store", type=Path, required=True)
+    refs.add_argument("--model", required=True)
+    refs.add_argument("--owner", required=True, help="<namespace>/<name> of the InferenceService")
+    refs.add_argument("--serving", help="the serving engine's hash")
+    refs.add_argument("--history", action="append", default=[], help="a rollback target or engine in flight")
+    refs.add_argument("--season", action="append", default=[], metavar="NAME=HASH", help="a season's engine")
+    refs.add_argument("--keep", type=int, help="the owner's spec.engine.store.keep")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        return {"build": _build, "commands": _commands, "list": _list, "gc": _gc}[args.command](args)
-    except (plans.PlanError, FileNotFoundError, ValueError) as exc:
+        return {"build": _build, "commands": _commands, "list": _list, "gc": _gc,
+                "refs": _refs}[args.command](args)
+    except (plans.PlanError, FileNotFoundError, ValueError, LookupError) as exc:
         print(f"seasonal_build {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_INPUT
     except verification.VerificationError as exc:
@@ -109,10 +118,29 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _gc(args: argparse.Namespace) -> int:
-    report = engine_store.EngineStore(args.store).collect(
-        args.model, keep_last=args.keep, serving=set(args.serving), referenced=set(args.keep_hash),
-        stale_after_seconds=args.stale_after_seconds, dry_run=args.dry_run)
+    store = engine_store.EngineStore(args.store)
+    # Ids as `list` prints them, resolved first: an id that names nothing is an error, never ignored.
+    serving = {store.resolve(i, args.model).engine_hash for i in args.serving}
+    kept = {store.resolve(i, args.model).engine_hash for i in args.keep_hash}
+    report = store.collect(args.model, keep_last=args.keep, serving=serving, referenced=kept,
+                           stale_after_seconds=args.stale_after_seconds, dry_run=args.dry_run)
     print(format_gc(report, dry_run=args.dry_run))
+    return EXIT_OK
+
+
+def _refs(args: argparse.Namespace) -> int:
+    seasons = {}
+    for item in args.season:
+        name, sep, engine_hash = item.partition("=")
+        if not sep or not name or not engine_hash:
+            raise ValueError(f"--season {item!r} must be NAME=HASH")
+        seasons[name] = engine_hash
+    if args.keep is not None and not 0 <= args.keep <= 1000:
+        raise ValueError(f"--keep must be within 0..1000, got {args.keep}")
+    refs = engine_store.References(owner=args.owner, serving=args.serving, seasons=seasons,
+                                   history=tuple(args.history), keep=args.keep)
+    path = engine_store.EngineStore(args.store).write_references(args.model, refs)
+    print(f"[seasonal-build] recorded {len(refs.hashes())} engine(s) for {args.owner} in {path}", flush=True)
     return EXIT_OK
 
 

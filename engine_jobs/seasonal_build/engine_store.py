@@ -35,6 +35,7 @@ STORE_MOUNT = "/engines"  # where build Jobs (read-write) and Triton pods (read-
 TMP_PREFIX = ".tmp-"
 TRASH_PREFIX = ".trash-"
 REFS_DIR = ".refs"
+MIN_PREFIX = 8  # hex characters an engine id needs at least: collisions among a store's engines stay unlikely
 ENGINE_DIR, TRITON_DIR, TOKENIZER_DIR = "engine", "triton", "tokenizer"
 
 
@@ -77,19 +78,21 @@ class References:
     owner: str  # "<namespace>/<name>"
     serving: str | None = None
     seasons: dict[str, str] = field(default_factory=dict)  # season name -> engine hash
-    history: tuple[str, ...] = ()  # engine hashes in status history (rollback targets)
+    history: tuple[str, ...] = ()  # rollback targets and the engine being built or rolled out
+    keep: int | None = None  # the owner's spec.engine.store.keep: unreferenced engines gc keeps for the model
 
     def hashes(self) -> set[str]:
         return {h for h in (self.serving, *self.seasons.values(), *self.history) if h}
 
     def to_dict(self) -> dict[str, Any]:
         return {"owner": self.owner, "serving": self.serving, "seasons": dict(self.seasons),
-                "history": list(self.history)}
+                "history": list(self.history), "keep": self.keep}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> References:
+        keep = d.get("keep")
         return cls(owner=str(d["owner"]), serving=d.get("serving"), seasons=dict(d.get("seasons") or {}),
-                   history=tuple(d.get("history") or ()))
+                   history=tuple(d.get("history") or ()), keep=int(keep) if isinstance(keep, int) else None)
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,21 @@ class EngineStore:
             if found is not None:
                 return found
         return None
+
+    def resolve(self, ident: str, model: str | None = None) -> StoredEngine:
+        """The engine a full hash or a unique prefix of one names (``engines list`` prints 16 characters).
+        LookupError saying why when none or several match."""
+        ident = ident.strip().lower()
+        if len(ident) < MIN_PREFIX or any(c not in "0123456789abcdef" for c in ident):
+            raise LookupError(f"{ident!r} is not an engine id: give at least {MIN_PREFIX} hex characters of its "
+                              "hash, as `engines list` prints them")
+        matches = [e for e in self.list(model) if e.engine_hash.startswith(ident)]
+        if not matches:
+            raise LookupError(f"no engine {ident} in {self.root}" + (f" for model {model}" if model else ""))
+        if len(matches) > 1:
+            raise LookupError(f"{ident} names {len(matches)} engines ({', '.join(e.engine_hash[:20] for e in matches)}"
+                              "); give more of the hash")
+        return matches[0]
 
     def models(self) -> list[str]:
         if not self.root.is_dir():
@@ -246,6 +264,8 @@ class EngineStore:
             if refs.serving:
                 serving.add(refs.serving)
             referenced |= refs.hashes()
+            if refs.keep is not None:
+                keep_last = max(keep_last, refs.keep)  # every owner's spec.engine.store.keep is honoured
         engines = self.list(model)
         decision = retention.decide([retention.Candidate(e.engine_hash, e.created_at, e.size_bytes) for e in engines],
                                     serving=serving, referenced=referenced, keep_last=keep_last)

@@ -141,6 +141,7 @@ class Reconciler:
             colour = self._colour_for(parsed, body, status.target_engine.hash)
             rollout = self.cluster.rollout_state(parsed, body, status.target_engine, colour)
         return decisions.Observation(now=now, generation=generation, spec=parsed, spec_error=None, status=status,
+                                     owner=f"{namespace}/{name}",
                                      traffic=trailing, season_traffic=season_traffic, store=frozenset(store),
                                      build=build, rollout=rollout, status_problem=status_problem), parsed
 
@@ -214,6 +215,9 @@ class Reconciler:
                 colour = self._colour_for(spec, body, action.engine.hash)
                 conflicts += self.cluster.roll_out(spec, body, action.engine, colour)
                 log.info("rolling out engine %s%s", action.engine.hash[:12], " (rollback)" if action.rollback else "")
+            elif isinstance(action, decisions.RecordReferences):
+                conflicts += self.cluster.record_references(
+                    namespace, build_jobs.references_job(action.references, body, self.settings.jobs))
         before = obs.status.serving_engine
         after = decision.status.serving_engine
         if spec.rollout.strategy == api.Strategy.blue_green.value and spec.serving.deployment_ref is None \
@@ -223,7 +227,7 @@ class Reconciler:
             if colour is not None:
                 conflicts += self.cluster.apply_service(spec, body, colour)
         elif spec.rollout.strategy != api.Strategy.blue_green.value and spec.serving.deployment_ref is None \
-                and decision.actions:
+                and any(isinstance(a, (decisions.StartBuild, decisions.RollOut)) for a in decision.actions):
             conflicts += self.cluster.apply_service(spec, body, None)
         return conflicts
 

@@ -127,8 +127,8 @@ class Cluster:
         """Engines whose build Job succeeded (full hashes from the Job annotation)."""
         api_usage.require("batch", "jobs", "list")
         jobs = _json(self.batch.list_namespaced_job(
-            namespace, label_selector=f"{build_jobs.LABEL_SERVICE}={names.label_value(service)}",
-            _preload_content=False))
+            namespace, label_selector=f"{build_jobs.LABEL_SERVICE}={names.label_value(service)},"
+            "app.kubernetes.io/component=engine-build", _preload_content=False))
         out = set()
         for job in jobs.get("items", []):
             if job_observation(job).state == decisions.JobState.succeeded:
@@ -204,6 +204,13 @@ class Cluster:
         return found + self._apply(lambda body, force: self.batch.patch_namespaced_job(
             body["metadata"]["name"], namespace, body, field_manager=FIELD_MANAGER, force=force,
             _content_type=APPLY), manifests.job)
+
+    def record_references(self, namespace: str, job: dict[str, Any]) -> list[FieldConflict]:
+        """Apply the Job that records engine references in the store (``build_jobs.references_job``)."""
+        api_usage.require("batch", "jobs", "patch")
+        return self._apply(lambda body, force: self.batch.patch_namespaced_job(
+            body["metadata"]["name"], namespace, body, field_manager=FIELD_MANAGER, force=force,
+            _content_type=APPLY), job)
 
     def roll_out(self, spec: api.InferenceServiceSpec, owner: Mapping[str, Any], engine: EngineRef,
                  colour: str | None) -> list[FieldConflict]:

@@ -219,6 +219,13 @@ class RolloutStatus(StatusModel):
     rollback: bool = Field(False, description="Whether this rollout is itself a rollback.")
 
 
+class SeasonEngine(StatusModel):
+    """The engine last planned for a season (kept from garbage collection)."""
+
+    season: str = Field(description="Season name.", max_length=63)
+    hash: str = Field(description="Engine hash.", max_length=128)
+
+
 class InferenceServiceStatus(StatusModel):
     """Observed state of an InferenceService."""
 
@@ -252,6 +259,13 @@ class InferenceServiceStatus(StatusModel):
                                               json_schema_extra={"format": "date-time"})
     failed_rollouts: list[str] = Field(default_factory=list, description="Engines whose rollout failed; "
                                        "not rolled out again until the spec changes.", max_length=HISTORY_LIMIT)
+    season_engines: list[SeasonEngine] = Field(default_factory=list, description="The engine last planned for "
+                                               "each season.", max_length=16,
+                                               json_schema_extra={"x-kubernetes-list-type": "map",
+                                                                  "x-kubernetes-list-map-keys": ["season"]})
+    references_recorded: str | None = Field(None, description="Digest of the engine references last recorded "
+                                            "in the engine store (serving, rollback targets, seasons' engines), "
+                                            "which garbage collection keeps.", max_length=64)
     build_durations_seconds: list[float] = Field(default_factory=list, description="Durations of recent "
                                                  "successful builds, for season lead times.",
                                                  max_length=BUILD_DURATIONS_LIMIT)

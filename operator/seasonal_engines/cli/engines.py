@@ -25,14 +25,15 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
     ls.add_argument("--json", action="store_true", help="print JSON")
     show = actions.add_parser("show", help="one engine's manifest")
     show.add_argument("--store", type=Path, required=True)
-    show.add_argument("engine_hash", help="full engine hash")
+    show.add_argument("engine_hash", help="engine id: its hash, or a unique prefix of it as `list` prints")
     gc = actions.add_parser("gc", help="delete engines nobody references beyond the newest N")
     gc.add_argument("--store", type=Path, required=True)
     gc.add_argument("--model", required=True)
     gc.add_argument("--keep", type=int, default=5, help="unreferenced engines kept, newest first")
-    gc.add_argument("--serving", action="append", default=[], metavar="HASH", help="serving engine (repeatable)")
-    gc.add_argument("--keep-hash", action="append", default=[], metavar="HASH",
-                    help="engine referenced by a season or the status history (repeatable)")
+    gc.add_argument("--serving", action="append", default=[], metavar="ID", help="serving engine, by hash or "
+                    "unique prefix (repeatable); the operator's records in the store are kept anyway")
+    gc.add_argument("--keep-hash", action="append", default=[], metavar="ID",
+                    help="another engine to keep, by hash or unique prefix (repeatable)")
     gc.add_argument("--dry-run", action="store_true", help="say what would go, delete nothing")
     p.set_defaults(run=run)
 
@@ -44,13 +45,14 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "list":
         print(build_cli.format_list(store.list(args.model), as_json=args.json))
         return 0
-    if args.action == "show":
-        engine = store.find(args.engine_hash)
-        if engine is None:
-            raise FileNotFoundError(f"no complete engine {args.engine_hash} in {args.store}")
-        print(json.dumps(engine.manifest, indent=2))
-        return 0
-    report = store.collect(args.model, keep_last=args.keep, serving=set(args.serving),
-                           referenced=set(args.keep_hash), dry_run=args.dry_run)
+    try:
+        if args.action == "show":
+            print(json.dumps(store.resolve(args.engine_hash).manifest, indent=2))
+            return 0
+        serving = {store.resolve(i, args.model).engine_hash for i in args.serving}
+        kept = {store.resolve(i, args.model).engine_hash for i in args.keep_hash}
+    except LookupError as exc:
+        raise ValueError(str(exc.args[0])) from None
+    report = store.collect(args.model, keep_last=args.keep, serving=serving, referenced=kept, dry_run=args.dry_run)
     print(build_cli.format_gc(report, dry_run=args.dry_run))
     return 0

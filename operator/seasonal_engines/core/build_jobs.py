@@ -180,6 +180,53 @@ def render(plan: Mapping[str, Any], service: Mapping[str, Any], settings: JobSet
     return BuildManifests(job=job, config_map=config_map)
 
 
+REFERENCES_UID = 1000  # the uid Triton pods run as (core.deployments.TRITON_UID), so the files match
+
+
+def references_job(refs: Any, service: Mapping[str, Any], settings: JobSettings = JobSettings()) -> dict[str, Any]:
+    """A small Job that writes ``refs`` (``core.engine_references.EngineReferences``) into the engine store,
+    where garbage collection reads them: the operator itself never mounts the store. No GPU, non-root, no
+    API credentials; named by the references' digest, so applying it again is a no-op."""
+    meta = service.get("metadata") or {}
+    spec = api.InferenceServiceSpec.model_validate(service.get("spec") or {})
+    command = ["python", "-m", "seasonal_build", "refs", "--store", STORE_MOUNT, "--model", refs.model,
+               "--owner", refs.owner, "--keep", str(refs.keep)]
+    if refs.serving:
+        command += ["--serving", refs.serving]
+    for h in refs.history:
+        command += ["--history", h]
+    for season, h in sorted(refs.seasons.items()):
+        command += ["--season", f"{season}={h}"]
+    labels = {"app.kubernetes.io/managed-by": MANAGED_BY, "app.kubernetes.io/component": "engine-references",
+              LABEL_SERVICE: names.label_value(str(meta["name"])), LABEL_MODEL: names.label_value(refs.model)}
+    security = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "readOnlyRootFilesystem": True,
+                "seccompProfile": {"type": "RuntimeDefault"}}
+    return {
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": names.shortened(f"seasonal-refs-{meta['name']}", f"-{refs.digest()[:10]}"),
+                     "namespace": meta["namespace"], "labels": labels,
+                     "ownerReferences": [{"apiVersion": f"{api.GROUP}/{api.VERSION}", "kind": api.KIND,
+                                          "name": meta["name"], "uid": meta["uid"], "controller": True,
+                                          "blockOwnerDeletion": True}]},
+        "spec": {
+            "backoffLimit": 3, "activeDeadlineSeconds": 600, "ttlSecondsAfterFinished": 3600,
+            "template": {"metadata": {"labels": labels}, "spec": {
+                "restartPolicy": "Never", "automountServiceAccountToken": False,
+                "securityContext": {"runAsNonRoot": True, "runAsUser": REFERENCES_UID, "runAsGroup": REFERENCES_UID,
+                                    "fsGroup": REFERENCES_UID, "seccompProfile": {"type": "RuntimeDefault"}},
+                "containers": [{
+                    "name": "record", "image": settings.builder_image, "imagePullPolicy": "IfNotPresent",
+                    "command": command,
+                    "resources": {"requests": {"cpu": "50m", "memory": "64Mi"},
+                                  "limits": {"cpu": "500m", "memory": "128Mi"}},
+                    "volumeMounts": [{"name": "engines", "mountPath": STORE_MOUNT}],
+                    "securityContext": security}],
+                "volumes": [{"name": "engines", "persistentVolumeClaim": {"claimName": spec.engine.store.claim_name}}],
+            }},
+        },
+    }
+
+
 def _with_source(plan: Mapping[str, Any], spec: api.InferenceServiceSpec) -> Mapping[str, Any]:
     """The plan with the spec's model source: filled in when the plan has none (planned from a trace),
     refused when it names another checkpoint."""

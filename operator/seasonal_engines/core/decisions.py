@@ -32,13 +32,13 @@ from enum import Enum
 from typing import Any
 
 from seasonal_engines.api import durations
-from seasonal_engines.api.spec import InferenceServiceSpec, Mode
+from seasonal_engines.api.spec import Backend, InferenceServiceSpec, Mode
 from seasonal_engines.api.status import (
-    BuildStatus, EngineRef, EnvelopeStatus, InferenceServiceStatus, Phase, RolloutStatus, SeasonStatus,
+    BuildStatus, EngineRef, EnvelopeStatus, InferenceServiceStatus, Phase, RolloutStatus, SeasonEngine, SeasonStatus,
 )
 from seasonal_engines.core import build_jobs
 from seasonal_engines.core import conditions as cond
-from seasonal_engines.core import drift, names, reasons, seasons, summaries
+from seasonal_engines.core import drift, engine_references, names, reasons, seasons, summaries
 from seasonal_engines.core.conditions import parse_time, rfc3339
 from seasonal_engines.core.envelopes import Envelope
 from seasonal_engines.core.traffic import TrafficProfile, TrafficUnavailable
@@ -119,6 +119,7 @@ class Observation:
     build: BuildObservation | None = None
     rollout: RolloutObservation | None = None
     status_problem: str | None = None   # why the stored status could not be read (``status`` starts afresh)
+    owner: str | None = None            # "<namespace>/<name>", for the engine store's references
 
 
 # --- what goes out ----------------------------------------------------------
@@ -140,6 +141,13 @@ class RollOut:
 
 
 @dataclass(frozen=True)
+class RecordReferences:
+    """Record in the engine store which engines this InferenceService holds on to (gc keeps them)."""
+
+    references: engine_references.EngineReferences
+
+
+@dataclass(frozen=True)
 class Event:
     type: str  # Normal or Warning
     reason: str
@@ -149,7 +157,7 @@ class Event:
 @dataclass(frozen=True)
 class Decision:
     status: InferenceServiceStatus
-    actions: tuple[StartBuild | RollOut, ...] = ()
+    actions: tuple[StartBuild | RollOut | RecordReferences, ...] = ()
     events: tuple[Event, ...] = ()
     requeue_after: float | None = None
 
@@ -163,7 +171,7 @@ class _Draft:
     def __init__(self, obs: Observation):
         self.obs = obs
         self.status = obs.status
-        self.actions: list[StartBuild | RollOut] = []
+        self.actions: list[StartBuild | RollOut | RecordReferences] = []
         self.events: list[Event] = []
         self.requeue: list[float] = []
 
@@ -228,6 +236,7 @@ def decide(obs: Observation, planner: Planner, bootstrap: BootstrapPlanner) -> D
     _switch(d, spec, outlook, wanted, fresh, verdict, bootstrap)
     _prebuild(d, spec, planner, outlook)
     _next_season_status(d, planner, outlook)
+    _record_references(d, spec)
     return d.done(_phase(d.status))
 
 
@@ -294,7 +303,9 @@ def _wanted(d: _Draft, planner: Planner, outlook: seasons.SeasonOutlook,
         return fresh if _usable(spec, d.obs.traffic) else None
     history = _usable(spec, d.obs.season_traffic.get(outlook.active.name))
     if history is not None:
-        return planner(history, outlook.active.name)
+        planned = planner(history, outlook.active.name)
+        _remember_season_engine(d, planned)
+        return planned
     # A season with too little history yet: plan it from the trailing window rather than from nothing.
     return fresh if _usable(spec, d.obs.traffic) else None
 
@@ -626,6 +637,7 @@ def _prebuild(d: _Draft, spec: InferenceServiceSpec, planner: Planner, outlook: 
         if history is None:
             continue
         engine = planner(history, name)
+        _remember_season_engine(d, engine)
         if isinstance(engine, PlannedEngine) and engine.hash not in d.obs.store and engine.backend != "pytorch":
             serving = d.status.serving_engine
             if serving is not None and serving.hash == engine.hash:
@@ -633,6 +645,29 @@ def _prebuild(d: _Draft, spec: InferenceServiceSpec, planner: Planner, outlook: 
             if _may_build(d):
                 _start_build(d, engine, reasons.SEASON_PREBUILD)
             return
+
+
+def _remember_season_engine(d: _Draft, engine: PlannedEngine | PlanRefused | None) -> None:
+    if not isinstance(engine, PlannedEngine) or engine.season is None:
+        return
+    kept = [s for s in d.status.season_engines if s.season != engine.season]
+    d.set(season_engines=sorted([*kept, SeasonEngine(season=engine.season, hash=engine.hash)],
+                                key=lambda s: s.season))
+
+
+def _record_references(d: _Draft, spec: InferenceServiceSpec) -> None:
+    """Ask for the engine store's record to be rewritten when the engines held on to changed."""
+    names_in_spec = {s.name for s in spec.seasons}
+    if any(s.season not in names_in_spec for s in d.status.season_engines):
+        d.set(season_engines=[s for s in d.status.season_engines if s.season in names_in_spec])
+    if spec.engine.backend != Backend.tensorrt.value or d.obs.owner is None:
+        return  # the PyTorch backend keeps no engines in a store
+    refs = engine_references.of_status(d.status, owner=d.obs.owner, model=spec.model.name,
+                                       keep=spec.engine.store.keep)
+    if not refs.hashes() or refs.digest() == d.status.references_recorded:
+        return
+    d.actions.append(RecordReferences(refs))
+    d.set(references_recorded=refs.digest())
 
 
 def _next_season_status(d: _Draft, planner: Planner, outlook: seasons.SeasonOutlook) -> None:
@@ -644,6 +679,7 @@ def _next_season_status(d: _Draft, planner: Planner, outlook: seasons.SeasonOutl
         return
     history = _usable(spec, d.obs.season_traffic.get(nxt.name))
     engine = planner(history, nxt.name) if history is not None else None
+    _remember_season_engine(d, engine)
     planned = engine.hash if isinstance(engine, PlannedEngine) else None
     d.set(next_season=SeasonStatus(name=nxt.name, starts_at=rfc3339(nxt.start),
                                    engine_ready=planned is not None and (

@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from seasonal_build import engine_store
+
 from seasonal_engines.adapters.prometheus import PrometheusTraffic
 from seasonal_engines.api import durations
 from seasonal_engines.api.spec import InferenceServiceSpec
@@ -29,6 +31,7 @@ from seasonal_engines.local.builds import LocalBuilds
 from seasonal_engines.local.serving import LocalServing
 
 SEASON_PROFILE_TTL = timedelta(hours=1)
+LOCAL_NAME = "quickstart"  # the owner recorded in the local engine store's references
 WALL_SPAN = re.compile(r" (in|between) \d{4}-\d\d-\d\dT\S+ \.\. \d{4}-\d\d-\d\dT[^\s;,]+")
 # Events whose text the journal writes itself (from the action or the world), in the stand-in's words.
 OWN_WORDS = {reasons.BUILD_STARTED, reasons.ROLLOUT_STARTED, reasons.BUILD_SUCCEEDED, reasons.ROLLOUT_SUCCEEDED}
@@ -103,7 +106,8 @@ class LocalReconciler:
             rollout = self.serving.observe(status.target_engine, now)
         return decisions.Observation(now=now, generation=1, spec=self.spec, spec_error=None, status=status,
                                      traffic=trailing, season_traffic=self._season_profiles(now),
-                                     store=frozenset(store), build=build, rollout=rollout)
+                                     store=frozenset(store), build=build, rollout=rollout,
+                                     owner=f"local/{LOCAL_NAME}")
 
     def _profile(self, windows: list[tuple[datetime, datetime]]) -> TrafficProfile | TrafficUnavailable:
         wall = self.clock.wall_windows(windows, self.data_since)
@@ -151,6 +155,12 @@ class LocalReconciler:
                 self._note(now, "build", f"build started: CPU stand-in engine {_short(build.engine_hash)} "
                            f"({build.envelope.summary()}) for {build.season or 'the trailing window'} "
                            f"[{action.reason}]")
+            elif isinstance(action, decisions.RecordReferences):
+                # The local store is on this machine: the record is written here, as the Job would in a cluster.
+                refs = action.references
+                self.builds.store.write_references(refs.model, engine_store.References(
+                    owner=refs.owner, serving=refs.serving, seasons=dict(refs.seasons), history=refs.history,
+                    keep=refs.keep))
             elif isinstance(action, decisions.RollOut):
                 ro = self.serving.roll_out(action, now)
                 verb = "rollback" if action.rollback else "rollover"

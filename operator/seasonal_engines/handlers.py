@@ -47,6 +47,9 @@ class ObjectState:
 def register(registry: kopf.OperatorRegistry, ours: configuration.OperatorSettings) -> None:
     """Add the operator's handlers to ``registry``; ``ours`` also shapes kopf itself."""
     resource = (api.GROUP, api.VERSION, api.PLURAL)
+    # A registry of our own starts empty: kopf's default credentials (in-cluster service account, else the
+    # kubeconfig) must be asked for, or kopf runs out of credentials before its first request.
+    kopf.on.login(registry=registry)(kopf.login_via_client)
 
     @kopf.on.startup(registry=registry)
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:  # kopf's settings, not ours

@@ -59,20 +59,21 @@ all namespaces, or in a Role per watched namespace; cluster-scoped ones always i
 - apiGroups: ["seasonalengines.io"]
   resources: ["inferenceservices/finalizers"]
   verbs: ["update"]
-# engine build Jobs and the ConfigMaps carrying their plans (server-side apply)
+# engine build Jobs and the ConfigMaps carrying their plans (server-side apply: patch, and create for an
+# object that does not exist yet)
 - apiGroups: ["batch"]
   resources: ["jobs"]
-  verbs: ["get", "list", "patch"]
+  verbs: ["get", "list", "patch", "create"]
 - apiGroups: [""]
   resources: ["configmaps"]
-  verbs: ["patch"]
+  verbs: ["patch", "create"]
 # the Triton Deployments and the Service (server-side apply)
 - apiGroups: ["apps"]
   resources: ["deployments"]
-  verbs: ["get", "patch"]
+  verbs: ["get", "patch", "create"]
 - apiGroups: [""]
   resources: ["services"]
-  verbs: ["get", "patch"]
+  verbs: ["get", "patch", "create"]
 # pods of build Jobs (waiting for a GPU?) and of new Triton generations (is each one's Triton ready?)
 - apiGroups: [""]
   resources: ["pods"]

@@ -16,12 +16,13 @@ API_USAGE: frozenset[tuple[str, str, str]] = frozenset({
     (api.GROUP, api.PLURAL, "get"), (api.GROUP, api.PLURAL, "list"), (api.GROUP, api.PLURAL, "watch"),
     (api.GROUP, api.PLURAL, "patch"),
     (api.GROUP, f"{api.PLURAL}/status", "update"),
-    # build Jobs and the ConfigMaps carrying their plans (server-side apply: the patch verb)
-    ("batch", "jobs", "get"), ("batch", "jobs", "list"), ("batch", "jobs", "patch"),
-    ("", "configmaps", "patch"),
-    # the Triton Deployment(s) and the Service
-    ("apps", "deployments", "get"), ("apps", "deployments", "patch"),
-    ("", "services", "get"), ("", "services", "patch"),
+    # build Jobs and the ConfigMaps carrying their plans. Server-side apply is a PATCH request, and the API
+    # server also asks for create when the object does not exist yet (the real authorizer said so).
+    ("batch", "jobs", "get"), ("batch", "jobs", "list"), ("batch", "jobs", "patch"), ("batch", "jobs", "create"),
+    ("", "configmaps", "patch"), ("", "configmaps", "create"),
+    # the Triton Deployment(s) and the Service, likewise applied
+    ("apps", "deployments", "get"), ("apps", "deployments", "patch"), ("apps", "deployments", "create"),
+    ("", "services", "get"), ("", "services", "patch"), ("", "services", "create"),
     # pods of a build Job (is it waiting for a GPU?) and of the new generation (each one's Triton)
     ("", "pods", "list"),
     # Events for every decision; kopf posts them through the core v1 events API
@@ -45,6 +46,10 @@ ADMISSION_NEEDS: frozenset[tuple[str, str, str]] = frozenset({
 
 GRANTED = API_USAGE | ADMISSION_NEEDS
 """What the chart's RBAC grants: exactly this."""
+
+
+# Server-side apply of an object that may not exist yet needs both verbs.
+APPLY_VERBS = ("patch", "create")
 
 
 def require(group: str, resource: str, verb: str) -> None:

@@ -196,18 +196,18 @@ class Cluster:
 
     def start_build(self, namespace: str, manifests: build_jobs.BuildManifests) -> list[FieldConflict]:
         """Apply the plan ConfigMap and the Job (idempotent: the same attempt applies the same objects)."""
-        api_usage.require("", "configmaps", "patch")
+        _require_apply("", "configmaps")
         found = self._apply(lambda body, force: self.core.patch_namespaced_config_map(
             body["metadata"]["name"], namespace, body, field_manager=FIELD_MANAGER, force=force,
             _content_type=APPLY), manifests.config_map)
-        api_usage.require("batch", "jobs", "patch")
+        _require_apply("batch", "jobs")
         return found + self._apply(lambda body, force: self.batch.patch_namespaced_job(
             body["metadata"]["name"], namespace, body, field_manager=FIELD_MANAGER, force=force,
             _content_type=APPLY), manifests.job)
 
     def record_references(self, namespace: str, job: dict[str, Any]) -> list[FieldConflict]:
         """Apply the Job that records engine references in the store (``build_jobs.references_job``)."""
-        api_usage.require("batch", "jobs", "patch")
+        _require_apply("batch", "jobs")
         return self._apply(lambda body, force: self.batch.patch_namespaced_job(
             body["metadata"]["name"], namespace, body, field_manager=FIELD_MANAGER, force=force,
             _content_type=APPLY), job)
@@ -249,13 +249,13 @@ class Cluster:
                       colour: str | None) -> list[FieldConflict]:
         """The Service clients use, selecting ``colour`` (BlueGreen) or every pod of the service."""
         namespace = owner["metadata"]["namespace"]
-        api_usage.require("", "services", "patch")
+        _require_apply("", "services")
         return self._apply(lambda body, force: self.core.patch_namespaced_service(
             body["metadata"]["name"], namespace, body, field_manager=FIELD_MANAGER, force=force,
             _content_type=APPLY), deployments.service(spec, owner, colour))
 
     def _apply_deployment(self, namespace: str, manifest: dict[str, Any]) -> list[FieldConflict]:
-        api_usage.require("apps", "deployments", "patch")
+        _require_apply("apps", "deployments")
         return self._apply(lambda body, force: self.apps.patch_namespaced_deployment(
             body["metadata"]["name"], namespace, body, field_manager=FIELD_MANAGER, force=force,
             _content_type=APPLY), manifest)
@@ -272,6 +272,11 @@ class Cluster:
             conflict = field_conflict(exc, manifest)
         send(manifest, True)
         return [conflict]
+
+
+def _require_apply(group: str, resource: str) -> None:
+    for verb in api_usage.APPLY_VERBS:
+        api_usage.require(group, resource, verb)
 
 
 # --- pure readings of objects ---------------------------------------------------------------

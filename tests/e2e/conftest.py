@@ -1,0 +1,31 @@
+"""Fixtures of the end-to-end tests: the real control plane with our CRDs and the chart's operator identity
+(session), and per test a namespace, a Prometheus holding the test's traffic and the harness."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e import harness as h
+from tests.testbed import cluster
+
+
+@pytest.fixture(scope="session")
+def operator_kubeconfig(control_plane: cluster.ControlPlane, helm_bin: Path,
+                        tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Our CRDs (and kopf's peering CRDs) from the chart, and a kubeconfig of the chart's ServiceAccount."""
+    control_plane.install_crds(h.REPO / "charts" / "seasonal-engines" / "crds")
+    return h.install_operator_account(control_plane, helm_bin, tmp_path_factory.mktemp("operator"))
+
+
+@pytest.fixture()
+def bed(control_plane: cluster.ControlPlane, operator_kubeconfig: Path, cluster_namespace: str, tmp_path: Path,
+        prometheus_factory: Any, triton_factory: Any) -> Iterator[h.Bed]:
+    prometheus = prometheus_factory(h.openmetrics_text())
+    harness = h.Bed(control_plane, cluster_namespace, tmp_path, str(prometheus.url), operator_kubeconfig,
+                    triton_factory)
+    yield harness
+    harness.close()

@@ -169,7 +169,9 @@ class Bed:
         command = [sys.executable, "-m", "tests.e2e.operator_process", "--namespace", self.namespace,
                    "--metrics-port", "0", "--liveness", "", "--tick", "0.5", "--log-format", "plain",
                    "--clock-origin", repr(self.origin), "--clock-start", T0.isoformat(),
-                   "--speedup", str(SPEEDUP), "--triton-map", str(self.triton_map), *args]
+                   "--speedup", str(SPEEDUP), "--triton-map", str(self.triton_map),
+                   # Build pods run until the test says how they end (finish()), as a GPU build takes its time.
+                   "--build-pod-annotation", f"{cluster.OUTCOME_ANNOTATION}={cluster.Outcome.RUNNING.value}", *args]
         if "--peering" not in args:
             command.append("--standalone")
         env = {**os.environ, "KUBECONFIG": str(self.operator_kubeconfig), "PYTHONUNBUFFERED": "1"}
@@ -233,6 +235,20 @@ class Bed:
         return self.api.sanitize_for_serialization(self.core.list_namespaced_pod(
             self.namespace, label_selector=f"batch.kubernetes.io/job-name={job['metadata']['name']}").items)
 
+    def finish(self, job: dict[str, Any], outcome: cluster.Outcome, *, timeout_s: float = 60.0) -> None:
+        """End a build Job's pods as ``outcome`` (kwok plays it) until the Job controller calls the Job done."""
+        want = "Complete" if outcome == cluster.Outcome.SUCCEEDED else "Failed"
+
+        def done() -> bool:
+            for pod in self.job_pods(job):
+                notes = pod["metadata"].get("annotations") or {}
+                if notes.get(cluster.OUTCOME_ANNOTATION) != outcome.value and pod["spec"].get("nodeName"):
+                    self.core.patch_namespaced_pod(pod["metadata"]["name"], self.namespace, {"metadata": {
+                        "annotations": cluster.pod_fate(outcome, run_for_s=0.5)}})
+            return self.job_condition(job) == want
+
+        cluster.wait_until(done, timeout_s=timeout_s, what=f"Job {job['metadata']['name']} {want}", interval_s=0.5)
+
     def plan_of(self, job: dict[str, Any]) -> dict[str, Any]:
         engine_hash = job["metadata"]["annotations"][build_jobs.ANNOTATION_FULL_HASH]
         cm = self.core.read_namespaced_config_map(build_jobs.plan_config_map_name("llama-3-8b", engine_hash),
@@ -252,6 +268,11 @@ class Bed:
 
     def event_reasons(self) -> list[str]:
         return [e.get("reason", "") for e in self.events()]
+
+    def wait_event(self, reason: str, *, timeout_s: float = 30.0) -> dict[str, Any]:
+        """The first Event with ``reason`` (kopf posts Events a moment after the status write)."""
+        return cluster.wait_until(lambda: next((e for e in self.events() if e.get("reason") == reason), None),
+                                  timeout_s=timeout_s, what=f"an Event {reason}")
 
     # --- what a GPU node would have done ----------------------------------------------------------
 

@@ -24,8 +24,9 @@ def first_engine_serving(bed: h.Bed, **overrides: Any) -> dict[str, Any]:
     (pod,) = cluster.wait_until(lambda: [p for p in bed.job_pods(job) if p["spec"].get("nodeName")],
                                 timeout_s=30, what="the build pod placed by the scheduler")
     assert pod["spec"]["nodeName"] == "gpu-h100-0"
+    assert bed.isvc()["status"]["phase"] == "Building"
     bed.serve(plan)
-    cluster.wait_until(lambda: bed.job_condition(job) == "Complete", timeout_s=60, what="the build Job Complete")
+    bed.finish(job, cluster.Outcome.SUCCEEDED)
     obj = bed.wait_status(lambda s: s.get("phase") == "Serving", timeout_s=90, what="Serving")
     status = obj["status"]
     assert status["servingEngine"]["hash"] == plan["engine_hash"] and status["engineGeneration"] == 1
@@ -35,7 +36,7 @@ def first_engine_serving(bed: h.Bed, **overrides: Any) -> dict[str, Any]:
     conds = h.conditions(status)
     assert conds["EngineReady"]["status"] == "True" and conds["Synced"]["status"] == "True"
     for expected in ("BuildStarted", "BuildSucceeded", "RolloutStarted", "RolloutSucceeded"):
-        assert expected in bed.event_reasons()
+        bed.wait_event(expected)
     return plan
 
 
@@ -48,8 +49,9 @@ def test_create_build_serve_then_drift_rebuild_and_a_rollover_that_never_drops_a
                != first["engine_hash"])
     plan = bed.plan_of(job)
     assert plan["build"]["max_seq_len"] > first["build"]["max_seq_len"]
-    assert "CoverageBreach" in bed.event_reasons()  # condition Drifted turned True, with its Event
+    bed.wait_event("CoverageBreach")  # condition Drifted turned True, with its Event
     bed.serve(plan)
+    bed.finish(job, cluster.Outcome.SUCCEEDED)
     ready = h.sampling(bed, lambda: (bed.isvc().get("status") or {}).get("engineGeneration") == 2,
                        timeout_s=120)
     assert min(ready) >= 2, f"ready replicas fell below serving.replicas during the rollover: {ready}"
@@ -61,3 +63,35 @@ def test_create_build_serve_then_drift_rebuild_and_a_rollover_that_never_drops_a
     header, row = table.splitlines()[:2]
     assert header.split() == ["NAME", "MODEL", "PHASE", "SEASON", "ENVELOPE", "AGE"]
     assert "Serving" in row and f"seq {plan['build']['max_seq_len']}" in row
+
+
+def test_a_failed_build_gets_a_job_of_its_own_after_backoff_and_the_failed_one_stays(bed: h.Bed) -> None:
+    bed.start_operator()
+    bed.create(h.manifest(bed.namespace, bed.prometheus_url))
+    (first,) = bed.wait_build_jobs(1)
+    bed.finish(first, cluster.Outcome.FAILED)
+    failed = bed.wait_status(lambda s: h.conditions(s).get("Building", {}).get("reason") == "BuildFailed")
+    assert "retrying after 2m" in h.conditions(failed["status"])["Building"]["message"]
+    assert failed["status"]["phase"] == "Degraded" and bed.wait_event("BuildFailed")["type"] == "Warning"
+    assert bed.deployment() is None, "a failed build never rolls out"
+    jobs = bed.wait_build_jobs(2, timeout_s=60)  # 2 operator-minutes of backoff: about 2 s here
+    second = jobs[1]
+    assert first["metadata"]["name"].endswith("-1") and second["metadata"]["name"].endswith("-2")
+    assert bed.job_condition(first) == "Failed", "the failed Job stays for its logs, apart from the new one"
+    plan = bed.plan_of(second)
+    bed.serve(plan)
+    bed.finish(second, cluster.Outcome.SUCCEEDED)
+    obj = bed.wait_status(lambda s: s.get("phase") == "Serving", timeout_s=90)
+    assert obj["status"]["servingEngine"]["hash"] == plan["engine_hash"]
+    assert obj["status"]["buildFailures"] == 0
+    assert len(bed.build_jobs()) == 2
+
+
+def test_a_build_that_no_node_can_take_says_which_gpu_it_waits_for(bed: h.Bed) -> None:
+    bed.start_operator()
+    # A GPU with a preset but no node in this cluster: the real scheduler cannot place the build pod.
+    bed.create(h.manifest(bed.namespace, bed.prometheus_url, hardware={"gpuProduct": "NVIDIA-H200"}))
+    obj = bed.wait_status(lambda s: h.conditions(s).get("Building", {}).get("reason") == "BuildUnschedulable")
+    message = h.conditions(obj["status"])["Building"]["message"]
+    assert "nvidia.com/gpu.product=NVIDIA-H200" in message and "didn't match" in message, message
+    assert bed.wait_event("BuildUnschedulable")["type"] == "Warning"

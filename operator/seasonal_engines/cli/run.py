@@ -44,6 +44,9 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
     p.add_argument("--tick", type=float, default=15.0, help="timer period per InferenceService, seconds")
     p.add_argument("--builder-image", default=build_jobs.DEFAULT_BUILDER_IMAGE,
                    help="image whose seasonal_build package build Jobs copy in (this operator's image)")
+    p.add_argument("--build-pod-annotation", action="append", default=[], metavar="KEY=VALUE",
+                   help="annotation on build pods (repeatable), e.g. "
+                   "cluster-autoscaler.kubernetes.io/safe-to-evict=false")
     p.add_argument("--log-format", choices=["json", "full", "plain"], default="json",
                    help="json (default: one object per line, with the object's namespace and name) or text")
     p.add_argument("--verbose", action="store_true")
@@ -69,9 +72,20 @@ def settings_from(args: argparse.Namespace) -> configuration.OperatorSettings:
                                               lifetime_seconds=args.peering_lifetime),
         listen=configuration.ListenSettings(metrics_host=args.metrics_address, metrics_port=args.metrics_port,
                                             liveness_url=args.liveness or None),
-        jobs=build_jobs.JobSettings(builder_image=args.builder_image),
+        jobs=build_jobs.JobSettings(builder_image=args.builder_image,
+                                    pod_annotations=_pairs(args.build_pod_annotation, "--build-pod-annotation")),
         namespaces=tuple(args.namespace),
     ).check()
+
+
+def _pairs(items: list[str], flag: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key or len(key) > 316 or len(value) > 4096:
+            raise ValueError(f"{flag} {item!r} must be KEY=VALUE")
+        out[key] = value
+    return out
 
 
 def auto_priority(pod_id: str | None) -> int:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from seasonal_engines.api import durations
@@ -65,6 +65,9 @@ class JobSettings:
     run_as_user: int | None = None
     service_account_name: str | None = None
     extra_tolerations: tuple[Mapping[str, Any], ...] = ()
+    pod_annotations: Mapping[str, str] = field(default_factory=dict)
+    """Annotations on build pods, e.g. cluster-autoscaler.kubernetes.io/safe-to-evict: "false" so that a
+    scale-down never evicts an hour-long build."""
 
 
 @dataclass(frozen=True)
@@ -168,7 +171,9 @@ def render(plan: Mapping[str, Any], service: Mapping[str, Any], settings: JobSet
             "backoffLimit": settings.backoff_limit,
             "activeDeadlineSeconds": int(durations.seconds(spec.engine.build_deadline)),
             "ttlSecondsAfterFinished": settings.ttl_seconds_after_finished,
-            "template": {"metadata": {"labels": labels}, "spec": pod_spec},
+            "template": {"metadata": {"labels": labels, **({"annotations": dict(settings.pod_annotations)}
+                                                          if settings.pod_annotations else {})},
+                         "spec": pod_spec},
         },
     }
     # No object shared between the two manifests or their parts: callers may patch one freely, and

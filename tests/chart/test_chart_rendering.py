@@ -90,7 +90,9 @@ def test_operator_container_runs_seasonal_with_probes_and_ports(helm_bin: Path) 
     docs = cr.template(helm_bin)
     deployment = cr.one(docs, "Deployment")
     c = deployment["spec"]["template"]["spec"]["containers"][0]
-    assert c["image"] == "ghcr.io/seasonal-engines/operator:0.1.0"
+    values = yaml.safe_load((cr.CHART / "values.yaml").read_text())
+    chart = yaml.safe_load((cr.CHART / "Chart.yaml").read_text())
+    assert c["image"] == f"{values['image']['repository']}:{chart['appVersion']}"
     assert c["args"][:3] == ["run", "--all-namespaces", "--standalone"]
     assert "--liveness=http://0.0.0.0:8080/healthz" in c["args"] and "--metrics-port=9090" in c["args"]
     assert {p["name"]: p["containerPort"] for p in c["ports"]} == {"metrics": 9090, "health": 8080}

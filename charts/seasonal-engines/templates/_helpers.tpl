@@ -37,8 +37,13 @@ app.kubernetes.io/part-of: seasonal-engines
 {{- end }}
 {{- end }}
 
+{{/* Our image: the operator's container, and (passed as --builder-image) every build Job's init container. */}}
 {{- define "seasonal-engines.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
 {{- end }}
 
 {{/*

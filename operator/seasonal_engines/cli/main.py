@@ -7,6 +7,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+import seasonal_engines
+
 # Sub-command name -> module in seasonal_engines.cli. Modules are imported lazily so that
 # `seasonal --help` stays fast and one broken sub-command cannot take the others down.
 COMMANDS: dict[str, str] = {
@@ -26,6 +28,7 @@ COMMANDS: dict[str, str] = {
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="seasonal", description="Seasonal Engines: TensorRT-LLM engines sized "
                                      "to the traffic they serve.")
+    parser.add_argument("--version", action="version", version=f"seasonal {seasonal_engines.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in COMMANDS.items():
         try:

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from seasonal_engines.cli import image_flags
 from seasonal_engines.core import build_jobs
 
 
@@ -29,12 +30,12 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
                    "has none")
     p.add_argument("--no-owner-reference", action="store_true",
                    help="leave out ownerReferences (for manifests applied before the InferenceService exists)")
-    p.add_argument("--builder-image", default=build_jobs.DEFAULT_BUILDER_IMAGE,
-                   help="image holding the seasonal_build package")
+    image_flags.add_arguments(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    settings = build_jobs.JobSettings(image_settings=image_flags.image_settings(args))
     service = _read_service(args.spec)
     meta = dict(service.get("metadata") or {})
     if args.namespace and not meta.get("namespace"):
@@ -51,8 +52,7 @@ def run(args: argparse.Namespace) -> int:
         plan = json.loads(args.plan.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ValueError(f"{args.plan} is not JSON ({exc.msg} at line {exc.lineno})") from None
-    manifests = build_jobs.render(plan, service, build_jobs.JobSettings(builder_image=args.builder_image),
-                                  owned=not args.no_owner_reference)
+    manifests = build_jobs.render(plan, service, settings, owned=not args.no_owner_reference)
     print(yaml.safe_dump_all([manifests.config_map, manifests.job], sort_keys=False, width=120), end="")
     return 0
 

@@ -18,6 +18,8 @@ from typing import Any
 from seasonal_engines import settings as configuration
 from seasonal_engines.core import build_jobs
 
+from seasonal_engines.cli import image_flags
+
 
 def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
     p = sub.add_parser(name, help="run the operator", description="Run the Seasonal Engines operator against "
@@ -42,14 +44,13 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
     p.add_argument("--prometheus-max-reply-mib", type=int, default=16, help="largest Prometheus answer read, "
                    "MiB (1..256)")
     p.add_argument("--tick", type=float, default=15.0, help="timer period per InferenceService, seconds")
-    p.add_argument("--builder-image", default=build_jobs.DEFAULT_BUILDER_IMAGE,
-                   help="image whose seasonal_build package build Jobs copy in (this operator's image)")
     p.add_argument("--build-pod-annotation", action="append", default=[], metavar="KEY=VALUE",
                    help="annotation on build pods (repeatable), e.g. "
                    "cluster-autoscaler.kubernetes.io/safe-to-evict=false")
     p.add_argument("--log-format", choices=["json", "full", "plain"], default="json",
                    help="json (default: one object per line, with the object's namespace and name) or text")
     p.add_argument("--verbose", action="store_true")
+    image_flags.add_arguments(p)
     p.set_defaults(run=run)
 
 
@@ -72,7 +73,7 @@ def settings_from(args: argparse.Namespace) -> configuration.OperatorSettings:
                                               lifetime_seconds=args.peering_lifetime),
         listen=configuration.ListenSettings(metrics_host=args.metrics_address, metrics_port=args.metrics_port,
                                             liveness_url=args.liveness or None),
-        jobs=build_jobs.JobSettings(builder_image=args.builder_image,
+        jobs=build_jobs.JobSettings(image_settings=image_flags.image_settings(args),
                                     pod_annotations=_pairs(args.build_pod_annotation, "--build-pod-annotation")),
         namespaces=tuple(args.namespace),
     ).check()
@@ -99,10 +100,7 @@ def auto_priority(pod_id: str | None) -> int:
 def run(args: argparse.Namespace) -> int:
     import kopf
 
-    try:
-        ours = settings_from(args)
-    except ValueError as exc:
-        raise SystemExit(f"seasonal run: {exc}") from None
+    ours = settings_from(args)  # a bad flag is a ValueError naming it: `seasonal` prints it, exit code 2
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat[args.log_format.upper()],
                    log_refkey="inferenceservice")
     logging.getLogger("seasonal_engines").setLevel(logging.DEBUG if args.verbose else logging.INFO)

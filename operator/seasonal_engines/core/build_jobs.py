@@ -3,7 +3,8 @@
 The Job runs ``python -m seasonal_build build`` in the spec's image (NVIDIA's Triton TRT-LLM
 container) on a node with the planned GPU, with TP x PP GPUs, the model source, the engine store
 and a scratch volume. The ``seasonal_build`` package (standard library only) is copied in by an
-init container from the operator's image, so the NVIDIA image stays unmodified. Names derive
+init container from the operator's image, so the NVIDIA image stays unmodified (which images and
+pull secrets: ``core.images.ImageSettings``, from the chart's values). Names derive
 from the engine hash, so creating the same build twice is a no-op (AlreadyExists) and the build
 is idempotent end to end. Both objects are owned by the InferenceService. Pure: dicts in, dicts
 out; the caller creates them.
@@ -19,7 +20,7 @@ from typing import Any
 
 from seasonal_engines.api import durations
 from seasonal_engines.api import spec as api
-from seasonal_engines.core import names
+from seasonal_engines.core import images, names
 
 MANAGED_BY = "seasonal-engines"
 LABEL_HASH = "seasonalengines.io/engine-hash"
@@ -37,15 +38,14 @@ SCRATCH_MOUNT = "/scratch"
 BUILDER_MOUNT = "/opt/seasonal"
 HASH_IN_NAMES = 12
 HASH_IN_LABELS = 16
-DEFAULT_BUILDER_IMAGE = "ghcr.io/seasonal-engines/seasonal-engines:0.1.0"
 
 
 @dataclass(frozen=True)
 class JobSettings:
     """How build Jobs are shaped beyond what the InferenceService says. Defaults suit one build per model."""
 
-    builder_image: str = DEFAULT_BUILDER_IMAGE
-    """Image holding the seasonal_build package (the operator's), copied in by an init container."""
+    image_settings: images.ImageSettings = images.ImageSettings()
+    """Our image (copied in by the init container), the NGC mirror and the pull secrets: from the chart."""
     backoff_limit: int = 1
     """Retries of a failed build pod: one retry covers a preempted node, more only burn GPU hours."""
     ttl_seconds_after_finished: int = 24 * 3600
@@ -132,7 +132,8 @@ def render(plan: Mapping[str, Any], service: Mapping[str, Any], settings: JobSet
     if settings.memory_limit:
         limits["memory"] = settings.memory_limit
     build = {
-        "name": "build", "image": spec.engine.image, "imagePullPolicy": "IfNotPresent",
+        "name": "build", "image": images.mirrored(spec.engine.image, settings.image_settings.ngc_registry),
+        "imagePullPolicy": "IfNotPresent",
         "command": ["python3", "-m", "seasonal_build", "build", "--plan", f"{PLAN_DIR}/{PLAN_KEY}",
                     "--store", STORE_MOUNT, "--serving-store", STORE_MOUNT, "--model-mount", MODEL_MOUNT,
                     "--work-dir", SCRATCH_MOUNT],
@@ -143,7 +144,7 @@ def render(plan: Mapping[str, Any], service: Mapping[str, Any], settings: JobSet
         "securityContext": container_security,
     }
     install = {
-        "name": "install-builder", "image": settings.builder_image, "imagePullPolicy": "IfNotPresent",
+        "name": "install-builder", "image": settings.image_settings.builder_image, "imagePullPolicy": "IfNotPresent",
         # The package is standard library only: copying its directory is a complete install.
         "command": ["python", "-c", "import os, shutil, seasonal_build; shutil.copytree(os.path.dirname("
                     f"seasonal_build.__file__), '{BUILDER_MOUNT}/seasonal_build', dirs_exist_ok=True)"],
@@ -161,6 +162,8 @@ def render(plan: Mapping[str, Any], service: Mapping[str, Any], settings: JobSet
         "containers": [build],
         "volumes": volumes,
     }
+    if settings.image_settings.pull_secrets:
+        pod_spec["imagePullSecrets"] = [{"name": name} for name in settings.image_settings.pull_secrets]
     if settings.service_account_name:
         pod_spec["serviceAccountName"] = settings.service_account_name
     job = {
@@ -217,10 +220,12 @@ def references_job(refs: Any, service: Mapping[str, Any], settings: JobSettings 
             "backoffLimit": 3, "activeDeadlineSeconds": 600, "ttlSecondsAfterFinished": 3600,
             "template": {"metadata": {"labels": labels}, "spec": {
                 "restartPolicy": "Never", "automountServiceAccountToken": False,
+                **({"imagePullSecrets": [{"name": n} for n in settings.image_settings.pull_secrets]}
+                   if settings.image_settings.pull_secrets else {}),
                 "securityContext": {"runAsNonRoot": True, "runAsUser": REFERENCES_UID, "runAsGroup": REFERENCES_UID,
                                     "fsGroup": REFERENCES_UID, "seccompProfile": {"type": "RuntimeDefault"}},
                 "containers": [{
-                    "name": "record", "image": settings.builder_image, "imagePullPolicy": "IfNotPresent",
+                    "name": "record", "image": settings.image_settings.builder_image, "imagePullPolicy": "IfNotPresent",
                     "command": command,
                     "resources": {"requests": {"cpu": "50m", "memory": "64Mi"},
                                   "limits": {"cpu": "500m", "memory": "128Mi"}},

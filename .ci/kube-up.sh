@@ -196,6 +196,18 @@ ADMISSION_PLUGINS+=,CertificateSubjectRestriction,DefaultIngressClass,PodSecurit
 ADMISSION_PLUGINS+=,OwnerReferencesPermissionEnforcement,MutatingAdmissionWebhook
 ADMISSION_PLUGINS+=,ValidatingAdmissionPolicy,ValidatingAdmissionWebhook,ResourceQuota
 start_apiserver() {
+  # The audit log records every request of the ServiceAccounts in namespace seasonal-engines (the
+  # operator's) at Metadata level: who, which verb on which resource, the answer's code. The RBAC test
+  # compares what the operator really did with what the chart grants. Nothing else is recorded.
+  cat >"$STATE_DIR/audit-policy.yaml" <<'POLICY'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+  - level: Metadata
+    userGroups: ["system:serviceaccounts:seasonal-engines"]
+  - level: None
+POLICY
   # --endpoint-reconciler-type=none: the `kubernetes` Service's endpoints would be 127.0.0.1,
   # which Endpoints validation refuses (loopback); nothing in the bed dials the Service.
   cp_start "$STATE_DIR" kube-apiserver "$KUBE_APISERVER_BIN" \
@@ -212,6 +224,8 @@ start_apiserver() {
     --requestheader-username-headers=X-Remote-User --requestheader-group-headers=X-Remote-Group \
     --requestheader-extra-headers-prefix=X-Remote-Extra- \
     --proxy-client-cert-file="$PKI/front-proxy-client.crt" --proxy-client-key-file="$PKI/front-proxy-client.key" \
+    --audit-policy-file="$STATE_DIR/audit-policy.yaml" --audit-log-path="$STATE_DIR/logs/audit.log" \
+    --audit-log-format=json --audit-log-maxsize=512 \
     --profiling=false --cert-dir="$STATE_DIR/pki/apiserver-generated"
   cp_wait "$STATE_DIR" kube-apiserver "$DEADLINE" "kube-apiserver /readyz" \
     cp_kubectl "$STATE_DIR" get --raw=/readyz

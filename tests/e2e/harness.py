@@ -124,6 +124,7 @@ class Bed:
     origin: float = field(default_factory=time.time)  # wall time at which the operator's clock reads T0
     operators: list[OperatorRun] = field(default_factory=list)
     tritons: dict[str, Any] = field(default_factory=dict)
+    _cluster_peerings: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.store = self.workdir / "engines"
@@ -155,6 +156,8 @@ class Bed:
     def close(self) -> None:
         for run in self.operators:
             run.kill()
+        for name in self._cluster_peerings:
+            self.plane.kubectl("delete", "clusterkopfpeerings.kopf.dev", name, "--ignore-not-found", check=False)
         for claim in ("weights", "engines"):
             try:
                 self.core.delete_persistent_volume(f"{self.namespace}-{claim}")
@@ -164,10 +167,12 @@ class Bed:
 
     # --- the operator ---------------------------------------------------------------------
 
-    def start_operator(self, *args: str) -> OperatorRun:
+    def start_operator(self, *args: str, all_namespaces: bool = False, pod_id: str | None = None) -> OperatorRun:
+        """An operator process; ``pod_id`` is its $POD_ID, as the chart sets it from the pod's name (kopf's
+        peering identity, and what ``--priority auto`` derives each replica's priority from)."""
         log = self.workdir / f"operator-{len(self.operators)}.log"
-        command = [sys.executable, "-m", "tests.e2e.operator_process", "--namespace", self.namespace,
-                   "--metrics-port", "0", "--liveness", "", "--tick", "0.5", "--log-format", "plain",
+        scope = ["--all-namespaces"] if all_namespaces else ["--namespace", self.namespace]
+        command = [sys.executable, "-m", "tests.e2e.operator_process", *scope, "--metrics-port", "0", "--liveness", "", "--tick", "0.5", "--log-format", "plain",
                    "--clock-origin", repr(self.origin), "--clock-start", T0.isoformat(),
                    "--speedup", str(SPEEDUP), "--triton-map", str(self.triton_map),
                    # Build pods run until the test says how they end (finish()), as a GPU build takes its time.
@@ -175,11 +180,22 @@ class Bed:
         if "--peering" not in args:
             command.append("--standalone")
         env = {**os.environ, "KUBECONFIG": str(self.operator_kubeconfig), "PYTHONUNBUFFERED": "1"}
+        env.pop("POD_ID", None)
+        if pod_id is not None:
+            env["POD_ID"] = pod_id
         with log.open("w") as out:
             process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
         run = OperatorRun(process, log)
         self.operators.append(run)
         return run
+
+    def peering(self, name: str, *, namespaced: bool) -> None:
+        """The kopf peering object the chart creates (ClusterKopfPeering, or a KopfPeering in the namespace)."""
+        kind = "KopfPeering" if namespaced else "ClusterKopfPeering"
+        meta = {"name": name, **({"namespace": self.namespace} if namespaced else {})}
+        self.create({"apiVersion": "kopf.dev/v1", "kind": kind, "metadata": meta})
+        if not namespaced:
+            self._cluster_peerings.append(name)
 
     def now(self) -> datetime:
         """The operators' clock."""

@@ -125,12 +125,14 @@ def test_an_engine_triton_never_reports_ready_is_rolled_back_and_the_old_one_kee
 
 
 def test_an_operator_killed_mid_build_and_mid_rollout_resumes_without_a_second_job(bed: h.Bed) -> None:
-    run = bed.start_operator()
+    # One replica with (namespaced) peering, as a chart install with watchNamespaces and peering runs it.
+    bed.peering("seasonal-engines", namespaced=True)
+    run = bed.start_operator("--peering", "seasonal-engines", pod_id="operator-0")
     bed.create(h.manifest(bed.namespace, bed.prometheus_url))
     (job,) = bed.wait_build_jobs(1)
     bed.wait_status(lambda s: s.get("phase") == "Building")
     run.kill()  # SIGKILL mid-build: nothing is remembered but what the cluster holds
-    bed.start_operator()
+    bed.start_operator("--peering", "seasonal-engines", pod_id="operator-1", )
     plan = bed.plan_of(job)
     bed.serve(plan)
     bed.finish(job, cluster.Outcome.SUCCEEDED)
@@ -138,7 +140,7 @@ def test_an_operator_killed_mid_build_and_mid_rollout_resumes_without_a_second_j
     assert [j["metadata"]["name"] for j in bed.build_jobs()] == [job["metadata"]["name"]]
     if obj["status"]["phase"] == "RollingOut":
         bed.operators[-1].kill()  # and again mid-rollout
-        bed.start_operator()
+        bed.start_operator("--peering", "seasonal-engines", pod_id="operator-2")
     obj = bed.wait_status(lambda s: s.get("phase") == "Serving", timeout_s=90)
     assert obj["status"]["servingEngine"]["hash"] == plan["engine_hash"]
     assert [j["metadata"]["name"] for j in bed.build_jobs()] == [job["metadata"]["name"]]
@@ -182,3 +184,30 @@ def test_a_rollover_without_a_spare_gpu_waits_blocked_then_rolls_back_while_the_
     status = bed.isvc()["status"]
     assert status["servingEngine"]["hash"] == first["engine_hash"]
     assert h.conditions(status)["RolloutBlocked"]["status"] == "False"
+
+
+def test_two_replicas_elect_one_active_and_the_standby_takes_over_when_it_dies(bed: h.Bed) -> None:
+    from seasonal_engines.cli.run import auto_priority
+
+    name = f"peering-{bed.namespace}"[:63]
+    bed.peering(name, namespaced=False)
+    # The chart's two replicas: all namespaces, cluster-wide peering, each replica its own pod name.
+    pods = ("seasonal-engines-7d4f9-a", "seasonal-engines-7d4f9-b")
+    assert auto_priority(pods[0]) != auto_priority(pods[1])
+    runs = {pod: bed.start_operator("--peering", name, "--peering-lifetime", "5", all_namespaces=True, pod_id=pod)
+            for pod in pods}
+    active, standby = sorted(pods, key=auto_priority, reverse=True)
+    bed.create(h.manifest(bed.namespace, bed.prometheus_url))
+    (job,) = bed.wait_build_jobs(1)
+    bed.wait_status(lambda s: s.get("phase") == "Building")
+    cluster.wait_until(lambda: "Pausing operations" in runs[standby].output(), timeout_s=30,
+                       what="the standby pausing in favour of the active replica")
+    runs[active].kill()
+    cluster.wait_until(lambda: "Resuming operations" in runs[standby].output(), timeout_s=60,
+                       what="the standby resuming once the active replica's peering record expired")
+    plan = bed.plan_of(job)
+    bed.serve(plan)
+    bed.finish(job, cluster.Outcome.SUCCEEDED)
+    obj = bed.wait_status(lambda s: s.get("phase") == "Serving", timeout_s=90)
+    assert obj["status"]["servingEngine"]["hash"] == plan["engine_hash"]
+    assert [j["metadata"]["name"] for j in bed.build_jobs()] == [job["metadata"]["name"]]

@@ -152,6 +152,9 @@ class Bed:
                 "metadata": {"name": claim}, "spec": {
                     "accessModes": ["ReadWriteMany"], "storageClassName": "", "volumeName": pv,
                     "resources": {"requests": {"storage": "1Ti"}}}})
+        for claim in ("weights", "engines"):
+            cluster.wait_until(lambda c=claim: self.core.read_namespaced_persistent_volume_claim(
+                c, self.namespace).status.phase == "Bound", timeout_s=30, what=f"PVC {claim} bound")
 
     def close(self) -> None:
         for run in self.operators:

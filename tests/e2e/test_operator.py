@@ -93,7 +93,8 @@ def test_a_build_that_no_node_can_take_says_which_gpu_it_waits_for(bed: h.Bed) -
     bed.start_operator()
     # A GPU with a preset but no node in this cluster: the real scheduler cannot place the build pod.
     bed.create(h.manifest(bed.namespace, bed.prometheus_url, hardware={"gpuProduct": "NVIDIA-H200"}))
-    obj = bed.wait_status(lambda s: h.conditions(s).get("Building", {}).get("reason") == "BuildUnschedulable")
+    obj = bed.wait_status(lambda s: "didn't match" in h.conditions(s).get("Building", {}).get("message", ""))
+    assert h.conditions(obj["status"])["Building"]["reason"] == "BuildUnschedulable"
     message = h.conditions(obj["status"])["Building"]["message"]
     assert "nvidia.com/gpu.product=NVIDIA-H200" in message and "didn't match" in message, message
     assert bed.wait_event("BuildUnschedulable")["type"] == "Warning"

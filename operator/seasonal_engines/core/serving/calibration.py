@@ -39,6 +39,7 @@ BENCH_TOKENS_PER_BLOCK = 32   # the LLM API's KvCacheConfig default
 # Bounds of the fit, per constant (gemm, bandwidth, attention, step_s, allreduce_s): what kernels can
 # physically reach (no GEMM above 90% of peak, no stream above 95% of bandwidth, no attention above 80%).
 BOUNDS = ((0.05, 0.9), (0.05, 0.95), (0.05, 0.8), (0.0, 0.05), (0.0, 5e-4))
+RESTARTS = 3
 _BENCH_BYTES = {"fp8": 1.0, "nvfp4": 0.5}  # tuning.py BYTES_PER_ELEM; anything else counts 2 bytes
 
 
@@ -170,8 +171,15 @@ def fit(schedules: Sequence[Schedule], start: costs.Efficiency = FITTED, *, iter
         eff = _efficiency(x)
         return float(sum(math.log(s.throughput(eff) / s.row.published) ** 2 for s in schedules))
 
-    best = nelder_mead(loss, _unit(start), iterations=iterations)
-    return _efficiency(best)
+    # Nelder-Mead stalls on the flat edges the bounds make: restart from the best point found, and also
+    # from the middle of the box, and keep the better.
+    candidates = []
+    for x0 in (_unit(start), np.full(len(BOUNDS), 0.5)):
+        x = x0
+        for _ in range(RESTARTS):
+            x = nelder_mead(loss, np.clip(x, 0.0, 1.0), iterations=iterations)
+        candidates.append((loss(x), x))
+    return _efficiency(min(candidates, key=lambda c: c[0])[1])
 
 
 def _unit(eff: costs.Efficiency) -> np.ndarray:

@@ -24,6 +24,7 @@ from seasonal_engines.core.histograms import Histogram
 from seasonal_engines.core.serving import calibration, costs, engines, requests, simulating
 from seasonal_engines.core.serving.engines import Replica
 from seasonal_engines.core.serving.requests import RequestStream
+from seasonal_engines.core.sizing.plans import Plan
 
 MAX_REPLICAS = 4096
 DEFAULT_SAMPLE = 1000       # requests simulated per replica and candidate replica count
@@ -164,12 +165,18 @@ class Prediction:
 
 
 def predict(mix: RequestStream, peak_rps: float, replica: Replica, slo: Slo, *,
-            eff: costs.Efficiency = calibration.FITTED) -> Prediction:
-    """Latency at the peak on the replicas the SLO needs, and throughput at maximum load."""
+            eff: costs.Efficiency = calibration.FITTED, replicas_hint: int = 1) -> Prediction:
+    """Latency at the peak on the replicas the SLO needs (without an objective: on ``replicas_hint``
+    replicas, and no replica count), and throughput at maximum load."""
     sat = saturation(mix, replica, eff)
-    mean_out = float(np.mean(mix.output_tokens))
-    guess = max(1, math.ceil(peak_rps * mean_out / max(sat * replica.gpus, 1e-9)))
-    search = replicas_for_slo(mix, peak_rps, replica, slo, eff=eff, start=guess)
+    if slo.ttft_p99_s is None and slo.itl_p99_s is None:
+        r = max(1, min(replicas_hint, MAX_REPLICAS))
+        summary = summarise(simulating.simulate(at_rate(mix, peak_rps / r), replica, eff))
+        search = ReplicaSearch(None, summary, f"no SLO: latency on {r} replica{'s' if r > 1 else ''}")
+    else:
+        mean_out = float(np.mean(mix.output_tokens))
+        guess = max(1, math.ceil(peak_rps * mean_out / max(sat * replica.gpus, 1e-9)))
+        search = replicas_for_slo(mix, peak_rps, replica, slo, eff=eff, start=guess)
     s = search.summary
     return Prediction(label=LABEL, peak_rps=peak_rps, slo=slo, replicas=search.replicas,
                       replicas_reason=search.reason, gpus_per_replica=replica.gpus, ttft_p50_s=s.ttft_p50_s,
@@ -178,11 +185,13 @@ def predict(mix: RequestStream, peak_rps: float, replica: Replica, slo: Slo, *,
                       scheduler=replica.limits.scheduler.value, max_seq_len=replica.limits.max_seq_len)
 
 
-def for_plan(plan: Any, input_hist: Histogram, output_hist: Histogram, peak_rps: float, slo: Slo, *,
+def for_plan(plan: Plan, input_hist: Histogram, output_hist: Histogram, peak_rps: float, slo: Slo, *,
              sample: int = DEFAULT_SAMPLE, seed: int = 0, eff: costs.Efficiency = calibration.FITTED) -> Prediction:
-    """``predict`` for a ``core.sizing`` plan, on ``sample`` requests drawn from the window's histograms."""
+    """``predict`` for a ``core.sizing`` plan, on ``sample`` requests drawn from the window's histograms
+    (without an SLO, on the plan's own replica count)."""
     mix = requests.from_histograms(input_hist, output_hist, rate_rps=max(peak_rps, 1e-6), n=sample, seed=seed)
-    return predict(mix, max(peak_rps, 1e-6), engines.from_plan(plan), slo, eff=eff)
+    return predict(mix, max(peak_rps, 1e-6), engines.from_plan(plan), slo, eff=eff,
+                   replicas_hint=plan.predictions.replicas)
 
 
 __all__ = ["Slo", "Summary", "summarise", "saturation", "at_rate", "ReplicaSearch", "replicas_for_slo",

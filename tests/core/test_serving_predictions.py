@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from seasonal_engines.api import validation
-from seasonal_engines.api.status import EngineRef, EnvelopeStatus, ServingPrediction
+from seasonal_engines.api.status import EngineRef, EnvelopeStatus, InferenceServiceStatus, ServingPrediction
 from seasonal_engines.core import decisions, planners, summaries
 from seasonal_engines.core.envelopes import Envelope
 from seasonal_engines.core.serving import predictions, requests, simulating
@@ -22,11 +22,11 @@ REPO = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 18, 3, 0, tzinfo=timezone.utc)
 
 
-def chat_profile(n: int = 3000, rate_scale: float = 1.0):
+def chat_profile(n: int = 3000):
     rng = np.random.default_rng(3)
     inp = np.maximum(1, rng.lognormal(np.log(700), 0.8, n)).astype(np.int64)
     out = np.maximum(1, rng.lognormal(np.log(150), 0.7, n)).astype(np.int64)
-    return profile_from_requests(NOW - timedelta(hours=1) / rate_scale, NOW, inp, out)
+    return profile_from_requests(NOW - timedelta(hours=1), NOW, inp, out)
 
 
 def test_slo_bounds_and_what_meeting_it_means() -> None:
@@ -72,7 +72,7 @@ def test_saturation_is_output_over_makespan_of_everything_at_once() -> None:
     assert predictions.saturation(mix, rep, EXACT) == pytest.approx(16 / 8e-3)
 
 
-def _plans(profile, spec_slo=None):
+def _plans(profile):
     model, gpu = models.preset("llama-3.1-8b"), gpus.preset("h100")
     planned = planning.plan(profile, model, gpu, min_samples=100)
     n = 1000
@@ -152,7 +152,7 @@ def test_an_engine_ref_carries_the_prediction_and_reuses_it_for_the_same_engine(
 def test_the_first_build_target_carries_the_prediction() -> None:
     s = spec()
     obs = decisions.Observation(now=NOW, generation=1, spec=s, spec_error=None,
-                                status=decisions.InferenceServiceStatus(), traffic=chat_profile())
+                                status=InferenceServiceStatus(), traffic=chat_profile())
     d = decisions.decide(obs, planners.for_spec(s), planners.bootstrap_for_spec(s))
     assert [type(a).__name__ for a in d.actions] == ["StartBuild"]
     target = d.status.target_engine

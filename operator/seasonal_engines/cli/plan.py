@@ -148,12 +148,13 @@ class ServingComparison:
 
     slo: predictions.Slo
     peak_rps: float
+    rate_scale: float
     planned: predictions.Prediction
     model_max: predictions.Prediction | None
     model_max_refused: str | None
 
     def to_json(self) -> dict[str, Any]:
-        return {"label": predictions.LABEL, "peak_rps": round(self.peak_rps, 6),
+        return {"label": predictions.LABEL, "peak_rps": round(self.peak_rps, 6), "rate_scale": self.rate_scale,
                 "slo": {"ttft_p99_seconds": self.slo.ttft_p99_s, "itl_p99_seconds": self.slo.itl_p99_s},
                 "planned": self.planned.to_json(),
                 "model_max": self.model_max.to_json() if self.model_max else None,
@@ -183,8 +184,8 @@ def compare_serving(args: argparse.Namespace, result: Plan, profile: TrafficProf
                                trtllm_version=args.trtllm_version, model_ref=model_ref, min_samples=1,
                                chunked_context=args.chunked_context)
     except PlanningError as exc:
-        return ServingComparison(slo, peak, planned, None, str(exc))
-    return ServingComparison(slo, peak, planned,
+        return ServingComparison(slo, peak, args.rate_scale, planned, None, str(exc))
+    return ServingComparison(slo, peak, args.rate_scale, planned,
                              predictions.for_plan(widest, profile.input, profile.output, peak, slo), None)
 
 
@@ -324,8 +325,9 @@ def serving_rows(c: ServingComparison, width: int = TABLE_WIDTH) -> list[str]:
     """The side-by-side block of the planned and the model-max engine."""
     cols = [("this engine", c.planned)] + ([("model-max engine", c.model_max)] if c.model_max else [])
     key_w, col_w = 20, 24
-    lines = _wrap(f"Serving model, MODELLED (not measured): peak {c.peak_rps:,.2f} req/s, {c.slo.describe()}",
-                  "", "  ", width)
+    scaled = f" (rates x{c.rate_scale:g})" if c.rate_scale != 1 else ""
+    lines = _wrap(f"Serving model, MODELLED: peak {c.peak_rps:,.2f} req/s{scaled}, "
+                  f"{c.slo.describe()}", "", "  ", width)
     lines.append("  " + " " * key_w + "".join(name.ljust(col_w) for name, _ in cols).rstrip())
     rows = [("max_seq_len", lambda p: f"{p.max_seq_len:,}"), ("scheduler", lambda p: p.scheduler),
             ("TTFT p50 / p99", lambda p: _latency(p, "ttft")), ("ITL p50 / p99", lambda p: _latency(p, "itl")),

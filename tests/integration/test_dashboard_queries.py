@@ -88,7 +88,11 @@ def _iso(t: float) -> str:
 
 def engine(envelope: tuple[int, int, int, int], season: str | None) -> st.EngineRef:
     i, s, b, n = envelope
-    return st.EngineRef(hash=f"{i:05d}{s:05d}{b:04d}" + "a" * 8, season=season,
+    # The serving model's prediction as the planner attaches it (a longer engine reserves more KV: slower).
+    prediction = st.ServingPrediction(peak_rps=4.0, replicas=2, ttft_p50_seconds=0.05 * s / 8192,
+                                      ttft_p99_seconds=0.4 * s / 8192, itl_p50_seconds=0.007, itl_p99_seconds=0.012,
+                                      output_tokens_per_second_per_gpu=2200.0)
+    return st.EngineRef(hash=f"{i:05d}{s:05d}{b:04d}" + "a" * 8, season=season, prediction=prediction,
                         envelope=st.EnvelopeStatus(max_input_len=i, max_seq_len=s, max_batch_size=b, max_num_tokens=n))
 
 

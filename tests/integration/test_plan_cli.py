@@ -56,12 +56,23 @@ def test_plan_from_trace_evening_vs_morning_json_table_and_heatmap(capsys: pytes
     red = (img[..., 0] > 0.8) & (img[..., 1] < 0.35) & (img[..., 2] < 0.35)
     assert red.sum() > 500
 
-    assert main(["plan", "--trace", str(M_LARGE), "--start", "0", "--end", "86400", *COMMON]) == 0
+    served = evening["serving_model"]
+    assert served["label"] == "modelled" and served["slo"] == {"ttft_p99_seconds": 2.0, "itl_p99_seconds": 0.1}
+    assert served["planned"]["max_seq_len"] == evening["build"]["max_seq_len"]
+    assert served["model_max"]["max_seq_len"] == 131072
+
+    assert main(["plan", "--trace", str(M_LARGE), "--start", "0", "--end", "86400", *COMMON,
+                 "--rate-scale", "1000"]) == 0
     table = capsys.readouterr().out
-    for heading in ("Build", "Memory per GPU", "Capacity", "Runtime", "Why", "engine_hash"):
+    for heading in ("Build", "Memory per GPU", "Capacity", "Serving model, MODELLED", "Runtime", "Why",
+                    "engine_hash"):
         assert heading in table
     assert max(len(line) for line in table.splitlines()) <= 100
     assert "max_seq_len" in table and "covers" in table
+    # At production rate the traffic-sized engine needs fewer replicas than the 128k engine, side by side.
+    line = next(x for x in table.splitlines() if x.strip().startswith("this engine:"))
+    ours, theirs = (int(part.split(":")[1].split()[0]) for part in line.split(";"))
+    assert 1 <= ours < theirs
 
 
 def test_plan_from_a_config_json_and_with_fp8(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

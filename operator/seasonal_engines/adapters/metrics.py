@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from seasonal_engines.api.status import InferenceServiceStatus
+from seasonal_engines.api.status import InferenceServiceStatus, ServingPrediction
 from seasonal_engines.core import decisions
 
 SERVICE = ("namespace", "name")
@@ -60,6 +60,14 @@ class OperatorMetrics:
                                    "progress; 0 when none.", SERVICE, registry=r)
         self.replicas = Gauge("seasonal_operator_recommended_replicas", "Replicas the latest plan recommends "
                               "for the peak request rate.", SERVICE, registry=r)
+        self.predicted_latency = Gauge("seasonal_operator_predicted_latency_seconds", "The serving model's "
+                                       "prediction for the serving engine at its planning traffic's peak "
+                                       "(modelled, not measured): time to first token (ttft) and inter-token "
+                                       "latency (itl) at quantile 0.5 and 0.99.",
+                                       (*SERVICE, "latency", "quantile"), registry=r)
+        self.predicted_replicas = Gauge("seasonal_operator_predicted_replicas", "Replicas the serving model "
+                                        "predicts the serving engine needs to meet spec.rollout.slo at the peak "
+                                        "(modelled).", SERVICE, registry=r)
         self.peak_rps = Gauge("seasonal_operator_peak_request_rate", "Peak request rate (Poisson model) of the "
                               "trailing window, per second.", SERVICE, registry=r)
 
@@ -81,6 +89,7 @@ class OperatorMetrics:
             for limit in LIMITS:
                 self.envelope.labels(*svc, limit).set(getattr(env, limit))
             self.generation.labels(*svc).set(s.engine_generation)
+            self._record_prediction(svc, s.serving_engine.prediction)
         if s.drift is not None:
             if s.drift.beyond_fraction is not None:
                 self.coverage.labels(*svc).set(1.0 - s.drift.beyond_fraction)
@@ -123,6 +132,22 @@ class OperatorMetrics:
             elif event.reason == "RolledBack":
                 self.rollouts.labels(*svc, "rolled_back").inc()
 
+    def _record_prediction(self, svc: tuple[str, str], pred: ServingPrediction | None) -> None:
+        """The serving engine's modelled latency; no series for an engine without a prediction (bootstrap)."""
+        figures = (("ttft", "0.5", pred.ttft_p50_seconds if pred else None),
+                   ("ttft", "0.99", pred.ttft_p99_seconds if pred else None),
+                   ("itl", "0.5", pred.itl_p50_seconds if pred else None),
+                   ("itl", "0.99", pred.itl_p99_seconds if pred else None))
+        for latency, quantile, value in figures:
+            if value is not None:
+                self.predicted_latency.labels(*svc, latency, quantile).set(value)
+            else:
+                _forget(self.predicted_latency, *svc, latency, quantile)
+        if pred is not None and pred.replicas is not None:
+            self.predicted_replicas.labels(*svc).set(pred.replicas)
+        else:
+            _forget(self.predicted_replicas, *svc)
+
     def _seasons_seen(self, svc: tuple[str, str]) -> set[str]:
         seen = set()
         for metric in self.season.collect():
@@ -130,6 +155,13 @@ class OperatorMetrics:
                 if (sample.labels.get("namespace"), sample.labels.get("name")) == svc:
                     seen.add(sample.labels["season"])
         return seen
+
+
+def _forget(gauge: Gauge, *labels: str) -> None:
+    try:
+        gauge.remove(*labels)
+    except KeyError:  # never set
+        pass
 
 
 def _epoch(text: str) -> float:

@@ -83,6 +83,25 @@ class EnvelopeStatus(StatusModel):
     max_num_tokens: int = Field(description="Most tokens batched per step.", ge=1)
 
 
+class ServingPrediction(StatusModel):
+    """What the serving model predicts for an engine at the peak of the traffic it was planned from.
+    Modelled (a simulation of TensorRT-LLM's batching calibrated on NVIDIA's published throughput), not
+    measured."""
+
+    label: str = Field("modelled", description="Always modelled: a simulation, not a measurement.",
+                       max_length=16)
+    peak_rps: float = Field(description="Peak request rate the prediction is for, per second.", ge=0)
+    replicas: int | None = Field(None, description="Fewest replicas that meet spec.rollout.slo at the peak; "
+                                 "none without an SLO or when no count meets it.", ge=0)
+    ttft_p50_seconds: float | None = Field(None, description="Time to first token, median, at the peak on "
+                                           "those replicas.", ge=0)
+    ttft_p99_seconds: float | None = Field(None, description="Time to first token, 99th percentile.", ge=0)
+    itl_p50_seconds: float | None = Field(None, description="Inter-token latency (per request), median.", ge=0)
+    itl_p99_seconds: float | None = Field(None, description="Inter-token latency, 99th percentile.", ge=0)
+    output_tokens_per_second_per_gpu: float | None = Field(None, description="Output tokens per second per "
+                                                           "GPU at maximum load on this traffic's mix.", ge=0)
+
+
 class EngineRef(StatusModel):
     """An engine in the store and where it served."""
 
@@ -98,6 +117,8 @@ class EngineRef(StatusModel):
     generation: int | None = Field(None, description="Engine generation: increases with every rollout.", ge=0)
     reason: str | None = Field(None, description="Why it was chosen: Initial, Bootstrap, SeasonStart, "
                                "DriftBreach, DriftWaste.", max_length=64)
+    prediction: ServingPrediction | None = Field(None, description="The serving model's prediction for this "
+                                                 "engine (modelled); none for the bootstrap engine.")
 
 
 class Quantiles(StatusModel):

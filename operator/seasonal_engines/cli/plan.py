@@ -14,6 +14,7 @@ import re
 import sys
 import textwrap
 from datetime import datetime, timezone
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +23,16 @@ import numpy as np
 from seasonal_engines.cli import traffic as traffic_cli  # one parser for --at
 from seasonal_engines.api import durations
 from seasonal_engines.api import spec as api
-from seasonal_engines.core import histograms, traffic
+from seasonal_engines.core import histograms, poisson, traffic
+from seasonal_engines.core.serving import predictions
 from seasonal_engines.core.sizing import gpus, models, planning
+from seasonal_engines.core.sizing.errors import PlanningError
 from seasonal_engines.core.sizing.gpus import GIB
 from seasonal_engines.core.sizing.plans import ModelRef, Plan
 from seasonal_engines.core.traffic import TrafficProfile, TrafficUnavailable
 
 TABLE_WIDTH = 100
+DEFAULT_SLO = predictions.Slo(ttft_p99_s=2.0, itl_p99_s=0.1)
 WEIGHT_FORMATS = [q.value for q in api.WeightQuantization]
 KV_FORMATS = [q.value for q in api.KvCacheQuantization]
 
@@ -81,6 +85,16 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
     s.add_argument("--no-chunked-context", dest="chunked_context", action="store_false",
                    help="plan without chunked context: every admitted prompt must then fit in max_num_tokens")
     s.add_argument("--season", help="season name recorded in the plan")
+    v = p.add_argument_group("serving model (modelled, not measured: a simulation of TensorRT-LLM's batching "
+                             "calibrated on NVIDIA's published throughput)")
+    v.add_argument("--slo-ttft-p99", type=float, default=DEFAULT_SLO.ttft_p99_s, metavar="SECONDS",
+                   help="p99 time to first token the replicas must meet (spec.rollout.slo.ttftP99Seconds)")
+    v.add_argument("--slo-itl-p99", type=float, default=DEFAULT_SLO.itl_p99_s, metavar="SECONDS",
+                   help="p99 inter-token latency the replicas must meet (spec.rollout.slo.itlP99Seconds)")
+    v.add_argument("--rate-scale", type=float, default=1.0, help="multiply the window's request rates (for "
+                   "traces published scaled down, e.g. 1000 for the ServeGen m-large file)")
+    v.add_argument("--no-serving-model", dest="serving_model", action="store_false",
+                   help="skip the predicted latency, throughput and replicas (a few seconds)")
     o = p.add_argument_group("output")
     o.add_argument("--json", action="store_true", help="print plan.json instead of the table")
     o.add_argument("--output", "-o", type=Path, help="also write plan.json to this file")
@@ -106,6 +120,11 @@ def run(args: argparse.Namespace) -> int:
                            trtllm_version=args.trtllm_version, model_ref=model_ref, season=args.season,
                            min_samples=args.min_samples, chunked_context=args.chunked_context)
     doc = result.to_json()
+    serving: ServingComparison | None = None
+    if args.serving_model:
+        assert isinstance(profile, TrafficProfile)
+        serving = compare_serving(args, result, profile, model, gpu, policy, model_ref, kv_quant)
+        doc["serving_model"] = serving.to_json()
     if args.output:
         args.output.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     if args.heatmap:
@@ -116,10 +135,58 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(doc, indent=2))
     else:
-        print(format_table(result))
+        print(format_table(result, serving=serving))
         if args.heatmap:
             print(f"\nheat map: {args.heatmap}")
     return 0
+
+
+@dataclass(frozen=True)
+class ServingComparison:
+    """The serving model's predictions for the planned engine and for the model-max engine, on the window's
+    traffic at its peak (times ``--rate-scale``)."""
+
+    slo: predictions.Slo
+    peak_rps: float
+    rate_scale: float
+    planned: predictions.Prediction
+    model_max: predictions.Prediction | None
+    model_max_refused: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"label": predictions.LABEL, "peak_rps": round(self.peak_rps, 6), "rate_scale": self.rate_scale,
+                "slo": {"ttft_p99_seconds": self.slo.ttft_p99_s, "itl_p99_seconds": self.slo.itl_p99_s},
+                "planned": self.planned.to_json(),
+                "model_max": self.model_max.to_json() if self.model_max else None,
+                "model_max_refused": self.model_max_refused}
+
+
+def compare_serving(args: argparse.Namespace, result: Plan, profile: TrafficProfile, model: models.ModelFacts,
+                    gpu: gpus.GpuFacts, policy: api.SizingPolicy, model_ref: ModelRef,
+                    kv_quant: str) -> ServingComparison:
+    """Predict the planned engine and the engine at the model's full context on the same traffic."""
+    if not args.rate_scale > 0:
+        raise ValueError(f"--rate-scale must be positive, got {args.rate_scale}")
+    try:
+        slo = predictions.Slo(args.slo_ttft_p99, args.slo_itl_p99)
+    except ValueError as exc:
+        raise ValueError(f"--slo-ttft-p99/--slo-itl-p99: {exc}") from None
+    # The peak of the scaled mean (Poisson p99 of one second), not the scaled peak: fluctuations shrink as
+    # the rate grows.
+    peak = profile.peak_rps if args.rate_scale == 1 else poisson.peak_rate(profile.rate_rps * args.rate_scale)
+    planned = predictions.for_plan(result, profile.input, profile.output, peak, slo)
+    n = 1000
+    inputs = np.full(n, max(1, model.max_context - 1), dtype=np.int64)
+    full = traffic.profile_from_requests(profile.start, profile.end, inputs, np.ones(n, dtype=np.int64))
+    try:
+        widest = planning.plan(full, model, gpu, dtype=args.dtype, weights_quant=args.quant, kv_quant=kv_quant,
+                               tp=args.tp, pp=args.pp, policy=policy, backend=args.backend, image=args.image,
+                               trtllm_version=args.trtllm_version, model_ref=model_ref, min_samples=1,
+                               chunked_context=args.chunked_context)
+    except PlanningError as exc:
+        return ServingComparison(slo, peak, args.rate_scale, planned, None, str(exc))
+    return ServingComparison(slo, peak, args.rate_scale, planned,
+                             predictions.for_plan(widest, profile.input, profile.output, peak, slo), None)
 
 
 def _window_text(args: argparse.Namespace) -> str | None:
@@ -243,7 +310,41 @@ def _rows(title: str, rows: list[tuple[str, str]], width: int = TABLE_WIDTH) -> 
     return out
 
 
-def format_table(plan: Plan, width: int = TABLE_WIDTH) -> str:
+def _latency(p: predictions.Prediction, what: str) -> str:
+    a, b = (p.ttft_p50_s, p.ttft_p99_s) if what == "ttft" else (p.itl_p50_s * 1e3, p.itl_p99_s * 1e3)
+    return f"{a:.2f} / {b:.2f} s" if what == "ttft" else f"{a:.1f} / {b:.1f} ms"
+
+
+def _replicas(p: predictions.Prediction) -> str:
+    if p.replicas is None:
+        return "none meets the SLO"
+    return f"{p.replicas} ({p.replicas * p.gpus_per_replica} GPUs)"
+
+
+def serving_rows(c: ServingComparison, width: int = TABLE_WIDTH) -> list[str]:
+    """The side-by-side block of the planned and the model-max engine."""
+    cols = [("this engine", c.planned)] + ([("model-max engine", c.model_max)] if c.model_max else [])
+    key_w, col_w = 20, 24
+    scaled = f" (rates x{c.rate_scale:g})" if c.rate_scale != 1 else ""
+    lines = _wrap(f"Serving model, MODELLED: peak {c.peak_rps:,.2f} req/s{scaled}, "
+                  f"{c.slo.describe()}", "", "  ", width)
+    lines.append("  " + " " * key_w + "".join(name.ljust(col_w) for name, _ in cols).rstrip())
+    rows = [("max_seq_len", lambda p: f"{p.max_seq_len:,}"), ("scheduler", lambda p: p.scheduler),
+            ("TTFT p50 / p99", lambda p: _latency(p, "ttft")), ("ITL p50 / p99", lambda p: _latency(p, "itl")),
+            ("tokens/s per GPU", lambda p: f"{p.output_tokens_per_s_per_gpu:,.0f} at max load"),
+            ("replicas at peak", _replicas)]
+    for key, fmt in rows:
+        lines.append("  " + key.ljust(key_w) + "".join(fmt(p).ljust(col_w) for _, p in cols).rstrip())
+    if c.model_max is not None and c.planned.replicas is not None:
+        other = (f"{c.model_max.replicas}" if c.model_max.replicas is not None else "none meets the SLO")
+        lines.append(f"  this engine: {c.planned.replicas} replica{'s' if c.planned.replicas > 1 else ''}; a "
+                     f"{c.model_max.max_seq_len:,}-token engine: {other}")
+    elif c.model_max_refused:
+        lines += _wrap(f"model-max engine: not plannable ({c.model_max_refused})", "  ", "    ", width)
+    return lines
+
+
+def format_table(plan: Plan, width: int = TABLE_WIDTH, serving: ServingComparison | None = None) -> str:
     """The plan for a terminal: sections of aligned rows, then the reasons and warnings wrapped to ``width``."""
     p, b, t = plan.predictions, plan.build, plan.traffic
     quant = plan.weights_quant if plan.kv_quant == "auto" else f"{plan.weights_quant}, KV {plan.kv_quant}"
@@ -283,6 +384,9 @@ def format_table(plan: Plan, width: int = TABLE_WIDTH) -> str:
         ("replicas", f"{p.replicas:8d}"),
     ])
     lines.append("")
+    if serving is not None:
+        lines += serving_rows(serving, width)
+        lines.append("")
     lines += _rows("Runtime", [(k, _compact(v)) for k, v in plan.runtime.items()])
     if plan.checkpoint is not None:
         lines += ["", f"Checkpoint ({plan.checkpoint.method})"]

@@ -61,6 +61,9 @@ class PlannedEngine:
     season: str | None
     backend: str
     plan: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # The serving model's prediction for this engine, computed only when asked (it simulates; most plans
+    # are never built): summaries.engine_ref asks when the engine becomes a target or the advised plan.
+    serving: Callable[[], Any] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -367,7 +370,7 @@ def _minutes(spec: InferenceServiceSpec) -> str:
 def _advise(d: _Draft, plan: PlannedEngine | PlanRefused | None, verdict: drift.DriftVerdict | None) -> Decision:
     if isinstance(plan, PlannedEngine):
         old = d.status.advised_plan
-        d.set(advised_plan=summaries.engine_ref(plan))
+        d.set(advised_plan=summaries.engine_ref(plan, reuse=old))
         if old is None or old.hash != plan.hash:
             d.emit("Normal", reasons.ADVISED_PLAN, f"Advisory mode: would build engine {plan.hash[:12]} "
                    f"({plan.envelope.summary()}) for {plan.season or 'the trailing window'}; nothing is built")
@@ -604,7 +607,7 @@ def _switch(d: _Draft, spec: InferenceServiceSpec, outlook: seasons.SeasonOutloo
             d.condition(cond.DEGRADED, True, reasons.ROLLOUT_FAILED, f"{why}: the planned engine {engine.hash[:12]} "
                         "failed its rollout before and is not retried until the spec changes")
         return
-    target = summaries.engine_ref(engine).model_copy(update={"reason": why})
+    target = summaries.engine_ref(engine, reuse=d.status.target_engine).model_copy(update={"reason": why})
     d.set(target_engine=target)
     if target.hash in d.obs.store or engine.backend == "pytorch":  # pytorch: runtime settings, no build
         _roll_out(d, spec, target)

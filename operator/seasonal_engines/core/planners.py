@@ -6,21 +6,44 @@ engine, so that something serves while the first histograms accumulate. Pure.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 
 from seasonal_engines.api.spec import InferenceServiceSpec
 from seasonal_engines.core import decisions, histograms, traffic
+from seasonal_engines.core.serving import predictions
 from seasonal_engines.core.sizing import errors, planning
 from seasonal_engines.core.sizing.plans import Plan
 
 
-def planned_engine(plan: Plan) -> decisions.PlannedEngine:
+STATUS_SAMPLE = 400  # requests the status prediction simulates per replica count: a fraction of a second
+
+
+def planned_engine(plan: Plan, profile: traffic.TrafficProfile | None = None,
+                   spec: InferenceServiceSpec | None = None) -> decisions.PlannedEngine:
+    """The decision core's view of ``plan``; with the traffic it was planned from (and the spec's SLO), the
+    serving model's prediction for it, computed when the decision core asks."""
     doc = plan.to_json()
+    serving = None if profile is None else _predictor(plan, profile, spec)
     return decisions.PlannedEngine(hash=plan.engine_hash, envelope=plan.envelope, season=plan.season,
-                                   backend=str(doc.get("backend", "tensorrt")), plan=doc)
+                                   backend=str(doc.get("backend", "tensorrt")), plan=doc, serving=serving)
+
+
+def _predictor(plan: Plan, profile: traffic.TrafficProfile,
+               spec: InferenceServiceSpec | None) -> Callable[[], predictions.Prediction | None]:
+    slo = spec.rollout.slo if spec is not None else None
+    objective = predictions.Slo(slo.ttft_p99_seconds, slo.itl_p99_seconds) if slo else predictions.Slo()
+
+    def predict() -> predictions.Prediction | None:
+        try:
+            return predictions.for_plan(plan, profile.input, profile.output, profile.peak_rps, objective,
+                                        sample=STATUS_SAMPLE)
+        except ValueError:  # a window the model cannot sample (empty histograms): no prediction
+            return None
+
+    return predict
 
 
 def for_spec(spec: InferenceServiceSpec, config_json: Mapping[str, Any] | None = None) -> decisions.Planner:
@@ -37,7 +60,7 @@ def for_spec(spec: InferenceServiceSpec, config_json: Mapping[str, Any] | None =
             return hit[1]
         try:
             result: decisions.PlannedEngine | decisions.PlanRefused = planned_engine(
-                planning.plan_for_spec(profile, spec, season=season, config_json=config_json))
+                planning.plan_for_spec(profile, spec, season=season, config_json=config_json), profile, spec)
         except errors.PlanningError as exc:
             result = decisions.PlanRefused(type(exc).__name__, str(exc))
         if len(cache) > 64:  # a long-lived planner (replay) must not grow without bound

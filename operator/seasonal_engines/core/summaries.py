@@ -6,14 +6,15 @@ import math
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from seasonal_engines.api.status import (DriftStatus, EngineRef, EnvelopeStatus, Quantiles, ShiftStatus,
-                                         TrafficSummary)
+from seasonal_engines.api.status import (DriftStatus, EngineRef, EnvelopeStatus, Quantiles, ServingPrediction,
+                                         ShiftStatus, TrafficSummary)
 from seasonal_engines.core.conditions import rfc3339
 from seasonal_engines.core.envelopes import Envelope
 from seasonal_engines.core.traffic import Dimension, TrafficProfile
 
 if TYPE_CHECKING:  # pragma: no cover
     from seasonal_engines.core import drift
+    from seasonal_engines.core.serving import predictions
     from seasonal_engines.core.decisions import PlannedEngine
 
 
@@ -51,9 +52,25 @@ def envelope_of(ref: EngineRef) -> Envelope:
     return Envelope(e.max_input_len, e.max_seq_len, e.max_batch_size, e.max_num_tokens)
 
 
-def engine_ref(engine: "PlannedEngine") -> EngineRef:
+def engine_ref(engine: "PlannedEngine", reuse: EngineRef | None = None) -> EngineRef:
+    """The status form of a planned engine, with its serving prediction: taken from ``reuse`` when that is
+    the same engine (the prediction simulates: once per engine is enough), else computed now."""
+    if reuse is not None and reuse.hash == engine.hash and reuse.prediction is not None:
+        prediction: ServingPrediction | None = reuse.prediction
+    else:
+        made = engine.serving() if engine.serving is not None else None
+        prediction = serving_prediction(made) if made is not None else None
     return EngineRef(hash=engine.hash, envelope=envelope_status(engine.envelope), season=engine.season,
-                     backend=engine.backend)
+                     backend=engine.backend, prediction=prediction)
+
+
+def serving_prediction(p: "predictions.Prediction") -> ServingPrediction:
+    """``status.*Engine.prediction`` from the serving model's prediction."""
+    return ServingPrediction(
+        label=p.label, peak_rps=round(max(0.0, p.peak_rps), 6), replicas=p.replicas,
+        ttft_p50_seconds=_finite(p.ttft_p50_s), ttft_p99_seconds=_finite(p.ttft_p99_s),
+        itl_p50_seconds=_finite(p.itl_p50_s), itl_p99_seconds=_finite(p.itl_p99_s),
+        output_tokens_per_second_per_gpu=_finite(p.output_tokens_per_s_per_gpu))
 
 
 def drift_status(state: "drift.DriftState", verdict: "drift.DriftVerdict | None") -> DriftStatus:

@@ -34,6 +34,13 @@ LIMIT_STYLE = [  # an engine limit: a thick dashed red line over the traffic it 
     dashboard_m.DynamicConfigValue(id_val="custom.fillOpacity", value=0),
 ]
 
+MODELLED_STYLE = [  # a modelled figure (the serving model's prediction): dotted, never mistaken for a measurement
+    dashboard_m.DynamicConfigValue(id_val="custom.lineStyle", value={"fill": "dot", "dash": [2, 6]}),
+    dashboard_m.DynamicConfigValue(id_val="custom.lineWidth", value=2),
+    dashboard_m.DynamicConfigValue(id_val="custom.fillOpacity", value=0),
+    dashboard_m.DynamicConfigValue(id_val="custom.lineInterpolation", value="stepAfter"),
+]
+
 
 class Format(str, Enum):
     time_series = "time_series"
@@ -77,8 +84,9 @@ def _legend(table: bool = False) -> common_b.VizLegendOptions:
 def timeseries(title: str, description: str, series: Sequence[Series], *, unit: str = "short",
                width: int = 12, height: int = 8, limits: Sequence[str] = (), right_axis: Sequence[str] = (),
                right_unit: str = "short", stepped: bool = False, minimum: float | None = None,
-               log_scale: bool = False) -> timeseries_b.Panel:
-    """A time series panel; ``limits`` are legends drawn as engine limits, ``right_axis`` legends go right."""
+               log_scale: bool = False, modelled: Sequence[str] = ()) -> timeseries_b.Panel:
+    """A time series panel; ``limits`` are legends drawn as engine limits, ``right_axis`` legends go right,
+    ``modelled`` legends are drawn dotted (predictions, not measurements)."""
     panel = (timeseries_b.Panel().title(title).description(description).datasource(DATASOURCE)
              .targets(targets(series)).unit(unit).span(width).height(height).legend(_legend(table=True))
              .line_width(1).fill_opacity(8).show_points(common.VisibilityMode.NEVER)
@@ -93,6 +101,8 @@ def timeseries(title: str, description: str, series: Sequence[Series], *, unit: 
                                          .log(2))
     for legend in limits:
         panel = panel.override_by_name(legend, LIMIT_STYLE)
+    for legend in modelled:
+        panel = panel.override_by_name(legend, MODELLED_STYLE)
     for legend in right_axis:
         panel = panel.override_by_name(legend, [
             dashboard_m.DynamicConfigValue(id_val="custom.axisPlacement", value="right"),

@@ -75,6 +75,11 @@ def ttft_quantile(q: float) -> str:
     return (f"histogram_quantile({q}, sum by (le) (rate({TRITON_TTFT_MS}_bucket{{{TRITON}}}[{RATE}]))) / 1000")
 
 
+def predicted_latency(latency: str, quantile: str) -> str:
+    """The serving model's prediction for the serving engine (``latency`` ttft or itl), seconds: modelled."""
+    return f'max({operator("seasonal_operator_predicted_latency_seconds", f"latency={_quote(latency)}, quantile={_quote(quantile)}")})'
+
+
 def inter_token_latency() -> str:
     """Mean seconds per generated token after the first, derived: (request time - TTFT) / (tokens - 1).
 

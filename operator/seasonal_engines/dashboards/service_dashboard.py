@@ -162,10 +162,16 @@ def _builds_rollouts(board: dashboard_b.Dashboard) -> dashboard_b.Dashboard:
 def _latency_load(board: dashboard_b.Dashboard) -> dashboard_b.Dashboard:
     return (board.with_row(panels.row("Latency and load"))
             .with_panel(panels.timeseries(
-                "Time to first token", "Triton's first-response histogram: the first streamed chunk of a "
-                "decoupled (streaming) model. Needs Triton 2.52 (24.11) or newer and --metrics-config "
-                "histogram_latencies=true, which the operator's Triton command sets.", [Series(queries.ttft_quantile(0.5), "p50"),
-                                               Series(queries.ttft_quantile(0.99), "p99")], unit="s", minimum=0))
+                "Time to first token: observed and modelled", "Observed: Triton's first-response histogram "
+                "(the first streamed chunk of a decoupled model; needs Triton 2.52 (24.11) or newer and "
+                "--metrics-config histogram_latencies=true, which the operator's Triton command sets). "
+                "Modelled (dotted): the serving model's prediction for the serving engine at its planning "
+                "traffic's peak on the replicas spec.rollout.slo needs; a simulation calibrated on NVIDIA's "
+                "published throughput, not a measurement.",
+                [Series(queries.ttft_quantile(0.5), "p50"), Series(queries.ttft_quantile(0.99), "p99"),
+                 Series(queries.predicted_latency("ttft", "0.5"), "modelled p50"),
+                 Series(queries.predicted_latency("ttft", "0.99"), "modelled p99")],
+                unit="s", minimum=0, modelled=["modelled p50", "modelled p99"]))
             .with_panel(panels.timeseries(
                 "Inter-token latency (derived mean)", "Derived, not measured per token: (Triton request time "
                 "- time to first token) / (output tokens - 1), summed over requests. A mean: bursts and "

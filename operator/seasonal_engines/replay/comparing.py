@@ -29,6 +29,11 @@ class Comparison:
         """The smallest static ladder engine whose mean slack is at least the policy's (None: none is)."""
         return next(((s, sc) for s, sc in self.frontier if sc.mean_slack >= self.policy.mean_slack), None)
 
+    def best_hindsight_static(self, max_beyond: float) -> tuple[int, scoring.Score] | None:
+        """The smallest static ladder engine whose beyond-envelope share is at most ``max_beyond`` (None: none
+        is): the best static engine one could have chosen knowing the whole trace."""
+        return next(((s, sc) for s, sc in self.frontier if sc.beyond_envelope_fraction <= max_beyond), None)
+
 
 def compare(trace: Trace, spec: InferenceServiceSpec, settings: simulating.Settings | None = None, *,
             min_hour_requests: int = scoring.MIN_HOUR_REQUESTS) -> Comparison:

@@ -66,6 +66,19 @@ _ALIASES = {"h100": "h100-sxm-80gb", "h100-80gb": "h100-sxm-80gb", "h200": "h200
             "a100-80gb": "a100-sxm-80gb", "l40s": "l40s-48gb", "l4": "l4-24gb"}
 
 
+# GPU-to-GPU bandwidth per direction, bytes/s (datasheets: NVLink 900 GB/s for H100/H200 SXM and 600 GB/s for
+# A100 SXM, both directions together; L40S and L4 have no NVLink: PCIe Gen4 x16, 64 GB/s both directions).
+# Used only by the serving model's tensor-parallel all-reduce term.
+INTERCONNECT_BYTES_PER_S: dict[str, float] = {
+    "h100-sxm-80gb": 450e9, "h200-141gb": 450e9, "a100-sxm-80gb": 300e9, "l40s-48gb": 32e9, "l4-24gb": 32e9,
+}
+
+
+def interconnect_bytes_per_s(gpu: GpuFacts) -> float:
+    """Per-direction GPU interconnect bandwidth of ``gpu``; PCIe Gen4 for GPUs without a figure."""
+    return INTERCONNECT_BYTES_PER_S.get(gpu.name, 32e9)
+
+
 def preset(name: str) -> GpuFacts:
     """A GPU by preset name, alias (``h100``) or node-label value (``NVIDIA-H100-80GB-HBM3``)."""
     key = name.strip().lower()
@@ -101,4 +114,5 @@ def from_hardware(hw: Any) -> GpuFacts:
     )
 
 
-__all__ = ["GpuFacts", "PRESETS", "preset", "from_hardware", "sm_has_fp8", "GIB", "MIB"]
+__all__ = ["GpuFacts", "PRESETS", "preset", "from_hardware", "sm_has_fp8", "GIB", "MIB",
+           "INTERCONNECT_BYTES_PER_S", "interconnect_bytes_per_s"]

@@ -41,6 +41,11 @@ DURATION_PATTERN = r"^([0-9]{1,7}(h|m|s))+$"
 PROMETHEUS_URL = r"^https?://[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[-A-Za-z0-9._~%/]*)?$"
 # The node-label values of the GPUs the planner has facts for; others need hardware.memoryGiB and
 # hardware.computeCapability. tests/api checks this equals core.sizing.gpus.PRESETS.
+# Five cron fields (what croniter and every cron accept: digits, names, * , / - ? L W #), so that the API server
+# refuses prose; the operator checks the expression itself.
+CRON_PATTERN = r"^[0-9A-Za-z*,/?#-]+( +[0-9A-Za-z*,/?#-]+){4}$"
+# Labels a selector must not match on: the metric name, the bucket bound and the labels our queries add.
+RESERVED_LABELS = ("le", "seasonal_part", "seasonal_occurrence")
 KNOWN_GPU_PRODUCTS = ("NVIDIA-H100-80GB-HBM3", "NVIDIA-H200", "NVIDIA-A100-SXM4-80GB", "NVIDIA-L40S", "NVIDIA-L4")
 DEFAULT_IMAGE = "nvcr.io/nvidia/tritonserver:26.07-trtllm-python-py3"
 DEFAULT_LADDER = [
@@ -76,10 +81,11 @@ def bounded_duration(low: str, high: str) -> Any:
             raise ValueError(f"must be a duration from {low} to {high}")
         return value
 
-    return Annotated[str, AfterValidator(check), Field(
+    # The pattern first: the bound check only ever sees the form it parses.
+    return Annotated[str, Field(
         pattern=DURATION_PATTERN, max_length=32, json_schema_extra=cel(
             (f"duration(self) >= duration('{low}') && duration(self) <= duration('{high}')",
-             f"must be a duration from {low} to {high}")))]
+             f"must be a duration from {low} to {high}"))), AfterValidator(check)]
 
 
 def _re2_error(pattern: str) -> str | None:
@@ -308,15 +314,24 @@ class LabelMatcher(ApiModel):
         ("(self.op != '=~' && self.op != '!~') || ''.matches('^(?:' + self.value + ')$') || "
          "!''.matches('^(?:' + self.value + ')$')",
          "selector regex is not valid RE2 (Prometheus' regex syntax): no lookaround or backreferences"),
+        ("!self.label.startsWith('__') && !(self.label in [" + ", ".join(f"'{x}'" for x in RESERVED_LABELS) + "])",
+         "selector label is reserved (the metric name, the bucket bound or a label the operator's queries add): "
+         "select on the service's own labels such as model or namespace"),
     ))
 
-    label: str = Field(description="Label name.", pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$", max_length=128)
+    label: str = Field(description="Label name; not the metric name (__name__ and other __ labels) nor le, "
+                       "seasonal_part or seasonal_occurrence, which the operator's queries use.",
+                       pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$", max_length=128)
     op: MatchOp = Field(MatchOp.eq, description="Matcher operator.")
     value: str = Field(description="Value or regular expression (RE2 syntax, as Prometheus matches); escaped "
                        "before it reaches PromQL.", max_length=1024)
 
     @model_validator(mode="after")
     def _regex_is_re2(self) -> LabelMatcher:
+        if self.label.startswith("__") or self.label in RESERVED_LABELS:
+            raise ValueError(f"selector label {self.label!r} is reserved (the metric name, the bucket bound or a "
+                             "label the operator's queries add); select on the service's own labels such as model "
+                             "or namespace")
         if self.op in (MatchOp.re.value, MatchOp.nre.value):
             why = _re2_error(self.value)
             if why is not None:
@@ -438,7 +453,7 @@ class Season(ApiModel):
     name: str = Field(description="Season name (a DNS label), shown in status and on engines.",
                       pattern=DNS_LABEL, max_length=63)
     schedule: str = Field(description="Cron expression for the season's start, for example '0 8 * * 1-5'.",
-                          min_length=9, max_length=128)
+                          min_length=9, max_length=128, pattern=CRON_PATTERN)
     timezone: str = Field("UTC", description="IANA timezone the schedule is read in, for example Europe/Berlin.",
                           max_length=64)
     duration: str = Field(description="How long the season lasts, in Go duration form (for example 10h, 90m); "
@@ -463,6 +478,8 @@ class Season(ApiModel):
             raise ValueError(f"schedule {self.schedule!r} is not a valid cron expression (five fields, "
                              "for example '0 8 * * 1-5')")
         period = shortest_period(self.schedule, self.timezone)
+        if durations.seconds(self.duration) <= 0:
+            raise ValueError(f"duration {self.duration} must be longer than 0 (and at most 168h)")
         if durations.seconds(self.duration) >= period.total_seconds():
             raise ValueError(f"duration {self.duration} must be shorter than the time between two starts "
                              f"of {self.schedule!r} ({durations.format_seconds(period.total_seconds())})")
@@ -485,7 +502,8 @@ def shortest_period(schedule: str, tz: str, samples: int = 64) -> timedelta:
 class DowngradeWindow(ApiModel):
     """A low-traffic window in which downward rebuilds may roll out."""
 
-    schedule: str = Field(description="Cron expression for the window's start.", min_length=9, max_length=128)
+    schedule: str = Field(description="Cron expression for the window's start.", min_length=9, max_length=128,
+                          pattern=CRON_PATTERN)
     timezone: str = Field("UTC", description="IANA timezone of the schedule.", max_length=64)
     duration: bounded_duration("1m", "168h") = Field(description="Window length in Go duration form, from 1m to "
                                                      "168h.")

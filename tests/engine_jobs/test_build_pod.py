@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +16,7 @@ import yaml
 
 from seasonal_engines.core import build_jobs
 from seasonal_engines.core.sizing import build_resources
-from tests.engine_jobs import plan_kinds
+from tests.engine_jobs import plan_kinds, policy_tools
 
 REPO = Path(__file__).resolve().parents[2]
 K8S_VERSION = "1.35"
@@ -135,17 +133,11 @@ def test_an_offline_calibration_set_is_mounted_and_passed() -> None:
     assert volume["persistentVolumeClaim"] == {"claimName": "calibration-sets", "readOnly": True}
 
 
-def checkov() -> Path:
-    found = shutil.which("checkov") or str(Path(sys.executable).with_name("checkov"))
-    assert Path(found).exists(), "checkov is missing: pip install -e '.[test]'"
-    return Path(found)
-
-
 def test_checkov_passes_the_required_checks_and_reports_only_the_known_findings(tmp_path: Path) -> None:
     path = tmp_path / "jobs.yaml"
     path.write_text(yaml.safe_dump_all([job(), job("tp4-70b", source=PVC)]))
     # --skip-download: no Prisma Cloud guidelines (no network needed); the checks themselves are local.
-    result = subprocess.run([str(checkov()), "--framework", "kubernetes", "-f", str(path), "--skip-download",
+    result = subprocess.run([str(policy_tools.checkov()), "--framework", "kubernetes", "-f", str(path), "--skip-download",
                              "-o", "json"], capture_output=True, text=True, timeout=300)
     report = json.loads(result.stdout)
     results = report["results"]

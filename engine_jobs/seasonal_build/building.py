@@ -39,6 +39,7 @@ class Options:
     serving_store: str = engine_store.STORE_MOUNT  # the store's path inside Triton pods
     source_revision: str | None = None
     decode_ms_per_token: float = 0.0  # stand-in only
+    calibration_dir: Path | None = None  # a local datasets directory (train split, text column) for calibration
 
 
 @dataclass(frozen=True)
@@ -94,15 +95,20 @@ def build(plan: plans.Plan, options: Options, *, runner: trtllm.Runner | None = 
         progress.say(f"engine {plan.model.name}/{plan.engine_hash} is already published ({existing.backend}); "
                      "nothing to build")
         return Outcome(existing, published=False)
+    image_versions: dict[str, Any] = {}
+    if backend is plans.Backend.tensorrt:
+        # Before any GPU hour: an engine built by another TensorRT-LLM than the plan's is never published.
+        image_versions = _versions_or_refusal(versions or _image_versions)
+        verification.verify_version(image_versions.get("tensorrt_llm"), plan, "this image has")
     progress.say(f"building {plan.model.name}/{plan.engine_hash} ({backend.value}) into {options.store}")
     staging = store.staging(plan.model.name, plan.engine_hash)
-    scratch = options.work_dir / f"seasonal-build-{plan.short_hash}"
+    scratch = scratch_dir(plan, options.work_dir)
     try:
         if backend is plans.Backend.cpu_stand_in:
             gpu, revision, version_info = _stand_in_steps(plan, options, staging, progress)
         else:
             gpu, revision, version_info = _trtllm_steps(plan, options, staging, scratch, runner, progress,
-                                                        versions or _image_versions)
+                                                        image_versions)
         with progress.step("manifest", "writing manifest.json (last, the completeness marker)"):
             sizes = {part: engine_store.tree_size(staging / part)
                      for part in (engine_store.ENGINE_DIR, engine_store.TRITON_DIR, engine_store.TOKENIZER_DIR)}
@@ -129,7 +135,7 @@ def build(plan: plans.Plan, options: Options, *, runner: trtllm.Runner | None = 
 
 
 def _trtllm_steps(plan: plans.Plan, options: Options, staging: Path, scratch: Path, runner: trtllm.Runner,
-                  progress: Progress, versions: Callable[[], dict[str, Any]]
+                  progress: Progress, version_info: dict[str, Any]
                   ) -> tuple[dict[str, str], str | None, dict[str, Any]]:
     engine_dir = staging / engine_store.ENGINE_DIR
     with progress.step("resolve", "locating the Hugging Face checkpoint"):
@@ -137,36 +143,55 @@ def _trtllm_steps(plan: plans.Plan, options: Options, staging: Path, scratch: Pa
         progress.say(f"checkpoint {model_dir} (revision {revision or 'unknown'})")
     checkpoint_dir = scratch / "trtllm-checkpoint"
     with progress.step("convert", f"{plan.checkpoint_method.value} with TP={plan.model.tp} PP={plan.model.pp}"):
-        command = commands.checkpoint(plan, str(model_dir), str(checkpoint_dir), options.examples_dir)
+        calibration = str(options.calibration_dir) if options.calibration_dir else None
+        if calibration is not None and commands.calibrates(plan):
+            version_info["calibration_dir"] = calibration
+        command = commands.checkpoint(plan, str(model_dir), str(checkpoint_dir), options.examples_dir, calibration)
         progress.say(command.shell())
-        trtllm.run_checked(runner, command)
+        trtllm.run_checked(runner, command, offline_hint=_offline_hint(plan, options))
     with progress.step("build", "trtllm-build with the plan's flags"):
         command = commands.trtllm_build(plan, str(checkpoint_dir), str(engine_dir))
         progress.say(command.shell())
-        trtllm.run_checked(runner, command)
+        work = scratch / "trtllm-build"  # trtllm-build writes model.cache into its working directory
+        work.mkdir(parents=True, exist_ok=True)
+        trtllm.run_checked(runner, command, cwd=work)
     with progress.step("verify", "engine config.json against the plan, GPU against the planned SM"):
         config = verification.read_engine_config(engine_dir)
         facts = verification.verify_engine(plan, config, sorted(p.name for p in engine_dir.glob("rank*.engine")))
         gpu_name, sm = trtllm.gpu(runner)
         verification.verify_sm(plan, sm, gpu_name)
-        version_info = versions()
         built = str(facts.version or version_info.get("tensorrt_llm") or "")
-        if not built.startswith(plan.trtllm_version):
-            raise verification.VerificationError(
-                f"engine built by TensorRT-LLM {built or 'unknown'} but the plan pins {plan.trtllm_version}; "
-                f"run the build in the plan's image {plan.image}")
+        verification.verify_version(built, plan, "the engine was built by")
         version_info["engine_config_version"] = facts.version
         progress.say(f"engine matches its plan; built on {gpu_name} (SM {sm}) by TensorRT-LLM {built}")
     with progress.step("triton", "writing the TensorRT-LLM model repository"):
-        serving_root = f"{options.serving_store.rstrip('/')}/{plan.model.name}/{plan.engine_hash}"
-        serving_engine = f"{serving_root}/{engine_store.ENGINE_DIR}"
+        root = serving_root(plan, options.serving_store)
+        paths = triton_repo.Paths(engine_dir=f"{root}/{engine_store.ENGINE_DIR}",
+                                  tokenizer_dir=f"{root}/{engine_store.TOKENIZER_DIR}")
         triton_repo.copy_tokenizer(model_dir, staging / engine_store.TOKENIZER_DIR)
         repo = staging / engine_store.TRITON_DIR
-        triton_repo.write(repo, triton_repo.configs(plan, serving_engine,
-                                                    f"{serving_root}/{engine_store.TOKENIZER_DIR}"),
-                          triton_repo.trtllm_model_files())
-        triton_repo.check_dir(repo, facts, serving_engine)
+        triton_repo.write_repository(plan, repo, paths)
+        triton_repo.check_dir(repo, facts, paths.engine_dir)
     return {"name": gpu_name, "sm": sm, "product": plan.gpu.product}, revision, version_info
+
+
+def serving_root(plan: plans.Plan, serving_store: str) -> str:
+    """Where a published engine lives as the serving pods see the store."""
+    return f"{serving_store.rstrip('/')}/{plan.model.name}/{plan.engine_hash}"
+
+
+def scratch_dir(plan: plans.Plan, work_dir: Path) -> Path:
+    """The build's scratch directory (the download step fills it first; the build removes it)."""
+    return work_dir / f"seasonal-build-{plan.short_hash}"
+
+
+def _offline_hint(plan: plans.Plan, options: Options) -> str | None:
+    if not commands.calibrates(plan) or options.calibration_dir is not None:
+        return None
+    return ("the node has no network, and this checkpoint step calibrates on a dataset from the Hugging Face Hub "
+            "(cnn_dailymail). Stage a calibration set on a PVC (a datasets directory with a train split and a text "
+            "column; its path must not contain 'cnn_dailymail') and pass --calibration-dir (build Jobs: the operator "
+            "setting calibration_claim mounts that PVC at /calibration)")
 
 
 def _stand_in_steps(plan: plans.Plan, options: Options, staging: Path, progress: Progress
@@ -187,8 +212,39 @@ def _stand_in_steps(plan: plans.Plan, options: Options, staging: Path, progress:
     return None, options.source_revision, info
 
 
+DOWNLOAD_RECORD = "download.json"
+
+
+def download(plan: plans.Plan, work_dir: Path, runner: trtllm.Runner | None = None,
+             progress: Progress | None = None) -> Path:
+    """Fetch the plan's Hugging Face checkpoint into its scratch directory and record where it is.
+
+    The build Job runs this as its own step, the only one that sees the Hugging Face token; the build
+    step then finds the snapshot through ``download.json`` and needs no token.
+    """
+    runner = runner or trtllm.subprocess_runner
+    progress = progress or Progress()
+    hf = plan.model.source.get("huggingFace")
+    if not isinstance(hf, dict) or not hf.get("repo"):
+        raise plans.PlanError("plan.model.source has no huggingFace.repo: nothing to download (a pvc source is "
+                              "mounted instead)")
+    scratch = scratch_dir(plan, work_dir)
+    scratch.mkdir(parents=True, exist_ok=True)
+    progress.say(f"downloading {hf['repo']}@{hf.get('revision', 'main')} (configs, safetensors, tokenizer; no "
+                 f"original/ weights) into {scratch / 'hf'}")
+    result = trtllm.run_checked(runner, commands.download(hf["repo"], hf.get("revision", "main"), str(scratch / "hf")),
+                                offline_hint="the node cannot reach huggingface.co: put the checkpoint on a PVC and "
+                                             "use spec.model.source.pvc")
+    path = Path(result.output.strip().splitlines()[-1])
+    engine_store.write_json_atomic(scratch / DOWNLOAD_RECORD, {"path": str(path), "revision": path.name,
+                                                               "repo": hf["repo"]})
+    progress.say(f"snapshot {path}")
+    return path
+
+
 def _resolve(plan: plans.Plan, options: Options, scratch: Path, runner: trtllm.Runner) -> tuple[Path, str | None]:
     """The Hugging Face checkpoint directory and the revision it holds."""
+    record = scratch / DOWNLOAD_RECORD
     if options.checkpoint_dir is not None:
         path = options.checkpoint_dir
         revision = options.source_revision or _content_revision(path)
@@ -197,11 +253,10 @@ def _resolve(plan: plans.Plan, options: Options, scratch: Path, runner: trtllm.R
         path = options.model_mount / inside
         revision = options.source_revision or _content_revision(path)
     elif "huggingFace" in plan.model.source:
-        hf = plan.model.source["huggingFace"]
-        result = trtllm.run_checked(runner, commands.download(hf["repo"], hf.get("revision", "main"),
-                                                              str(scratch / "hf")))
-        path = Path(result.output.strip().splitlines()[-1])
-        revision = path.name  # snapshot directories are named by commit
+        if not record.is_file():
+            download(plan, options.work_dir, runner)
+        doc = json.loads(record.read_text(encoding="utf-8"))
+        path, revision = Path(doc["path"]), str(doc["revision"])  # snapshot directories are named by commit
     else:
         raise plans.PlanError("plan.model.source must have pvc or huggingFace")
     if not (path / "config.json").is_file():
@@ -219,6 +274,13 @@ def _content_revision(path: Path) -> str | None:
     for p in sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin")):
         h.update(f"{p.name}:{p.stat().st_size}".encode())
     return f"content:{h.hexdigest()[:16]}"
+
+
+def _versions_or_refusal(versions: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    try:
+        return dict(versions())
+    except RuntimeError as exc:  # no TensorRT-LLM in this image at all
+        raise verification.VerificationError(str(exc)) from None
 
 
 def _image_versions() -> dict[str, Any]:

@@ -1,16 +1,21 @@
 """``python -m seasonal_build``: build an engine from a plan, and look after the engine store.
 
 Sub-commands:
-  build     --plan plan.json --store /engines [--backend cpu-stand-in] ...   build and publish
-  commands  --plan plan.json                                               print the commands a build runs
-  list      --store DIR [--model M] [--json]                               published engines
-  gc        --store DIR --model M --keep N [--serving H] [--keep-hash H]...  garbage-collect
+  build       --plan plan.json --store /engines [--backend cpu-stand-in] ...   build and publish
+  download    --plan plan.json --work-dir /scratch                           fetch the Hugging Face checkpoint
+                                                                             (the build Job's token-holding step)
+  commands    --plan plan.json                                               print the commands a build runs
+  repository  --plan plan.json --out DIR [--engine cpu-stand-in]             write the model repository the plan
+                                                                             gets, without building (GitOps, tests)
+  list        --store DIR [--model M] [--json]                               published engines
+  gc          --store DIR --model M --keep N [--serving H] [--keep-hash H]...  garbage-collect
 
 Exit codes:
   0  published, or already published (idempotent)
   2  bad input: an invalid plan, a missing file or checkpoint
-  3  verification failed: the engine differs from its plan, was built on another SM or TensorRT-LLM
-     version, or its model repository contradicts it; nothing was published
+  3  verification failed: this image's TensorRT-LLM is not the plan's (checked before any GPU work), the
+     engine differs from its plan, was built on another SM or TensorRT-LLM version, or its model
+     repository contradicts it; nothing was published
   4  a build command (download, convert, trtllm-build, nvidia-smi) failed; nothing was published
   5  the store holds something broken under this hash
 """
@@ -23,7 +28,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from seasonal_build import building, commands, engine_store, plans, trtllm, verification
+from seasonal_build import (building, commands, engine_store, plans, runtime_limits, triton_repo, trtllm,
+                            verification)
 
 EXIT_OK, EXIT_INPUT, EXIT_VERIFY, EXIT_COMMAND, EXIT_STORE = 0, 2, 3, 4, 5
 
@@ -45,9 +51,28 @@ def parser() -> argparse.ArgumentParser:
                    help="the store's mount path inside Triton pods (written into config.pbtxt)")
     b.add_argument("--source-revision", help="checkpoint revision to record when the source has no commit")
     b.add_argument("--decode-ms-per-token", type=float, default=0.0, help="stand-in only: simulated decode time")
+    b.add_argument("--calibration-dir", type=Path, help="a local datasets directory (train split, text column) "
+                   "to calibrate on instead of the Hugging Face Hub's cnn_dailymail (for nodes without network)")
+    d = sub.add_parser("download", help="fetch the plan's Hugging Face checkpoint into the scratch directory")
+    d.add_argument("--plan", type=Path, required=True)
+    d.add_argument("--work-dir", type=Path, default=Path("/scratch"))
     c = sub.add_parser("commands", help="print the commands a TensorRT-LLM build of this plan runs (JSON)")
     c.add_argument("--plan", type=Path, required=True)
     c.add_argument("--examples-dir", default=commands.EXAMPLES_DIR)
+    c.add_argument("--calibration-dir", help="as for build")
+    r = sub.add_parser("repository", help="write the Triton model repository the plan would get, without building")
+    r.add_argument("--plan", type=Path, required=True)
+    r.add_argument("--out", type=Path, required=True, help="the repository directory (created; must be empty)")
+    r.add_argument("--serving-store", default=engine_store.STORE_MOUNT,
+                   help="the store's mount path inside Triton pods (engine and tokenizer paths derive from it)")
+    r.add_argument("--tokenizer-dir", help="the tokenizer directory the pre/postprocessing models load (default: "
+                   "the published engine's tokenizer/ under --serving-store; for PyTorch plans, the checkpoint)")
+    r.add_argument("--model-dir", help="PyTorch plans: the checkpoint directory model.yaml names (default: the "
+                   "PVC mount /models/<path> or the Hugging Face repo id)")
+    r.add_argument("--llmapi-model-dir", default=triton_repo.LLMAPI_MODEL_DIR,
+                   help="PyTorch plans: where the serving image keeps NVIDIA's llmapi model")
+    r.add_argument("--engine", choices=["tensorrt_llm", "cpu-stand-in"], default="tensorrt_llm",
+                   help="cpu-stand-in: our CPU stand-in in place of the engine, under the same config interface")
     ls = sub.add_parser("list", help="list published engines")
     ls.add_argument("--store", type=Path, required=True)
     ls.add_argument("--model")
@@ -75,8 +100,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        return {"build": _build, "commands": _commands, "list": _list, "gc": _gc,
-                "refs": _refs}[args.command](args)
+        return {"build": _build, "download": _download, "commands": _commands, "repository": _repository,
+                "list": _list, "gc": _gc, "refs": _refs}[args.command](args)
     except (plans.PlanError, FileNotFoundError, ValueError, LookupError) as exc:
         print(f"seasonal_build {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_INPUT
@@ -97,19 +122,77 @@ def _build(args: argparse.Namespace) -> int:
         store=args.store, backend=plans.Backend(args.backend) if args.backend else None,
         checkpoint_dir=args.checkpoint_dir, model_mount=args.model_mount, work_dir=args.work_dir,
         examples_dir=args.examples_dir, serving_store=args.serving_store, source_revision=args.source_revision,
-        decode_ms_per_token=args.decode_ms_per_token)
+        decode_ms_per_token=args.decode_ms_per_token, calibration_dir=args.calibration_dir)
     outcome = building.build(plan, options)
     state = "published" if outcome.published else "already published"
     print(f"[seasonal-build] {state}: {outcome.engine.path} ({outcome.engine.backend})", flush=True)
     return EXIT_OK
 
 
+def _download(args: argparse.Namespace) -> int:
+    plan = plans.load(args.plan)
+    building.download(plan, args.work_dir)
+    return EXIT_OK
+
+
 def _commands(args: argparse.Namespace) -> int:
     plan = plans.load(args.plan)
-    listed = [commands.checkpoint(plan, "<checkpoint>", "<trtllm-checkpoint>", args.examples_dir),
-              commands.trtllm_build(plan, "<trtllm-checkpoint>", "<engine>"), commands.gpu_query()]
-    print(json.dumps([c.to_dict() for c in listed], indent=2))
+    print(json.dumps([c.to_dict() for c in planned_commands(plan, args.examples_dir, args.calibration_dir)], indent=2))
     return EXIT_OK
+
+
+def planned_commands(plan: plans.Plan, examples_dir: str = commands.EXAMPLES_DIR,
+                     calibration_dir: str | None = None) -> list[commands.Command]:
+    """The commands a TensorRT-LLM build of ``plan`` runs, with placeholder directories."""
+    if plan.backend is not plans.Backend.tensorrt:
+        raise plans.PlanError(f"plan.backend {plan.backend.value} runs no TensorRT-LLM build commands")
+    listed = []
+    hf = plan.model.source.get("huggingFace")
+    if isinstance(hf, dict) and hf.get("repo"):
+        listed.append(commands.download(hf["repo"], hf.get("revision", "main"), "<scratch>/hf"))
+    return listed + [commands.checkpoint(plan, "<checkpoint>", "<trtllm-checkpoint>", examples_dir, calibration_dir),
+                     commands.trtllm_build(plan, "<trtllm-checkpoint>", "<engine>"), commands.gpu_query()]
+
+
+def _repository(args: argparse.Namespace) -> int:
+    plan = plans.load(args.plan)
+    if args.out.exists() and any(args.out.iterdir()):
+        raise ValueError(f"--out {args.out} is not empty: write the repository into a new directory")
+    if plan.backend is plans.Backend.cpu_stand_in:
+        raise plans.PlanError("plan.backend cpu-stand-in has its own one-model repository: build it with "
+                              "`build --backend cpu-stand-in`")
+    root = building.serving_root(plan, args.serving_store)
+    if plan.backend is plans.Backend.pytorch:
+        model_dir = args.model_dir or _pytorch_model_dir(plan)
+        paths = triton_repo.Paths(engine_dir=model_dir, tokenizer_dir=args.tokenizer_dir or model_dir)
+    else:
+        paths = triton_repo.Paths(engine_dir=f"{root}/{engine_store.ENGINE_DIR}",
+                                  tokenizer_dir=args.tokenizer_dir or f"{root}/{engine_store.TOKENIZER_DIR}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    triton_repo.write_repository(plan, args.out, paths, engine=args.engine, llmapi_model_dir=args.llmapi_model_dir)
+    models = triton_repo.read_dir(args.out)
+    if plan.backend is plans.Backend.tensorrt:
+        engine_dir = paths.engine_dir
+        if args.engine == "cpu-stand-in":
+            engine_dir = str((args.out / triton_repo.TRT / triton_repo.STAND_IN_ENGINE_DIR).resolve())
+        facts = verification.engine_facts(runtime_limits.stand_in_engine_config(plan))
+        found = triton_repo.problems(models, facts, engine_dir)
+        if found:
+            raise verification.VerificationError("the repository does not fit the plan's engine:\n  "
+                                                 + "\n  ".join(found))
+    print(f"[seasonal-build] wrote {', '.join(sorted(models))} into {args.out}", flush=True)
+    return EXIT_OK
+
+
+def _pytorch_model_dir(plan: plans.Plan) -> str:
+    """Where the PyTorch backend finds the checkpoint: the PVC mount, else the Hub repository id."""
+    source = plan.model.source
+    if "pvc" in source:
+        return "/models/" + str(source["pvc"].get("path", "")).strip("/")
+    hf = source.get("huggingFace") or {}
+    if not hf.get("repo"):
+        raise plans.PlanError("plan.model.source needs pvc or huggingFace.repo for the PyTorch backend's model.yaml")
+    return str(hf["repo"])
 
 
 def _list(args: argparse.Namespace) -> int:

@@ -16,6 +16,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Mapping
 
+from seasonal_build import builder_rules
+
 SCHEMA = "seasonal-engines/plan/v1"
 QUANTIZE_SCRIPT = "examples/quantization/quantize.py"
 
@@ -43,12 +45,16 @@ STR_FLAGS = ("kv_cache_type", "gpt_attention_plugin", "gemm_plugin", "context_fm
              "use_paged_context_fmha", "use_fp8_context_fmha", "multiple_profiles")
 REQUIRED_INT_FLAGS = ("max_batch_size", "max_input_len", "max_seq_len", "max_num_tokens")
 ENABLE_DISABLE = ("enable", "disable")
-PLUGIN_VALUES = ("auto", "float16", "float32", "bfloat16", "int32", "fp8", "nvfp4", "disable")
+# tensorrt_llm/plugin/plugin.py (1.x): gpt_attention_plugin is a DefaultPluginDtype; gemm_plugin also takes
+# fp8 and nvfp4. "disable" is the command line's None.
+ATTENTION_PLUGIN_VALUES = ("auto", "float16", "float32", "bfloat16", "int32", "disable")
+GEMM_PLUGIN_VALUES = ("auto", "float16", "float32", "bfloat16", "int32", "fp8", "nvfp4", "disable")
+PLUGIN_VALUES = GEMM_PLUGIN_VALUES
 KV_CACHE_TYPES = ("paged", "continuous", "disabled")
 ALLOWED_STR_VALUES: dict[str, tuple[str, ...]] = {
     "kv_cache_type": KV_CACHE_TYPES,
-    "gpt_attention_plugin": PLUGIN_VALUES,
-    "gemm_plugin": PLUGIN_VALUES,
+    "gpt_attention_plugin": ATTENTION_PLUGIN_VALUES,
+    "gemm_plugin": GEMM_PLUGIN_VALUES,
     **{k: ENABLE_DISABLE for k in ("context_fmha", "remove_input_padding", "use_paged_context_fmha",
                                     "use_fp8_context_fmha", "multiple_profiles")},
 }
@@ -58,6 +64,16 @@ WEIGHT_FORMATS = ("none", "fp8", "int8_sq", "int8_wo", "int4_wo", "int4_awq", "w
 KV_FORMATS = ("auto", "fp8", "int8")
 DTYPES = ("bfloat16", "float16")
 HEX = re.compile(r"^[0-9a-f]{16,128}$")
+VERSION = re.compile(r"^\d+\.\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?$")
+# Checkpoint flags each family's convert_checkpoint.py has (examples/models/core/<family>/convert_checkpoint.py,
+# 1.2): gemma takes --world-size and --ckpt-type instead of --tp_size/--pp_size and has no pipeline
+# parallelism; phi has no KV-cache flags and asserts pp_size 1; qwen has no --fp8_kv_cache.
+FAMILY_FLAGS: dict[str, dict[str, Any]] = {
+    "gemma": {"parallel": "world-size", "requires": ("ckpt-type",), "refuses": ("tp_size", "pp_size"),
+              "no_pipeline": True},
+    "phi": {"refuses": ("int8_kv_cache", "fp8_kv_cache"), "no_pipeline": True},
+    "qwen": {"refuses": ("fp8_kv_cache",)},
+}
 SM = re.compile(r"^[0-9]{1,2}\.[0-9]$")
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 
@@ -167,8 +183,12 @@ def parse(data: Any) -> Plan:
     season = d.get("season")
     if season is not None and not isinstance(season, str):
         raise PlanError(f"plan.season must be a season name or null, got {season!r}")
+    version = _str(d, "trtllm_version", "plan")
+    if not VERSION.match(version):
+        raise PlanError(f"plan.trtllm_version must be a TensorRT-LLM release such as 1.2.1 or 1.2.0rc8, got "
+                        f"{version!r}")
     plan = Plan(engine_hash=engine_hash, model=model, gpu=gpu, backend=backend,
-                trtllm_version=_str(d, "trtllm_version", "plan"), image=_str(d, "image", "plan"),
+                trtllm_version=version, image=_str(d, "image", "plan"),
                 checkpoint_method=method, checkpoint_script=script, checkpoint_args=dict(args), build=build,
                 runtime=runtime, season=season, raw=d)
     _cross_checks(plan)
@@ -280,17 +300,43 @@ def _runtime(r: dict[str, Any], build: Mapping[str, int | str]) -> RuntimePlan:
 
 
 def _cross_checks(plan: Plan) -> None:
-    """The checkpoint step must produce the planned mapping and dtype, or the engine cannot match the plan."""
+    """What the checkpoint step and trtllm-build will do must be what the plan says, or the engine cannot
+    match the plan: refused here, before a GPU is spent."""
     if plan.backend is not Backend.tensorrt:
         return
     args = plan.checkpoint_args
-    for key, planned in (("tp_size", plan.model.tp), ("pp_size", plan.model.pp)):
-        if key in args and args[key] != planned:
-            raise PlanError(f"plan.checkpoint.args.{key} is {args[key]!r} but plan.model.{key[:2]} is {planned}; "
+    family = FAMILY_FLAGS.get(plan.model.family, {}) if plan.checkpoint_method is CheckpointMethod.convert else {}
+    if family.get("no_pipeline") and plan.model.pp != 1:
+        raise PlanError(f"plan.model.pp is {plan.model.pp} but {plan.model.family}'s convert_checkpoint.py has no "
+                        "pipeline parallelism: plan pp 1")
+    if family.get("parallel") == "world-size":
+        if args.get("world-size", plan.model.tp) != plan.model.tp:
+            raise PlanError(f"plan.checkpoint.args.world-size is {args['world-size']!r} but plan.model.tp is "
+                            f"{plan.model.tp}; regenerate the plan")
+    else:
+        for key, planned in (("tp_size", plan.model.tp), ("pp_size", plan.model.pp)):
+            if key in args and args[key] != planned:
+                raise PlanError(f"plan.checkpoint.args.{key} is {args[key]!r} but plan.model.{key[:2]} is {planned}; "
+                                "regenerate the plan")
+    for key in family.get("refuses", ()):
+        if key in args:
+            raise PlanError(f"plan.checkpoint.args.{key}: {plan.model.family}'s convert_checkpoint.py has no --{key} "
+                            "flag; regenerate the plan (the planner uses quantize.py where the converter lacks it)")
+    for key in family.get("requires", ()):
+        if key not in args:
+            raise PlanError(f"plan.checkpoint.args.{key} is required by {plan.model.family}'s convert_checkpoint.py; "
                             "regenerate the plan")
     if "dtype" in args and args["dtype"] not in (plan.model.dtype, "auto"):
         raise PlanError(f"plan.checkpoint.args.dtype is {args['dtype']!r} but plan.model.dtype is "
                         f"{plan.model.dtype!r}; regenerate the plan")
+    rewrites = builder_rules.problems(weights=plan.model.weights, kv_cache=plan.model.kv_cache, sm=plan.gpu.sm,
+                                      flags=dict(plan.build))
+    if rewrites:
+        raise PlanError("; ".join(rewrites))
+    paged = plan.enabled("use_paged_context_fmha")
+    if not paged and (plan.runtime.enable_chunked_context or plan.runtime.enable_kv_cache_reuse):
+        raise PlanError("plan.runtime enables chunked context or KV-cache reuse but plan.build.use_paged_context_fmha "
+                        "is disable: both need paged context FMHA; regenerate the plan")
 
 
 # --- primitives -------------------------------------------------------------

@@ -11,11 +11,10 @@ It is called a stand-in everywhere and never reported as a TensorRT-LLM engine. 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
-from seasonal_build import manifests, pbtxt, plans, triton_repo, verification
+from seasonal_build import manifests, pbtxt, plans, runtime_limits, triton_repo, verification
 from seasonal_build.pbtxt import Token
 
 MODEL_NAME = "ensemble"
@@ -25,17 +24,8 @@ TOKEN_METRICS_SOURCE = triton_repo.MODELS_DIR / "token_metrics.py"
 
 
 def effective_input_limit(plan: plans.Plan) -> int:
-    """The longest prompt the TensorRT-LLM runtime admits for this plan (facts §1, TrtGptModel).
-
-    With packed input and context FMHA the build's max_input_len is not what rejects prompts:
-    chunked context admits up to max_seq_len - 1, otherwise a prompt must also fit max_num_tokens.
-    """
-    max_seq_len = plan.build_int("max_seq_len")
-    if plan.enabled("context_fmha") and plan.enabled("remove_input_padding"):
-        if plan.runtime.enable_chunked_context:
-            return max_seq_len - 1
-        return min(max_seq_len - 1, plan.build_int("max_num_tokens"))
-    return plan.build_int("max_input_len")
+    """The longest prompt the TensorRT-LLM runtime admits for this plan (see :mod:`runtime_limits`)."""
+    return runtime_limits.effective_input_limit(plan)
 
 
 def engine_document(plan: plans.Plan) -> dict[str, Any]:
@@ -52,10 +42,9 @@ def engine_document(plan: plans.Plan) -> dict[str, Any]:
 
 def config(plan: plans.Plan, decode_ms_per_token: float = 0.0) -> dict[str, Any]:
     """The stand-in's ModelConfig. Its Triton ``max_batch_size`` is the engine's: the most sequences at once."""
-    ens = triton_repo.configs(plan, engine_dir="", tokenizer_dir="")[triton_repo.ENSEMBLE]
     return {
         "name": MODEL_NAME, "backend": "python", "max_batch_size": plan.build_int("max_batch_size"),
-        "input": ens["input"], "output": ens["output"],
+        "input": triton_repo.ensemble_inputs(), "output": triton_repo.ensemble_outputs(),
         "dynamic_batching": {"max_queue_delay_microseconds": plan.runtime.max_queue_delay_microseconds},
         "instance_group": [{"count": 1, "kind": Token("KIND_CPU")}],
         "parameters": {
@@ -79,8 +68,8 @@ def write(plan: plans.Plan, engine_dir: Path, repo_dir: Path, decode_ms_per_toke
     engine_dir.mkdir(parents=True, exist_ok=True)
     (engine_dir / ENGINE_FILE).write_text(json.dumps(engine_document(plan), indent=2, sort_keys=True) + "\n",
                                           encoding="utf-8")
-    triton_repo.write(repo_dir, {MODEL_NAME: config(plan, decode_ms_per_token)}, {MODEL_NAME: MODEL_SOURCE})
-    shutil.copyfile(TOKEN_METRICS_SOURCE, repo_dir / MODEL_NAME / "1" / "token_metrics.py")
+    triton_repo.write(repo_dir, {MODEL_NAME: config(plan, decode_ms_per_token)},
+                      {MODEL_NAME: {"model.py": MODEL_SOURCE, "token_metrics.py": TOKEN_METRICS_SOURCE}})
 
 
 def problems(models: dict[str, dict[str, list[Any]]], engine: dict[str, Any]) -> list[str]:

@@ -35,13 +35,26 @@ Runner = Callable[[commands.Command, "Path | None"], RunResult]
 
 
 class CommandFailed(RuntimeError):
-    """A build command exited non-zero."""
+    """A build command exited non-zero; ``hint`` says what to do when the output shows why."""
 
-    def __init__(self, command: commands.Command, result: RunResult) -> None:
-        super().__init__(f"{command.step} step failed: `{command.argv[0]}` exited with {result.returncode}; "
-                         f"last output:\n{result.tail()}")
+    def __init__(self, command: commands.Command, result: RunResult, hint: str | None = None) -> None:
+        message = (f"{command.step} step failed: `{command.argv[0]}` exited with {result.returncode}; "
+                   f"last output:\n{result.tail()}")
+        super().__init__(message + (f"\n{hint}" if hint else ""))
         self.command = command
         self.result = result
+        self.hint = hint
+
+
+# What the Hub client and requests print when the node cannot reach the network.
+NETWORK_FAILURES = ("Temporary failure in name resolution", "Name or service not known",
+                    "Failed to establish a new connection", "Max retries exceeded", "Network is unreachable",
+                    "couldn't connect to 'https://huggingface.co'", "OfflineModeIsEnabled", "LocalEntryNotFoundError",
+                    "ConnectionError", "ConnectTimeout")
+
+
+def shows_no_network(output: str) -> bool:
+    return any(marker in output for marker in NETWORK_FAILURES)
 
 
 def subprocess_runner(command: commands.Command, cwd: Path | None = None, out: TextIO | None = None) -> RunResult:
@@ -65,10 +78,14 @@ def subprocess_runner(command: commands.Command, cwd: Path | None = None, out: T
     return RunResult(proc.wait(), "".join(captured))
 
 
-def run_checked(runner: Runner, command: commands.Command, cwd: Path | None = None) -> RunResult:
+def run_checked(runner: Runner, command: commands.Command, cwd: Path | None = None,
+                offline_hint: str | None = None) -> RunResult:
+    """Run a command; raise :class:`CommandFailed` when it fails (with ``offline_hint`` when its output
+    shows the node has no network)."""
     result = runner(command, cwd)
     if result.returncode != 0:
-        raise CommandFailed(command, result)
+        hint = offline_hint if offline_hint and shows_no_network(result.output) else None
+        raise CommandFailed(command, result, hint)
     return result
 
 

@@ -10,6 +10,7 @@ raises :class:`VerificationError`; :func:`read_engine_config` is the one reader 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -139,6 +140,41 @@ def verify_sm(plan: plans.Plan, built_sm: str, gpu_name: str = "") -> None:
             f"engine built on compute capability {built_sm.strip()} ({gpu_name or 'unknown GPU'}) but planned for "
             f"{plan.gpu.sm} ({plan.gpu.product}); refusing to publish: run the build Job on a "
             f"nvidia.com/gpu.product={plan.gpu.product} node")
+
+
+_VERSION = re.compile(r"^(\d+(?:\.\d+)*)((?:a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?(\+.*)?$")
+
+
+def version_matches(found: str, pinned: str) -> bool:
+    """Whether TensorRT-LLM ``found`` (an image's or an engine's) is the ``pinned`` release.
+
+    Release segments compare as numbers and the pin may stop early (``1.2`` takes ``1.2.1``); a
+    pre-release matches only the same pre-release (``1.2.0rc8`` is not ``1.2.0``); a local suffix
+    (``+cu13``) is ignored.
+    """
+    a, b = _VERSION.match(found.strip().lower()), _VERSION.match(pinned.strip().lower())
+    if a is None or b is None:
+        return found.strip() == pinned.strip()
+    release_a = [int(x) for x in a.group(1).split(".")]
+    release_b = [int(x) for x in b.group(1).split(".")]
+    if release_a[:len(release_b)] != release_b:
+        return False
+    if (a.group(2) or "") != (b.group(2) or ""):
+        return False
+    return b.group(3) is None or a.group(3) == b.group(3)
+
+
+def verify_version(found: str | None, plan: plans.Plan, what: str) -> None:
+    """Refuse a TensorRT-LLM other than the plan's, naming both and both fixes."""
+    if not found:
+        raise VerificationError(f"cannot tell which TensorRT-LLM {what} has; the plan pins {plan.trtllm_version}: "
+                                f"run the build in the plan's image {plan.image}")
+    if not version_matches(found, plan.trtllm_version):
+        raise VerificationError(
+            f"{what} TensorRT-LLM {found} but the plan pins {plan.trtllm_version}: engines load only on the "
+            f"TensorRT-LLM (and TensorRT) that built them. Use an image with {plan.trtllm_version} in "
+            f"spec.engine.image, or set spec.engine.trtllmVersion to {found} to build with this one "
+            f"(the plan's image is {plan.image})")
 
 
 def parse_gpu_query(stdout: str) -> tuple[str, str]:

@@ -54,7 +54,7 @@ def test_private_registry_values_move_the_operator_and_every_build_job(helm_bin:
     assert operator["image"] == f"{MIRROR}@{DIGEST}"
     assert pod["imagePullSecrets"] == [{"name": "mirror-pull"}, {"name": "ngc-pull"}]
     build_pod = _build_pod_from_operator_args(operator)
-    assert [c["image"] for c in build_pod["initContainers"]] == [operator["image"]]
+    assert {c["name"]: c["image"] for c in build_pod["initContainers"]}["install-builder"] == operator["image"]
     assert build_pod["imagePullSecrets"] == pod["imagePullSecrets"]
     assert build_pod["containers"][0]["image"] == \
         "registry.example.com/nvcr/nvidia/tritonserver:26.07-trtllm-python-py3"
@@ -80,7 +80,7 @@ def test_render_job_with_the_charts_flags_gives_the_same_job(helm_bin: Path, tmp
 def test_build_jobs_use_the_operators_own_image(helm_bin: Path, values: str) -> None:
     pod, operator = _operator(helm_bin, cr.VALUE_SETS[values])
     build_pod = _build_pod_from_operator_args(operator)
-    assert [c["image"] for c in build_pod["initContainers"]] == [operator["image"]]
+    assert {c["name"]: c["image"] for c in build_pod["initContainers"]}["install-builder"] == operator["image"]
     assert build_pod.get("imagePullSecrets") == pod.get("imagePullSecrets")
 
 

@@ -111,21 +111,26 @@ def test_job_lifetime_and_security() -> None:
     pod = spec["template"]["spec"]
     assert pod["restartPolicy"] == "Never"
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
-    assert "runAsNonRoot" not in pod["securityContext"]  # NVIDIA's image runs as root
+    # The restricted Pod Security Standard: the images' non-root user triton-server (1000), no SA token.
+    assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] == 1000
+    assert pod["automountServiceAccountToken"] is False
     for c in pod["containers"] + pod["initContainers"]:
         sc = c["securityContext"]
         assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"] == {"drop": ["ALL"]}
-    hardened = build_jobs.render(hf_plan(plan(), svc), svc,
-                                 build_jobs.JobSettings(run_as_non_root=True, run_as_user=1000)).job
-    assert hardened["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
-    kubernetes_validate.validate(hardened, K8S_VERSION, strict=True)
+    kubernetes_validate.validate(job, K8S_VERSION, strict=True)
 
 
-def test_hugging_face_token_comes_from_the_secret() -> None:
+def test_hugging_face_token_comes_from_the_secret_into_the_download_step_only() -> None:
     svc = service()
-    build = build_jobs.render(hf_plan(plan(), svc), svc).job["spec"]["template"]["spec"]["containers"][0]
-    token = next(e for e in build["env"] if e["name"] == "HF_TOKEN")
-    assert token == {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf-token", "key": "token"}}}
+    pod = build_jobs.render(hf_plan(plan(), svc), svc).job["spec"]["template"]["spec"]
+    volume = next(v for v in pod["volumes"] if v["name"] == "hf-token")
+    assert volume["secret"]["secretName"] == "hf-token"
+    download = next(c for c in pod["initContainers"] if c["name"] == "download")
+    assert {"name": "HF_TOKEN_PATH", "value": "/var/run/secrets/huggingface/token"} in download["env"]
+    assert any(m["name"] == "hf-token" for m in download["volumeMounts"])
+    build = pod["containers"][0]
+    assert not any(m["name"] == "hf-token" for m in build["volumeMounts"])
+    assert not any("HF_TOKEN" in e["name"] for e in build["env"])
 
 
 def test_a_pvc_source_is_mounted_read_only_and_the_store_read_write() -> None:

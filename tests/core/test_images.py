@@ -54,9 +54,11 @@ def test_build_job_takes_its_images_and_pull_secrets_from_the_settings() -> None
     job = build_jobs.render(plan, svc, settings).job
     kubernetes_validate.validate(job, "1.35", strict=True)
     pod = job["spec"]["template"]["spec"]
-    assert [c["image"] for c in pod["initContainers"]] == [ours]
-    assert pod["containers"][0]["image"] == "registry.example.com/nvcr/nvidia/tritonserver:26.07-trtllm-python-py3"
+    # Ours copies seasonal_build in; NVIDIA's image downloads the Hugging Face checkpoint and builds, mirrored.
+    mirrored = "registry.example.com/nvcr/nvidia/tritonserver:26.07-trtllm-python-py3"
+    assert {c["name"]: c["image"] for c in pod["initContainers"]} == {"install-builder": ours, "download": mirrored}
+    assert pod["containers"][0]["image"] == mirrored
     assert pod["imagePullSecrets"] == [{"name": "mirror-pull"}, {"name": "ngc-pull"}]
     default_pod = build_jobs.render(plan, svc).job["spec"]["template"]["spec"]
-    assert default_pod["initContainers"][0]["image"] == images.DEFAULT_IMAGE
+    assert {c["name"]: c["image"] for c in default_pod["initContainers"]}["install-builder"] == images.DEFAULT_IMAGE
     assert "imagePullSecrets" not in default_pod

@@ -72,9 +72,43 @@ def test_examples_dir_is_configurable() -> None:
 
 def test_hugging_face_token_never_appears_in_the_argv() -> None:
     cmd = commands.download("meta-llama/Meta-Llama-3-8B", "abc123", "/scratch/hf")
-    assert cmd.reads_env == ("HF_TOKEN",)
-    # huggingface_hub reads HF_TOKEN itself; a token argument would land in logs and `ps`.
-    assert all("token" not in a for a in cmd.argv)
+    assert cmd.reads_env == ("HF_TOKEN", "HF_TOKEN_PATH")
+    # huggingface_hub reads HF_TOKEN (or the file HF_TOKEN_PATH names) itself; a token argument would land in
+    # logs and `ps`.
+    assert all("token=" not in a and "HF_TOKEN" not in a for a in cmd.argv)
+
+
+def test_the_download_takes_only_what_conversion_reads() -> None:
+    cmd = commands.download("meta-llama/Meta-Llama-3-70B-Instruct", "main", "/scratch/hf")
+    allow, ignore, fallback = (json.loads(a) for a in cmd.argv[-3:])
+    assert "original/*" in ignore and "*.pth" in ignore  # Meta's consolidated weights: ~140 GB for 70B
+    assert "*.safetensors" in allow and "*.json" in allow and "tokenizer.model" in allow
+    assert fallback == ["pytorch_model*.bin"]  # only for repositories without safetensors
+
+
+def test_gemma_converts_with_its_own_flags() -> None:
+    from tests.engine_jobs import plan_kinds
+
+    p = plans.parse(plan_kinds.golden(plan_kinds.BY_NAME["gemma"], "plan"))
+    argv = commands.checkpoint(p, "m", "c").argv
+    assert argv[argv.index("--world-size") + 1] == "2" and argv[argv.index("--ckpt-type") + 1] == "hf"
+    assert "--tp_size" not in argv and "--pp_size" not in argv
+    d = plan_kinds.golden(plan_kinds.BY_NAME["gemma"], "plan")
+    d["model"]["pp"] = 2
+    with pytest.raises(plans.PlanError, match="no pipeline parallelism"):
+        plans.parse(d)
+
+
+def test_a_calibration_set_replaces_the_hub_dataset_only_where_the_step_calibrates() -> None:
+    from tests.engine_jobs import plan_kinds
+
+    fp8 = plans.parse(plan_kinds.golden(plan_kinds.BY_NAME["fp8-weights-default-kv"], "plan"))
+    argv = commands.checkpoint(fp8, "m", "c", calibration_dir="/calibration/text").argv
+    assert argv[argv.index("--calib_dataset") + 1] == "/calibration/text"
+    bf16 = plans.parse(plan_kinds.golden(plan_kinds.BY_NAME["bf16"], "plan"))
+    assert "--calib_dataset" not in commands.checkpoint(bf16, "m", "c", calibration_dir="/calibration/text").argv
+    int8 = plans.parse(plan_kinds.golden(plan_kinds.BY_NAME["int8-weight-only-int8-kv"], "plan"))
+    assert commands.calibrates(int8)  # convert_checkpoint.py calibrates an INT8 KV cache
 
 
 def test_checkpoint_flags_inconsistent_with_the_model_are_refused() -> None:
@@ -89,3 +123,36 @@ def test_checkpoint_flags_must_be_flag_names() -> None:
     d["checkpoint"]["args"]["model_dir /etc; rm"] = "x"
     with pytest.raises(plans.PlanError, match="not a flag name"):
         commands.checkpoint(plans.parse(d), "m", "c")
+
+
+@pytest.mark.parametrize("family,weights,kv,method,flags", [
+    ("phi", "int8_wo", "int8", "quantize", {"qformat": "int8_wo", "kv_cache_dtype": "int8"}),  # no KV flags
+    ("phi", "int8_wo", "auto", "convert", {"use_weight_only": True, "weight_only_precision": "int8"}),
+    ("qwen", "none", "int8", "convert", {"int8_kv_cache": True}),
+    ("qwen", "int8_wo", "fp8", "quantize", {"kv_cache_dtype": "fp8"}),  # no --fp8_kv_cache
+    ("gemma", "int8_wo", "int8", "convert", {"ckpt-type": "hf", "world-size": 2, "int8_kv_cache": True}),
+    ("llama", "int8_wo", "int8", "convert", {"tp_size": 2, "int8_kv_cache": True}),
+])
+def test_the_planner_uses_quantize_py_where_a_converter_lacks_a_flag(family: str, weights: str, kv: str, method: str,
+                                                                    flags: dict) -> None:
+    from dataclasses import replace
+
+    from seasonal_engines.core.sizing import checkpoints, models
+    from tests.engine_jobs import contract_facts
+
+    model = replace(models.preset("llama-3-8b"), family=family)
+    step = checkpoints.checkpoint_step(model, dtype="bfloat16", weights_quant=weights, kv_quant=kv, tp=2, pp=1)
+    assert step.method == method
+    assert flags.items() <= dict(step.args).items()
+    assert set(step.args) <= contract_facts.checkpoint_flags()[step.script]
+
+
+def test_gemma_and_phi_have_no_pipeline_parallelism() -> None:
+    from dataclasses import replace
+
+    from seasonal_engines.core.sizing import checkpoints, errors, models
+
+    for family in ("gemma", "phi"):
+        model = replace(models.preset("llama-3-8b"), family=family)
+        with pytest.raises(errors.InvalidParallelism, match="no pipeline parallelism"):
+            checkpoints.checkpoint_step(model, dtype="bfloat16", weights_quant="none", kv_quant="auto", tp=1, pp=2)

@@ -165,6 +165,14 @@ out = pathlib.Path(sys.argv[sys.argv.index('--output_dir') + 1]); out.mkdir(pare
 """
 
 
+def fake_tensorrt_llm(directory: Path, version: str = "1.2.1") -> Path:
+    """A ``tensorrt_llm`` package that only says its version (what the build reads before any GPU work)."""
+    package = directory / "tensorrt_llm"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(f"__version__ = {version!r}\n")
+    return directory
+
+
 def test_a_build_killed_halfway_leaves_nothing_visible(tmp_path: Path) -> None:
     p = samples.plan()
     bin_dir, examples = tmp_path / "bin", tmp_path / "examples"
@@ -178,7 +186,8 @@ def test_a_build_killed_halfway_leaves_nothing_visible(tmp_path: Path) -> None:
     plan_file = tmp_path / "plan.json"
     plan_file.write_text(json.dumps(samples.plan_dict()))
     store = tmp_path / "store"
-    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "PYTHONPATH": str(REPO / "engine_jobs")}
+    fake = fake_tensorrt_llm(tmp_path / "site")
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "PYTHONPATH": f"{REPO / 'engine_jobs'}:{fake}"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "seasonal_build", "build", "--plan", str(plan_file), "--store", str(store),
          "--checkpoint-dir", str(samples.hf_checkpoint(tmp_path / "hf")), "--examples-dir", str(examples),
@@ -221,7 +230,8 @@ def test_a_directory_without_a_valid_manifest_is_not_an_engine(tmp_path: Path) -
         s.lookup(p.model.name, p.engine_hash)
 
 
-def test_cli_exit_codes_say_what_went_wrong(tmp_path: Path) -> None:
+def test_cli_exit_codes_say_what_went_wrong(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
     from seasonal_build import cli
 
     assert cli.main(["build", "--plan", str(tmp_path / "missing.json"), "--store", str(tmp_path)]) == cli.EXIT_INPUT
@@ -230,9 +240,20 @@ def test_cli_exit_codes_say_what_went_wrong(tmp_path: Path) -> None:
     assert cli.main(["build", "--plan", str(bad), "--store", str(tmp_path)]) == cli.EXIT_INPUT
     good = tmp_path / "plan.json"
     good.write_text(json.dumps(samples.plan_dict()))
-    # No GPU, no TensorRT-LLM here: the pipeline fails at its first command, and says so.
-    code = cli.main(["build", "--plan", str(good), "--store", str(tmp_path / "s"), "--checkpoint-dir",
-                     str(samples.hf_checkpoint(tmp_path / "hf")), "--examples-dir", str(tmp_path / "none"),
-                     "--work-dir", str(tmp_path / "w")])
-    assert code == cli.EXIT_COMMAND
+    build = ["build", "--plan", str(good), "--store", str(tmp_path / "s"), "--checkpoint-dir",
+             str(samples.hf_checkpoint(tmp_path / "hf")), "--examples-dir", str(tmp_path / "none"),
+             "--work-dir", str(tmp_path / "w")]
+    # No TensorRT-LLM here: refused before any step, naming the plan's image.
+    assert cli.main(build) == cli.EXIT_VERIFY
+    assert "run the build in the plan's image" in capsys.readouterr().err
+    # Another TensorRT-LLM than the plan pins: refused before any GPU work, with both fixes.
+    monkeypatch.syspath_prepend(str(fake_tensorrt_llm(tmp_path / "rc8", "1.2.0rc8")))
+    assert cli.main(build) == cli.EXIT_VERIFY
+    err = capsys.readouterr().err
+    assert "this image has TensorRT-LLM 1.2.0rc8 but the plan pins 1.2.1" in err
+    assert not (tmp_path / "w").exists()  # nothing ran
+    monkeypatch.delitem(sys.modules, "tensorrt_llm")
+    monkeypatch.syspath_prepend(str(fake_tensorrt_llm(tmp_path / "good")))
+    # No GPU here: the pipeline fails at its first command, and says so.
+    assert cli.main(build) == cli.EXIT_COMMAND
     assert visible(tmp_path / "s") == [] and leftovers(tmp_path / "s") == []

@@ -45,5 +45,5 @@ def test_commands_prints_what_a_build_would_run(tmp_path: Path, capsys: pytest.C
     plan_file.write_text(json.dumps(samples.plan_dict("llama-3-70b-fp8-tp4")))
     assert cli.main(["commands", "--plan", str(plan_file)]) == 0
     steps = json.loads(capsys.readouterr().out)
-    assert [s["step"] for s in steps] == ["convert", "build", "verify"]
-    assert steps[1]["argv"][0] == "trtllm-build"
+    assert [s["step"] for s in steps] == ["resolve", "convert", "build", "verify"]
+    assert steps[2]["argv"][0] == "trtllm-build"

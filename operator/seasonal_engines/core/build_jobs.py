@@ -2,9 +2,14 @@
 
 The Job runs ``python -m seasonal_build build`` in the spec's image (NVIDIA's Triton TRT-LLM
 container) on a node with the planned GPU, with TP x PP GPUs, the model source, the engine store
-and a scratch volume. The ``seasonal_build`` package (standard library only) is copied in by an
-init container from the operator's image, so the NVIDIA image stays unmodified (which images and
-pull secrets: ``core.images.ImageSettings``, from the chart's values). Names derive
+and a scratch volume sized to the plan. The ``seasonal_build`` package (standard library only) is
+copied in by an init container from the operator's image, so the NVIDIA image stays unmodified (which images and
+pull secrets: ``core.images.ImageSettings``, from the chart's values). A
+Hugging Face source is fetched by a second init container, the only one that mounts the token (as a
+file, ``HF_TOKEN_PATH``); conversion and trtllm-build never see it. The pod meets the restricted Pod
+Security Standard: it runs as the image's non-root user (``triton-server``, 1000), mounts no
+service-account token, and every container has CPU and memory requests and limits
+(``core.sizing.build_resources``). Names derive
 from the engine hash, so creating the same build twice is a no-op (AlreadyExists) and the build
 is idempotent end to end. Both objects are owned by the InferenceService. Pure: dicts in, dicts
 out; the caller creates them.
@@ -21,6 +26,7 @@ from typing import Any
 from seasonal_engines.api import durations
 from seasonal_engines.api import spec as api
 from seasonal_engines.core import images, names
+from seasonal_engines.core.sizing import build_resources
 
 MANAGED_BY = "seasonal-engines"
 LABEL_HASH = "seasonalengines.io/engine-hash"
@@ -32,6 +38,9 @@ GPU_RESOURCE = "nvidia.com/gpu"
 GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
 PLAN_KEY = "plan.json"
 PLAN_DIR = "/etc/seasonal"
+HF_TOKEN_DIR = "/var/run/secrets/huggingface"
+CALIBRATION_MOUNT = "/calibration"
+IMAGE_USER = 1000  # triton-server, created with uid/gid 1000 in every Triton image (server's build.py)
 STORE_MOUNT = "/engines"  # seasonal_build.engine_store.STORE_MOUNT: Triton pods mount the store here too
 MODEL_MOUNT = "/models"
 SCRATCH_MOUNT = "/scratch"
@@ -50,19 +59,26 @@ class JobSettings:
     """Retries of a failed build pod: one retry covers a preempted node, more only burn GPU hours."""
     ttl_seconds_after_finished: int = 24 * 3600
     """Finished Jobs stay a day for `kubectl logs`, then Kubernetes deletes them."""
-    cpu_request: str = "8"
-    memory_request: str = "64Gi"
-    """Checkpoint conversion holds a shard of the weights in host memory."""
+    cpu_request: str | None = None
+    """None: sized to the plan (core.sizing.build_resources), with twice that as the limit; a value is both."""
+    memory_request: str | None = None
+    """None: sized to the plan; conversion holds the source model in host memory (a BF16 70B needs ~180Gi)."""
     memory_limit: str | None = None
-    """None: no limit, so a large conversion is not OOM-killed; set one where quotas demand it."""
+    """None: equal to the request, so a build that outgrows its estimate fails loudly, not a node."""
     scratch_size_limit: str | None = None
-    """emptyDir size for the download and the TensorRT-LLM checkpoint (about twice the weights)."""
+    """None: sized to the plan (download + TensorRT-LLM checkpoint + 10%); the emptyDir's sizeLimit and the
+    build container's ephemeral-storage request."""
     shm_size: str = "16Gi"
-    """/dev/shm for NCCL between the TP ranks during the build."""
-    run_as_non_root: bool = False
-    """NVIDIA's Triton images run as root, so runAsNonRoot would stop the pod; set it (and run_as_user)
-    for a derived image with a non-root user."""
-    run_as_user: int | None = None
+    """/dev/shm for the checkpoint step's GPU workers (quantize.py over TP ranks)."""
+    run_as_non_root: bool = True
+    """The restricted Pod Security Standard; NVIDIA's Triton images have the non-root user triton-server."""
+    run_as_user: int | None = IMAGE_USER
+    """uid and gid of the build; 1000 is the images' triton-server user (files it writes keep that owner)."""
+    calibration_claim: str | None = None
+    """A PVC holding an offline calibration set (a datasets directory: train split, text column), mounted at
+    /calibration for nodes without network; quantizing builds then never reach the Hub."""
+    calibration_path: str = "/"
+    """The calibration set's directory inside that PVC."""
     service_account_name: str | None = None
     extra_tolerations: tuple[Mapping[str, Any], ...] = ()
     pod_annotations: Mapping[str, str] = field(default_factory=dict)
@@ -120,26 +136,41 @@ def render(plan: Mapping[str, Any], service: Mapping[str, Any], settings: JobSet
                      "annotations": {ANNOTATION_FULL_HASH: engine_hash}, "ownerReferences": owners},
         "data": {PLAN_KEY: json.dumps(dict(plan), indent=2, sort_keys=True) + "\n"},
     }
-    volumes, mounts, env = _volumes(spec, cm_name, settings)
+    volumes, mounts, env = _volumes(spec, plan, cm_name, settings)
+    sized = build_resources.build_resources(plan)
     container_security: dict[str, Any] = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
                                           "seccompProfile": {"type": "RuntimeDefault"}}
+    if settings.run_as_non_root:
+        container_security["runAsNonRoot"] = True
+    read_only = {**container_security, "readOnlyRootFilesystem": True}
     pod_security: dict[str, Any] = {"seccompProfile": {"type": "RuntimeDefault"}}
     if settings.run_as_non_root:
         pod_security["runAsNonRoot"] = True
-        if settings.run_as_user is not None:
-            pod_security["runAsUser"] = settings.run_as_user
-    limits: dict[str, Any] = {GPU_RESOURCE: str(gpus)}
-    if settings.memory_limit:
-        limits["memory"] = settings.memory_limit
+    if settings.run_as_user is not None:
+        pod_security.update(runAsUser=settings.run_as_user, runAsGroup=settings.run_as_user,
+                            fsGroup=settings.run_as_user,
+                            # The store may hold terabytes: chown it only when its root is not ours yet.
+                            fsGroupChangePolicy="OnRootMismatch")
+    cpu = settings.cpu_request or str(sized.cpu_request)
+    cpu_limit = settings.cpu_request or str(sized.cpu_limit)
+    memory = settings.memory_request or sized.memory
+    scratch_size = settings.scratch_size_limit or sized.scratch
+    command = ["python3", "-m", "seasonal_build", "build", "--plan", f"{PLAN_DIR}/{PLAN_KEY}",
+               "--store", STORE_MOUNT, "--serving-store", STORE_MOUNT, "--model-mount", MODEL_MOUNT,
+               "--work-dir", SCRATCH_MOUNT]
+    if settings.calibration_claim:
+        command += ["--calibration-dir", f"{CALIBRATION_MOUNT}/{settings.calibration_path.strip('/')}".rstrip("/")]
     build = {
         "name": "build", "image": images.mirrored(spec.engine.image, settings.image_settings.ngc_registry),
         "imagePullPolicy": "IfNotPresent",
-        "command": ["python3", "-m", "seasonal_build", "build", "--plan", f"{PLAN_DIR}/{PLAN_KEY}",
-                    "--store", STORE_MOUNT, "--serving-store", STORE_MOUNT, "--model-mount", MODEL_MOUNT,
-                    "--work-dir", SCRATCH_MOUNT],
+        "command": command,
+        # trtllm-build writes its timing cache (model.cache) into the working directory.
+        "workingDir": SCRATCH_MOUNT,
         "env": env,
-        "resources": {"requests": {"cpu": settings.cpu_request, "memory": settings.memory_request,
-                                   GPU_RESOURCE: str(gpus)}, "limits": limits},
+        "resources": {"requests": {"cpu": cpu, "memory": memory, "ephemeral-storage": scratch_size,
+                                   GPU_RESOURCE: str(gpus)},
+                      "limits": {"cpu": cpu_limit, "memory": settings.memory_limit or memory,
+                                 GPU_RESOURCE: str(gpus)}},
         "volumeMounts": mounts,
         "securityContext": container_security,
     }
@@ -148,17 +179,23 @@ def render(plan: Mapping[str, Any], service: Mapping[str, Any], settings: JobSet
         # The package is standard library only: copying its directory is a complete install.
         "command": ["python", "-c", "import os, shutil, seasonal_build; shutil.copytree(os.path.dirname("
                     f"seasonal_build.__file__), '{BUILDER_MOUNT}/seasonal_build', dirs_exist_ok=True)"],
-        "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+        "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
         "volumeMounts": [{"name": "builder", "mountPath": BUILDER_MOUNT}],
-        "securityContext": container_security,
+        "securityContext": read_only,
     }
+    init_containers = [install]
+    download = _download_container(spec, settings, read_only)
+    if download is not None:
+        init_containers.append(download)
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",
         "nodeSelector": {GPU_PRODUCT_LABEL: spec.hardware.gpu_product},
         "tolerations": [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"},
                         *[dict(t) for t in settings.extra_tolerations]],
         "securityContext": pod_security,
-        "initContainers": [install],
+        # The build talks to no Kubernetes API: no service-account token in the pod.
+        "automountServiceAccountToken": False,
+        "initContainers": init_containers,
         "containers": [build],
         "volumes": volumes,
     }
@@ -169,7 +206,9 @@ def render(plan: Mapping[str, Any], service: Mapping[str, Any], settings: JobSet
     job = {
         "apiVersion": "batch/v1", "kind": "Job",
         "metadata": {"name": job_name(model, engine_hash, attempt), "namespace": meta["namespace"],
-                     "labels": labels, "annotations": {ANNOTATION_FULL_HASH: engine_hash}, "ownerReferences": owners},
+                     "labels": labels,
+                     "annotations": {ANNOTATION_FULL_HASH: engine_hash, ANNOTATION_RESOURCES: "; ".join(sized.reasons)},
+                     "ownerReferences": owners},
         "spec": {
             "backoffLimit": settings.backoff_limit,
             "activeDeadlineSeconds": int(durations.seconds(spec.engine.build_deadline)),
@@ -188,7 +227,7 @@ def render(plan: Mapping[str, Any], service: Mapping[str, Any], settings: JobSet
     return BuildManifests(job=job, config_map=config_map)
 
 
-REFERENCES_UID = 1000  # the uid Triton pods run as (core.deployments.TRITON_UID), so the files match
+REFERENCES_UID = IMAGE_USER  # the uid Triton pods and builds run as, so the references' files match
 
 
 def references_job(refs: Any, service: Mapping[str, Any], settings: JobSettings = JobSettings()) -> dict[str, Any]:
@@ -262,17 +301,60 @@ def _checkpoint_of(source: Mapping[str, Any]) -> Any:
     return source
 
 
-def _volumes(spec: api.InferenceServiceSpec, cm_name: str,
+ANNOTATION_RESOURCES = "seasonalengines.io/build-resources"
+
+
+def _download_container(spec: api.InferenceServiceSpec, settings: JobSettings,
+                        security: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The init container that fetches a Hugging Face source: the only one that mounts the token."""
+    hf = spec.model.source.hugging_face
+    if hf is None:
+        return None
+    mounts: list[dict[str, Any]] = [
+        {"name": "plan", "mountPath": PLAN_DIR, "readOnly": True},
+        {"name": "scratch", "mountPath": SCRATCH_MOUNT},
+        {"name": "builder", "mountPath": BUILDER_MOUNT, "readOnly": True},
+        {"name": "tmp", "mountPath": "/tmp"},
+    ]
+    env: list[dict[str, Any]] = [*_common_env(), {"name": "HF_HUB_DISABLE_TELEMETRY", "value": "1"}]
+    if hf.token_secret_ref is not None:
+        mounts.append({"name": "hf-token", "mountPath": HF_TOKEN_DIR, "readOnly": True})
+        # huggingface_hub reads the token from this file itself: no token in env, argv or logs.
+        env.append({"name": "HF_TOKEN_PATH", "value": f"{HF_TOKEN_DIR}/{hf.token_secret_ref.key}"})
+    return {
+        "name": "download", "image": images.mirrored(spec.engine.image, settings.image_settings.ngc_registry),
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["python3", "-m", "seasonal_build", "download", "--plan", f"{PLAN_DIR}/{PLAN_KEY}",
+                    "--work-dir", SCRATCH_MOUNT],
+        "env": env,
+        "resources": {"requests": {"cpu": "2", "memory": "4Gi"}, "limits": {"cpu": "4", "memory": "8Gi"}},
+        "volumeMounts": mounts,
+        "securityContext": dict(security),
+    }
+
+
+def _common_env() -> list[dict[str, Any]]:
+    """Writable homes and caches on the scratch volume: the image's user owns nothing else."""
+    return [
+        {"name": "PYTHONPATH", "value": BUILDER_MOUNT},
+        {"name": "PYTHONUNBUFFERED", "value": "1"},
+        {"name": "HOME", "value": f"{SCRATCH_MOUNT}/home"},
+        {"name": "XDG_CACHE_HOME", "value": f"{SCRATCH_MOUNT}/cache"},
+        {"name": "HF_HOME", "value": f"{SCRATCH_MOUNT}/hf-home"},
+        {"name": "TMPDIR", "value": SCRATCH_MOUNT},
+    ]
+
+
+def _volumes(spec: api.InferenceServiceSpec, plan: Mapping[str, Any], cm_name: str,
              settings: JobSettings) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
-    scratch: dict[str, Any] = {}
-    if settings.scratch_size_limit:
-        scratch["sizeLimit"] = settings.scratch_size_limit
+    scratch = {"sizeLimit": settings.scratch_size_limit or build_resources.build_resources(plan).scratch}
     volumes: list[dict[str, Any]] = [
         {"name": "plan", "configMap": {"name": cm_name, "items": [{"key": PLAN_KEY, "path": PLAN_KEY}]}},
         {"name": "engines", "persistentVolumeClaim": {"claimName": spec.engine.store.claim_name}},
         {"name": "scratch", "emptyDir": scratch},
         {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": settings.shm_size}},
-        {"name": "builder", "emptyDir": {}},
+        {"name": "builder", "emptyDir": {"sizeLimit": "64Mi"}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
     ]
     mounts: list[dict[str, Any]] = [
         {"name": "plan", "mountPath": PLAN_DIR, "readOnly": True},
@@ -281,11 +363,7 @@ def _volumes(spec: api.InferenceServiceSpec, cm_name: str,
         {"name": "dshm", "mountPath": "/dev/shm"},
         {"name": "builder", "mountPath": BUILDER_MOUNT, "readOnly": True},
     ]
-    env: list[dict[str, Any]] = [
-        {"name": "PYTHONPATH", "value": BUILDER_MOUNT},
-        {"name": "PYTHONUNBUFFERED", "value": "1"},
-        {"name": "HF_HOME", "value": f"{SCRATCH_MOUNT}/hf-home"},
-    ]
+    env = _common_env()
     source = spec.model.source
     if source.pvc is not None:
         volumes.append({"name": "model", "persistentVolumeClaim": {"claimName": source.pvc.claim_name,
@@ -293,7 +371,13 @@ def _volumes(spec: api.InferenceServiceSpec, cm_name: str,
         mounts.append({"name": "model", "mountPath": MODEL_MOUNT, "readOnly": True})
     elif source.hugging_face is not None and source.hugging_face.token_secret_ref is not None:
         ref = source.hugging_face.token_secret_ref
-        env.append({"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}})
+        # Mounted by the download container only (see _download_container).
+        volumes.append({"name": "hf-token", "secret": {"secretName": ref.name, "defaultMode": 0o440,
+                                                       "items": [{"key": ref.key, "path": ref.key}]}})
+    if settings.calibration_claim:
+        volumes.append({"name": "calibration", "persistentVolumeClaim": {"claimName": settings.calibration_claim,
+                                                                         "readOnly": True}})
+        mounts.append({"name": "calibration", "mountPath": CALIBRATION_MOUNT, "readOnly": True})
     return volumes, mounts, env
 
 

@@ -16,6 +16,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from seasonal_build import launching
 from seasonal_engines.api import spec as api
 from seasonal_engines.api.status import EngineRef
 from seasonal_engines.core import names
@@ -47,14 +48,11 @@ def _labels(service: str) -> dict[str, str]:
             SERVICE_LABEL: names.label_value(service)}
 
 
-def triton_command(model: str, engine_hash: str, world_size: int) -> list[str]:
-    repo = model_repository(model, engine_hash)
-    if world_size > 1:
-        # TP/PP engines need one MPI rank per GPU; NVIDIA's image launches them with this script.
-        return ["python3", "/app/scripts/launch_triton_server.py", f"--world_size={world_size}",
-                f"--model_repo={repo}"]
-    return ["tritonserver", f"--model-repository={repo}", f"--http-port={HTTP_PORT}", f"--grpc-port={GRPC_PORT}",
-            f"--metrics-port={METRICS_PORT}", "--metrics-config=histogram_latencies=true"]
+def triton_command(model: str, engine_hash: str, world_size: int, backend: str = "tensorrt") -> list[str]:
+    """TP/PP engines: one MPI rank per GPU with ``mpirun`` in the foreground (NVIDIA's launch script returns
+    at once, which would end the container); see ``seasonal_build.launching``."""
+    return launching.serve_argv(model_repository(model, engine_hash), world_size, backend=backend,
+                                ports=(HTTP_PORT, GRPC_PORT, METRICS_PORT))
 
 
 def pod_template(spec: api.InferenceServiceSpec, service: str, engine: EngineRef) -> dict[str, Any]:
@@ -72,7 +70,7 @@ def pod_template(spec: api.InferenceServiceSpec, service: str, engine: EngineRef
     world = spec.model.tensor_parallel_size * spec.model.pipeline_parallel_size
     triton.setdefault("image", spec.engine.image)
     if engine.backend != "pytorch" or "command" not in triton:
-        triton["command"] = triton_command(spec.model.name, engine.hash, world)
+        triton["command"] = triton_command(spec.model.name, engine.hash, world, str(engine.backend))
     triton.setdefault("ports", [{"name": "http", "containerPort": HTTP_PORT},
                                 {"name": "grpc", "containerPort": GRPC_PORT},
                                 {"name": "metrics", "containerPort": METRICS_PORT}])

@@ -1,9 +1,12 @@
-"""Postprocessing for the TensorRT-LLM ensemble (Triton Python backend): token ids -> text, and why it stopped.
+"""Postprocessing for the TensorRT-LLM ensemble (Triton Python backend): token ids -> text, why it stopped, and
+each completed request's lengths recorded once.
 
 The engine runs with ``exclude_input_in_output``, so ``output_ids`` hold generated tokens only and
 ``sequence_length`` counts them (first beam). ``finish_reason`` uses the same words as the CPU
 stand-in: ``length`` (the client's max_tokens), ``engine_limit`` (prompt + output reached the
-engine's ``max_seq_len``: demand the engine cut short) or ``stop`` (end of sequence).
+engine's ``max_seq_len``: the runtime clamps the requested output there, demand the engine cut short)
+or ``stop`` (an end or stop token). The ensemble is not decoupled, so this runs once per request, after
+the last token: the metrics add no work to the decode loop.
 """
 
 import json
@@ -11,6 +14,8 @@ import json
 import numpy as np
 import triton_python_backend_utils as pb_utils
 from transformers import AutoTokenizer
+
+import token_metrics
 
 
 def finish_reason(input_tokens, output_tokens, max_tokens, max_seq_len):
@@ -24,10 +29,13 @@ def finish_reason(input_tokens, output_tokens, max_tokens, max_seq_len):
 class TritonPythonModel:
     def initialize(self, args):
         config = json.loads(args["model_config"])
-        params = config["parameters"]
-        self.tokenizer = AutoTokenizer.from_pretrained(params["tokenizer_dir"]["string_value"],
-                                                       trust_remote_code=False)
-        self.max_seq_len = int(params["max_seq_len"]["string_value"])
+        params = {k: v["string_value"] for k, v in config["parameters"].items()}
+        self.tokenizer = AutoTokenizer.from_pretrained(params["tokenizer_dir"], trust_remote_code=False)
+        self.max_seq_len = int(params["max_seq_len"])
+        limit = params.get("max_input_len")
+        self.metrics = token_metrics.TokenMetrics(
+            model=params.get("model_label") or args["model_name"], max_input_len=int(limit) if limit else None,
+            max_seq_len=self.max_seq_len)
 
     def execute(self, requests):
         return [self._one(r) for r in requests]
@@ -42,7 +50,9 @@ class TritonPythonModel:
             n = int(lengths[i][0])
             texts.append(self.tokenizer.decode(ids[i][0][:n].tolist(), skip_special_tokens=True).encode("utf-8"))
             counts.append(n)
-            reasons.append(finish_reason(int(inputs[i]), n, int(wanted[i]), self.max_seq_len).encode("utf-8"))
+            reason = finish_reason(int(inputs[i]), n, int(wanted[i]), self.max_seq_len)
+            reasons.append(reason.encode("utf-8"))
+            self.metrics.observe_completion(int(inputs[i]), n, limit_stopped=(reason == "engine_limit"))
         batch = len(texts)
         return pb_utils.InferenceResponse(output_tensors=[
             pb_utils.Tensor("text_output", np.array(texts, dtype=np.object_).reshape(batch, 1)),

@@ -3,8 +3,9 @@
 Modules: ``models`` and ``gpus`` (facts and presets), ``memory`` (weights, KV, activations), ``limits``
 (quantile -> headroom -> ladder with a coverage guarantee), ``rules`` (trtllm-build constraints),
 ``capacity`` (concurrency, latency estimate, replicas), ``fitting`` (does it fit, and what would),
-``checkpoints`` (conversion or quantization step), ``identity`` (engine hash), ``plans`` (the Plan and
-plan.json), ``planning`` (the ``plan`` function), ``errors``. Everything here is pure: no I/O.
+``checkpoints`` (conversion or quantization step, per converter family), ``identity`` (engine hash), ``plans``
+(the Plan and plan.json), ``planning`` (the ``plan`` function), ``build_resources`` (the build pod's memory, CPU
+and scratch), ``errors``. Everything here is pure: no I/O.
 """
 
 from seasonal_engines.core.sizing.errors import (

@@ -5,7 +5,10 @@ SmoothQuant, NVFP4 and an FP8 KV cache over unquantized weights go through Model
 ``examples/quantization/quantize.py`` (the only path for AWQ, and the one that calibrates). Models of an
 unknown family also take quantize.py (``--qformat full_prec``), which reads any supported HF model.
 ``args`` holds flag name -> value (True: a bare flag) and leaves out the directories, which the build job
-owns. Pure: no I/O.
+owns. Each family's converter has its own flags (``FAMILIES``, read from
+``examples/models/core/<family>/convert_checkpoint.py`` of TensorRT-LLM 1.2): gemma's takes ``--ckpt-type``
+and ``--world-size`` instead of ``--tp_size``/``--pp_size``, phi's has no KV-cache flags, qwen's no FP8 KV
+cache; where a converter lacks a flag the plan needs, quantize.py does the step. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from seasonal_engines.core.sizing.errors import InvalidParallelism
 from seasonal_engines.core.sizing.models import UNKNOWN_FAMILY, ModelFacts
 
 CONVERT = "convert"
@@ -22,6 +26,25 @@ QUANTIZE_SCRIPT = "examples/quantization/quantize.py"
 CALIBRATION_SAMPLES = 512  # quantize.py's default --calib_size
 
 _WEIGHT_ONLY = {"int8_wo": "int8", "int4_wo": "int4"}
+
+
+@dataclass(frozen=True)
+class ConverterFlags:
+    """What one family's convert_checkpoint.py accepts."""
+
+    kv_caches: frozenset[str]          # KV-cache formats it has a flag for
+    pipeline_parallel: bool = True     # --pp_size greater than 1 works
+    world_size_flag: bool = False      # --world-size (TP only) instead of --tp_size/--pp_size
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+FAMILIES: dict[str, ConverterFlags] = {
+    "llama": ConverterFlags(kv_caches=frozenset({"int8", "fp8"})),
+    "gemma": ConverterFlags(kv_caches=frozenset({"int8", "fp8"}), pipeline_parallel=False, world_size_flag=True,
+                            extra={"ckpt-type": "hf"}),
+    "phi": ConverterFlags(kv_caches=frozenset(), pipeline_parallel=False),
+    "qwen": ConverterFlags(kv_caches=frozenset({"int8"})),
+}
 _MODELOPT_FORMATS = frozenset({"fp8", "int4_awq", "w4a8_awq", "int8_sq", "nvfp4"})
 
 
@@ -57,8 +80,13 @@ def convert_script(family: str) -> str:
 def checkpoint_step(model: ModelFacts, *, dtype: str, weights_quant: str, kv_quant: str, tp: int,
                     pp: int) -> CheckpointStep:
     """The conversion or quantization that produces the TensorRT-LLM checkpoint for this build."""
+    family = FAMILIES.get(model.family)
+    if family is not None and pp > 1 and not family.pipeline_parallel:
+        raise InvalidParallelism(f"{model.family}'s convert_checkpoint.py has no pipeline parallelism: set "
+                                 "spec.model.pipelineParallelSize to 1 and use tensor parallelism")
+    converter_lacks_kv = family is not None and kv_quant != "auto" and kv_quant not in family.kv_caches
     needs_modelopt = (weights_quant in _MODELOPT_FORMATS or (weights_quant == "none" and kv_quant == "fp8")
-                      or model.family == UNKNOWN_FAMILY)
+                      or family is None or converter_lacks_kv)
     if needs_modelopt:
         args: dict[str, Any] = {"dtype": dtype, "qformat": "full_prec" if weights_quant == "none" else weights_quant,
                                 "tp_size": tp, "pp_size": pp}
@@ -67,7 +95,11 @@ def checkpoint_step(model: ModelFacts, *, dtype: str, weights_quant: str, kv_qua
         if weights_quant != "none" or kv_quant != "auto":
             args["calib_size"] = CALIBRATION_SAMPLES
         return CheckpointStep(QUANTIZE, QUANTIZE_SCRIPT, args)
-    args = {"dtype": dtype, "tp_size": tp, "pp_size": pp}
+    args = {"dtype": dtype, **family.extra}
+    if family.world_size_flag:
+        args["world-size"] = tp
+    else:
+        args.update(tp_size=tp, pp_size=pp)
     if weights_quant in _WEIGHT_ONLY:
         args["use_weight_only"] = True
         args["weight_only_precision"] = _WEIGHT_ONLY[weights_quant]
@@ -80,4 +112,5 @@ def checkpoint_step(model: ModelFacts, *, dtype: str, weights_quant: str, kv_qua
     return CheckpointStep(CONVERT, convert_script(model.family), args)
 
 
-__all__ = ["CheckpointStep", "checkpoint_step", "convert_script", "CONVERT", "QUANTIZE", "QUANTIZE_SCRIPT"]
+__all__ = ["CheckpointStep", "ConverterFlags", "FAMILIES", "checkpoint_step", "convert_script", "CONVERT", "QUANTIZE",
+           "QUANTIZE_SCRIPT"]

@@ -165,6 +165,12 @@ PRESETS: dict[str, ModelFacts] = {
         vocab_size=32000, intermediate_size=14336, parameter_count=46_702_792_704, num_experts=8,
         experts_per_token=2,
     ),
+    # google/gemma-7b: 16 KV heads of 256 (no GQA), tied embeddings; converted by examples/models/core/gemma.
+    "gemma-7b": ModelFacts(
+        name="gemma-7b", family="gemma", architecture="GemmaForCausalLM", num_layers=28, hidden_size=3072,
+        num_attention_heads=16, num_key_value_heads=16, head_dim=256, max_position_embeddings=8192,
+        vocab_size=256000, intermediate_size=24576, parameter_count=8_537_680_896, tie_word_embeddings=True,
+    ),
 }
 
 

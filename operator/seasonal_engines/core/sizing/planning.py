@@ -17,7 +17,7 @@ from typing import Any
 from seasonal_engines.api import spec as api
 from seasonal_engines.core.sizing import capacity, fitting, gpus, identity, limits, memory, models, rules
 from seasonal_engines.core.sizing.checkpoints import checkpoint_step
-from seasonal_engines.core.sizing.errors import InsufficientTraffic, PlanningError
+from seasonal_engines.core.sizing.errors import InsufficientTraffic, PlanningError, UnsupportedQuantization
 from seasonal_engines.core.sizing.gpus import GIB, GpuFacts
 from seasonal_engines.core.sizing.models import ModelFacts
 from seasonal_engines.core.sizing.plans import BuildFlags, ModelRef, Plan, Predictions, TrafficSummary
@@ -43,6 +43,17 @@ def plan(profile: TrafficProfile | TrafficUnavailable, model: ModelFacts, gpu: G
     fitting.check_parallelism(model, tp, pp)
     explanation: list[str] = []
     warnings: list[str] = []
+    fmha = rules.FmhaChoice(paged=True, fp8=False, reasons=())
+    if backend == "tensorrt":
+        refused = rules.builder_refusal(weights_quant, kv_quant, gpu.sm)
+        if refused:
+            raise UnsupportedQuantization(refused)
+        # Plan what trtllm-build will build: it turns context-FMHA flags off silently, and the verify step
+        # refuses an engine that differs from its plan.
+        fmha = rules.fmha_for(weights_quant, kv_quant, gpu.sm)
+        explanation += list(fmha.reasons)
+        if chunked_context and not fmha.paged:
+            chunked_context = False
 
     # 1. Limits from the window's own distribution.
     cap = model.max_context
@@ -124,7 +135,7 @@ def plan(profile: TrafficProfile | TrafficUnavailable, model: ModelFacts, gpu: G
     per_replica_peak = peak_conc / cap_.replicas
     opt = None if multiple_profiles or backend == "pytorch" else capacity.choose_opt_num_tokens(
         peak_concurrency_per_replica=per_replica_peak, max_num_tokens=tokens.value, tokens_per_block=tpb)
-    fp8_fmha = weights_quant in rules.FP8_FMHA_FORMATS
+    fp8_fmha = fmha.fp8
     window = min(seq.value, model.sliding_window) if model.sliding_window else seq.value
     if backend == "pytorch":
         build = BuildFlags(inp.value, seq.value, batch.max_batch_size, tokens.value, opt)
@@ -132,21 +143,24 @@ def plan(profile: TrafficProfile | TrafficUnavailable, model: ModelFacts, gpu: G
         build = BuildFlags(
             max_input_len=inp.value, max_seq_len=seq.value, max_batch_size=batch.max_batch_size,
             max_num_tokens=tokens.value, opt_num_tokens=opt, tokens_per_block=tpb, gemm_plugin=gemm,
+            use_paged_context_fmha="enable" if fmha.paged else "disable",
             use_fp8_context_fmha="enable" if fp8_fmha else "disable",
             multiple_profiles="enable" if multiple_profiles else "disable")
         explanation.append(
             f"plugins: gemm_plugin {gemm}, multiple_profiles {build.multiple_profiles}"
             + (f", opt_num_tokens {opt} (typical tokens per iteration at the peak)" if opt else
                " (so opt_num_tokens is left unset)")
-            + f", use_fp8_context_fmha {build.use_fp8_context_fmha}, paged context FMHA on for chunked context "
-              "and KV reuse")
+            + f", use_fp8_context_fmha {build.use_fp8_context_fmha}, use_paged_context_fmha "
+              f"{build.use_paged_context_fmha}"
+            + (" (chunked context and KV reuse need it)" if fmha.paged else " (so no chunked context, no KV reuse)"))
     warnings += list(rules.check_build(
         max_input_len=build.max_input_len, max_seq_len=build.max_seq_len, max_batch_size=build.max_batch_size,
         max_num_tokens=build.max_num_tokens, opt_num_tokens=build.opt_num_tokens, tokens_per_block=tpb,
         model_context=cap, chunked_context=chunked_context, multiple_profiles=build.multiple_profiles == "enable",
         use_fp8_context_fmha=build.use_fp8_context_fmha == "enable", weights_quant=weights_quant,
         max_attention_window_size=window))
-    runtime = _runtime(backend, build, policy, cap_.scheduler_policy, window, chunked_context, tp, pp)
+    runtime = _runtime(backend, build, policy, cap_.scheduler_policy, window, chunked_context, tp, pp,
+                       kv_reuse=fmha.paged)
     step = None if backend == "pytorch" else checkpoint_step(model, dtype=dtype, weights_quant=weights_quant,
                                                              kv_quant=kv_quant, tp=tp, pp=pp)
     if backend == "pytorch" and weights_quant != "none":
@@ -218,7 +232,7 @@ def _shape(model: ModelFacts) -> dict[str, Any]:
 
 
 def _runtime(backend: str, build: BuildFlags, policy: api.SizingPolicy, scheduler: str, window: int,
-             chunked: bool, tp: int, pp: int) -> dict[str, Any]:
+             chunked: bool, tp: int, pp: int, kv_reuse: bool = True) -> dict[str, Any]:
     if backend == "pytorch":
         return {"max_batch_size": build.max_batch_size, "max_num_tokens": build.max_num_tokens,
                 "max_seq_len": build.max_seq_len, "enable_chunked_prefill": chunked,
@@ -227,7 +241,7 @@ def _runtime(backend: str, build: BuildFlags, policy: api.SizingPolicy, schedule
                 "tensor_parallel_size": tp, "pipeline_parallel_size": pp}
     return {"batching_strategy": "inflight_fused_batching", "batch_scheduler_policy": scheduler,
             "kv_cache_free_gpu_mem_fraction": policy.kv_cache_free_gpu_mem_fraction,
-            "enable_chunked_context": chunked, "enable_kv_cache_reuse": True, "max_queue_delay_microseconds": 0,
+            "enable_chunked_context": chunked, "enable_kv_cache_reuse": kv_reuse, "max_queue_delay_microseconds": 0,
             "triton_max_batch_size": build.max_batch_size, "max_attention_window_size": window,
             "max_beam_width": build.max_beam_width}
 

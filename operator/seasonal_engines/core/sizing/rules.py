@@ -26,6 +26,10 @@ FP8_FMHA_FORMATS = frozenset({"fp8", "w4a8_awq", "nvfp4"})
 FP8_FORMATS = frozenset({"fp8", "w4a8_awq"})
 
 
+# Formats TensorRT-LLM's builder refuses on SM 10.x ("INT8/INT4 quantization is not supported on SM>=100").
+SM100_REFUSED_WEIGHTS = frozenset({"int8_wo", "int4_wo", "int4_awq", "int8_sq"})
+
+
 class BuildRuleViolation(PlanningError):
     """A build plan that trtllm-build would refuse or silently change."""
 
@@ -79,6 +83,58 @@ def effective_input_limit(*, max_seq_len: int, max_num_tokens: int, chunked_cont
     return min(max_seq_len - 1, max_num_tokens)
 
 
+@dataclass(frozen=True)
+class FmhaChoice:
+    """The context-FMHA flags an engine can be built with, and why (lines for the plan's explanation)."""
+
+    paged: bool
+    fp8: bool
+    reasons: tuple[str, ...]
+
+
+def _sm(sm: str) -> tuple[int, int]:
+    major, _, minor = sm.partition(".")
+    return int(major), int(minor or 0)
+
+
+def fmha_for(weights_quant: str, kv_quant: str, sm: str) -> FmhaChoice:
+    """Paged and FP8 context FMHA as TensorRT-LLM's builder keeps them (``builder.py::build``, 1.2).
+
+    We ask for both whenever the builder keeps them, and plan them off where it turns them off, so the
+    engine equals its plan: FP8 context FMHA needs FP8-family weights on SM 8.9+ and, with paged context
+    FMHA, an FP8 KV cache; paged context FMHA (which chunked context and KV reuse need) does not survive an
+    FP8 KV cache over non-FP8 weights, nor any INT8 KV cache.
+    """
+    fp8_family = weights_quant in FP8_FMHA_FORMATS and _sm(sm) >= (8, 9)
+    reasons: list[str] = []
+    paged = True
+    if kv_quant == "int8":
+        paged = False
+        reasons.append("paged context FMHA off: trtllm-build turns it off for an INT8 KV cache (builder.py), so "
+                       "chunked context and KV-cache reuse are off too and prompts must fit max_num_tokens")
+    elif kv_quant == "fp8" and not fp8_family:
+        paged = False
+        what = "unquantized" if weights_quant == "none" else weights_quant
+        reasons.append(f"paged context FMHA off: trtllm-build turns it off for an FP8 KV cache over {what} "
+                       "weights (FP8 paged context FMHA needs FP8-family weights), so chunked context and KV-cache "
+                       "reuse are off too and prompts must fit max_num_tokens; use weights fp8, or kvCache auto, "
+                       "to keep them")
+    fp8 = fp8_family and kv_quant == "fp8"
+    if weights_quant in FP8_FMHA_FORMATS and not fp8 and kv_quant != "fp8":
+        reasons.append(f"use_fp8_context_fmha off: with paged context FMHA trtllm-build keeps FP8 context FMHA only "
+                       f"with an FP8 KV cache, and kvCache {kv_quant} keeps the KV cache in the model dtype; set "
+                       "spec.model.quantization.kvCache: fp8 to have it")
+    return FmhaChoice(paged=paged, fp8=fp8, reasons=tuple(reasons))
+
+
+def builder_refusal(weights_quant: str, kv_quant: str, sm: str) -> str | None:
+    """Why trtllm-build raises for this quantization on this GPU (SM 10.x), or None."""
+    if (10, 0) <= _sm(sm) < (12, 0) and (weights_quant in SM100_REFUSED_WEIGHTS or kv_quant == "int8"):
+        return (f"trtllm-build refuses weights {weights_quant} with KV cache {kv_quant} on SM {sm} (\"INT8/INT4 "
+                "quantization is not supported on SM>=100\"): use fp8 or nvfp4 weights and an fp8 or auto KV cache")
+    return None
+
+
 def gemm_plugin_for(weights_quant: str, dtype: str) -> str:
     """BF16/FP16 and weight-only builds use the GEMM plugin; FP8 is faster without it (perf guide)."""
     if weights_quant in ("fp8", "w4a8_awq"):
@@ -130,4 +186,4 @@ def check_build(*, max_input_len: int, max_seq_len: int, max_batch_size: int, ma
 __all__ = ["BuildRuleViolation", "TokensChoice", "choose_max_num_tokens", "check_build", "effective_input_limit",
            "gemm_plugin_for", "next_power_of_two", "prev_power_of_two", "DEFAULT_MAX_NUM_TOKENS",
            "MIN_TUNED_MAX_NUM_TOKENS", "MAX_NUM_TOKENS_WARNING", "DEFAULT_TOKENS_PER_BLOCK", "MAX_BATCH_SIZE_CAP",
-           "FP8_FMHA_FORMATS", "FP8_FORMATS"]
+           "FP8_FMHA_FORMATS", "FP8_FORMATS", "FmhaChoice", "fmha_for", "builder_refusal"]

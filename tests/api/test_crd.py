@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import celpy
 import pytest
 
 from seasonal_engines.api import crd as crd_module
@@ -83,15 +82,13 @@ def test_structural_schema_uses_openapi_v3_0_keywords(crd: dict[str, Any]) -> No
             assert isinstance(node.get(bound, True), bool), path
 
 
-def test_cel_rules_compile_and_each_has_a_message(crd: dict[str, Any]) -> None:
-    env = celpy.Environment()
+def test_every_cel_rule_has_a_message(crd: dict[str, Any]) -> None:
+    # The real API server compiles every rule when the CRD is applied (tests/e2e); here: each says why.
     rules = [(p, r) for p, n in _walk(crd_validation.root_schema(crd), "")
              for r in n.get("x-kubernetes-validations", [])]
     assert len(rules) >= 6
     for path, rule in rules:
-        env.compile(rule["rule"])
         assert rule["message"], path
-
 
 def test_defaults_in_schema_match_the_model() -> None:
     schema = crd_validation.root_schema()

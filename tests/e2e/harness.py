@@ -121,7 +121,7 @@ class Bed:
     prometheus_url: str
     operator_kubeconfig: Path
     triton_factory: Callable[..., Any]
-    origin: float = field(default_factory=time.time)  # wall time at which the operator's clock reads T0
+    origin: float = field(default_factory=time.time)  # wall time at which the operators' clock reads T0
     operators: list[OperatorRun] = field(default_factory=list)
     tritons: dict[str, Any] = field(default_factory=dict)
     _cluster_peerings: list[str] = field(default_factory=list)
@@ -174,6 +174,8 @@ class Bed:
         """An operator process; ``pod_id`` is its $POD_ID, as the chart sets it from the pod's name (kopf's
         peering identity, and what ``--priority auto`` derives each replica's priority from)."""
         log = self.workdir / f"operator-{len(self.operators)}.log"
+        if not self.operators:
+            self.origin = time.time()  # the scenario's clock starts with its first operator, at T0
         scope = ["--all-namespaces"] if all_namespaces else ["--namespace", self.namespace]
         command = [sys.executable, "-m", "tests.e2e.operator_process", *scope, "--metrics-port", "0", "--liveness", "", "--tick", "0.5", "--log-format", "plain",
                    "--clock-origin", repr(self.origin), "--clock-start", T0.isoformat(),

@@ -20,13 +20,14 @@ def first_engine_serving(bed: h.Bed, **overrides: Any) -> dict[str, Any]:
     (job,) = bed.wait_build_jobs(1)
     plan = bed.plan_of(job)
     build = plan["build"]
-    assert 512 <= build["max_seq_len"] <= 4096, "planned from the short chat traffic before the shift"
+    assert 512 <= build["max_seq_len"] <= 4096, ("planned from the short chat traffic before the shift",
+                                                  bed.isvc().get("status"))
     (pod,) = cluster.wait_until(lambda: [p for p in bed.job_pods(job) if p["spec"].get("nodeName")],
                                 timeout_s=30, what="the build pod placed by the scheduler")
     node = bed.core.read_node(pod["spec"]["nodeName"])
     assert node.metadata.labels["nvidia.com/gpu.product"] == overrides.get("hardware", {}).get("gpuProduct",
                                                                                              cluster.H100)
-    assert bed.isvc()["status"]["phase"] == "Building"
+    bed.wait_status(lambda s: s.get("phase") == "Building")  # the Job is applied before the status is written
     bed.serve(plan)
     bed.finish(job, cluster.Outcome.SUCCEEDED)
     obj = bed.wait_status(lambda s: s.get("phase") == "Serving", timeout_s=90, what="Serving")
@@ -151,9 +152,10 @@ def test_a_status_write_that_meets_another_clients_edit_is_decided_again(bed: h.
     run = bed.start_operator("--conflict-once")
     bed.create(h.manifest(bed.namespace, bed.prometheus_url))
     obj = bed.wait_status(lambda s: s.get("phase") == "Building")
-    # The other client's edit landed first; the operator's write met it (409), read again and wrote.
+    # The other client's edit landed first; the operator's write met it (409), read again, saw that only the
+    # metadata had changed, and wrote the same status with the fresh resourceVersion.
     assert obj["metadata"]["labels"]["testbed.seasonalengines.io/touched"] == "once"
-    assert "changed while it was evaluated; evaluating again" in run.output()
+    assert "its metadata changed while it was evaluated; writing the same status again" in run.output()
     assert len(bed.build_jobs()) == 1
 
 
@@ -212,3 +214,36 @@ def test_two_replicas_elect_one_active_and_the_standby_takes_over_when_it_dies(b
     obj = bed.wait_status(lambda s: s.get("phase") == "Serving", timeout_s=90)
     assert obj["status"]["servingEngine"]["hash"] == plan["engine_hash"]
     assert [j["metadata"]["name"] for j in bed.build_jobs()] == [job["metadata"]["name"]]
+
+
+def test_blue_green_switches_the_service_only_once_the_new_colour_is_ready(bed: h.Bed) -> None:
+    bed.start_operator()
+    bed.create(h.manifest(bed.namespace, bed.prometheus_url, rollout={"strategy": "BlueGreen"}))
+    (job,) = bed.wait_build_jobs(1)
+    first = bed.plan_of(job)
+    bed.serve(first)
+    bed.finish(job, cluster.Outcome.SUCCEEDED)
+    bed.wait_status(lambda s: s.get("phase") == "Serving", timeout_s=90)
+
+    def selected() -> str | None:
+        return (bed.core.read_namespaced_service(f"{h.NAME}-triton", bed.namespace).spec.selector or {}).get(
+            "seasonalengines.io/colour")
+
+    assert selected() == "blue" and bed.deployment(f"{h.NAME}-triton-blue") is not None
+    job, plan = drifted_plan(bed, first)
+    bed.serve(plan)
+    bed.finish(job, cluster.Outcome.SUCCEEDED)
+    seen: list[tuple[str | None, int]] = []
+
+    def switched() -> bool:
+        colour = selected()
+        green = bed.deployment(f"{h.NAME}-triton-green")
+        seen.append((colour, int(((green or {}).get("status") or {}).get("readyReplicas") or 0)))
+        return (bed.isvc().get("status") or {}).get("engineGeneration") == 2
+
+    cluster.wait_until(switched, timeout_s=120, what="generation 2 on green", interval_s=0.2)
+    assert selected() == "green"
+    # The Service named green only once green had every replica ready.
+    assert all(ready >= 2 for colour, ready in seen if colour == "green"), seen
+    blue = bed.deployment(f"{h.NAME}-triton-blue")
+    assert blue["metadata"]["annotations"]["seasonalengines.io/engine-hash"] == first["engine_hash"]

@@ -1,7 +1,7 @@
 """checkov for the build pod's policy test, in a virtual environment of its own.
 
 checkov cannot share the test environment: it pins boto3, whose botocore requires python-dateutil<3,
-while the kubernetes 37 client the operator (and kmock's watch tests) use requires python-dateutil>=3,
+while the kubernetes 37 client the operator uses requires python-dateutil>=3,
 so pip refuses to install both. ``pyproject.toml`` declares the requirement as the ``policy`` extra;
 this module installs exactly that requirement once, with the interpreter running the tests, into
 ``$SEASONAL_CACHE_DIR/checkov/<requirement digest>`` (default ``~/.cache/seasonal-engines``), and returns

@@ -2,8 +2,7 @@
 
 Prometheus answers ``histogram_quantile`` over backfilled history; Triton
 serves a Python-backend model and its metrics, which Prometheus can scrape;
-helm and kubectl run; the kmock emulator creates, lists and watches our custom
-resource, and a kopf operator run through ``KopfRunner`` patches its status.
+helm and kubectl run. The Kubernetes control plane is tested in test_control_plane.py.
 """
 
 from __future__ import annotations
@@ -12,16 +11,13 @@ import subprocess
 import urllib.request
 from pathlib import Path
 
-import kopf.testing
-import kubernetes
 import numpy as np
 import pytest
 import tritonclient.grpc
 import tritonclient.http
 
 from seasonal_engines.adapters import local_prometheus
-from seasonal_engines.api import spec
-from tests.testbed import kube, prometheus, triton
+from tests.testbed import prometheus, triton
 
 T0 = 1_700_000_000  # 2023-11-14T22:13:20Z, whole minutes
 # Per-minute request counts per bucket (non-cumulative): 2 at ≤100, 5 in (100,200], 2 in (200,400], 1 above.
@@ -169,71 +165,3 @@ def test_helm_and_kubectl_run(helm_bin: Path, kubectl_bin: Path):
         [str(kubectl_bin), "version", "--client"], capture_output=True, text=True, check=True, timeout=30
     )
     assert "Client Version: v1.35." in kubectl.stdout
-
-
-# --- kmock emulator ----------------------------------------------------------------
-
-
-def inference_service(name: str) -> dict:
-    return {
-        "apiVersion": f"{spec.GROUP}/{spec.VERSION}",
-        "kind": spec.KIND,
-        "metadata": {"name": name, "namespace": "default"},
-        "spec": {"model": {"name": "tiny"}},
-    }
-
-
-@pytest.mark.kmock
-def test_emulator_creates_lists_and_watches_inference_services(kmock_k8s: kube.KubeEmulator):
-    api_client = kubernetes.config.new_client_from_config(config_file=str(kmock_k8s.kubeconfig))
-    objects = kubernetes.client.CustomObjectsApi(api_client)
-    args = (spec.GROUP, spec.VERSION, "default", spec.PLURAL)
-    objects.create_namespaced_custom_object(*args, inference_service("chat"))
-    listed = objects.list_namespaced_custom_object(*args)
-    assert [item["metadata"]["name"] for item in listed["items"]] == ["chat"]
-
-    watch = kubernetes.watch.Watch()
-    events = watch.stream(objects.list_namespaced_custom_object, *args, _request_timeout=10)
-    try:
-        first = next(events)
-        assert (first["type"], first["object"]["metadata"]["name"]) == ("ADDED", "chat")
-        kmock_k8s.create(kube.INFERENCE_SERVICES, "default", inference_service("batch"))
-        second = next(events)
-        assert (second["type"], second["object"]["metadata"]["name"]) == ("ADDED", "batch")
-        kmock_k8s.patch(kube.INFERENCE_SERVICES, "default", "batch", {"spec": {"model": {"name": "big"}}})
-        third = next(events)
-        assert third["type"] == "MODIFIED"
-        assert third["object"]["spec"]["model"]["name"] == "big"
-    finally:
-        watch.stop()
-        api_client.close()
-    # Other namespaces see nothing.
-    assert kmock_k8s.list(kube.INFERENCE_SERVICES, "seasonal-engines") == []
-
-
-@pytest.mark.kmock
-def test_kubectl_reads_the_emulator(kmock_k8s: kube.KubeEmulator, kubectl_bin: Path, tmp_path: Path):
-    kmock_k8s.create(kube.INFERENCE_SERVICES, "default", inference_service("chat"))
-    # HOME in tmp_path: kubectl writes its discovery cache under $HOME/.kube.
-    env = {"KUBECONFIG": str(kmock_k8s.kubeconfig), "HOME": str(tmp_path)}
-    result = subprocess.run(
-        [str(kubectl_bin), "get", "seis", "-n", "default", "-o", "name"],
-        capture_output=True, text=True, timeout=30, env=env,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == f"{spec.SINGULAR}.{spec.GROUP}/chat"
-
-
-@pytest.mark.kmock
-def test_kopf_operator_sees_a_create_and_patches_status(kmock_k8s: kube.KubeEmulator):
-    operator = Path(kube.__file__).with_name("kopf_operator.py")
-    args = ["run", "-A", "--standalone", str(operator)]
-    with kube.isolated_kopf_registry() as registry, kopf.testing.KopfRunner(args, registry=registry, timeout=30) as runner:
-        kmock_k8s.create(kube.INFERENCE_SERVICES, "default", inference_service("chat"))
-        seen = kmock_k8s.wait_for(
-            kube.INFERENCE_SERVICES, "default", "chat", lambda obj: "testbed" in obj.get("status", {})
-        )
-    assert seen["status"]["testbed"] == {"seenBy": "testbed-operator", "name": "chat"}
-    assert runner.exit_code == 0, runner.output
-    reasons = [event.get("reason") for event in kmock_k8s.list("v1/events", "default")]
-    assert "Seen" in reasons

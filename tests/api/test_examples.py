@@ -100,7 +100,7 @@ def test_rules_only_the_operator_can_check(case: str) -> None:
     season = doc["spec"]["seasons"][0]
     if case == "season-longer-than-period":
         season.update(schedule="0 * * * *", duration="2h")
-        expect = ("spec.seasons[0]", "shorter than the time between two starts", "1h")
+        expect = ("spec.seasons[0]", "must not be longer than the time between two starts", "1h")
     elif case == "bad-timezone":
         season["timezone"] = "Europe/Atlantis"
         expect = ("spec.seasons[0].timezone", "unknown IANA timezone", "Europe/Atlantis")

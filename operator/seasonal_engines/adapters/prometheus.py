@@ -2,7 +2,8 @@
 
 One evaluation sends ONE instant query (``core.promql.profile_query``): the bucket increases of the input,
 output and sequence histograms and the censoring counters of a trailing window, or of a season's past
-occurrences summed. The answer is parsed into histograms and handed to ``core.traffic``. Whatever goes
+occurrences summed. ``history`` sends ONE range query (``core.promql.history_query``, hourly points over
+at most 28 days) for ``spec.seasonDiscovery`` and returns a ``core.hourly_history.HourlyHistory``. The answer is parsed into histograms and handed to ``core.traffic``. Whatever goes
 wrong (unreachable, slow, HTTP 5xx, 4xx, an answer that is not Prometheus JSON, NaN, no series, too few
 requests) comes back as ``TrafficUnavailable(reason, message)``; nothing raises to the caller and no profile
 is ever built from nothing. Counter resets need no handling here: ``increase`` already accounts for them.
@@ -22,7 +23,7 @@ import requests
 from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
 from urllib3.util.retry import Retry
 
-from seasonal_engines.core import histograms, promql, traffic
+from seasonal_engines.core import histograms, hourly_history, promql, traffic
 from seasonal_engines.core.histograms import Histogram
 from seasonal_engines.core.presets import Censoring, MetricPreset
 from seasonal_engines.core.traffic import Reason, TrafficProfile, TrafficUnavailable
@@ -82,10 +83,32 @@ class PrometheusTraffic:
         return profile_from_answer(answer, preset, start, end, covered, min_samples=min_samples,
                                    peak_percentile=peak_percentile, recent=recent)
 
-    def _query(self, query: str, at: datetime) -> list[Any] | TrafficUnavailable:
+    def history(self, preset: MetricPreset, matchers: Sequence[promql.Matcher], end: datetime,
+                hours: int, *, step_s: float = promql.HISTORY_STEP_S) -> hourly_history.HourlyHistory | TrafficUnavailable:
+        """The ``hours`` steps (hours) of histograms ending at ``end`` (whole seconds), from one range query."""
+        if not 1 <= hours <= promql.MAX_HISTORY_POINTS:
+            raise ValueError(f"history hours must be in 1..{promql.MAX_HISTORY_POINTS}, got {hours}")
+        end = end.replace(microsecond=0)
+        try:
+            query = promql.history_query(preset, matchers, step_s)
+        except ValueError as exc:
+            return TrafficUnavailable(Reason.QueryRejected, str(exc))
+        start = end - timedelta(seconds=step_s * (hours - 1))
+        answer = self._query(query, end, start=start, step_s=step_s)
+        if isinstance(answer, TrafficUnavailable):
+            return answer
+        return history_from_answer(answer, preset, end, hours, step_s=step_s)
+
+    def _query(self, query: str, at: datetime, *, start: datetime | None = None,
+               step_s: float = promql.HISTORY_STEP_S) -> list[Any] | TrafficUnavailable:
+        """An instant query at ``at``; with ``start``, a range query from ``start`` to ``at`` by ``step_s``."""
         self.queries_sent += 1
         try:
-            result = self.client().custom_query(query, params={"time": f"{at.timestamp():.3f}"})
+            if start is None:
+                result = self.client().custom_query(query, params={"time": f"{at.timestamp():.3f}"})
+            else:
+                result = self.client().custom_query_range(query, start_time=start, end_time=at,
+                                                          step=promql.duration(step_s))
         except requests.exceptions.Timeout:
             return TrafficUnavailable(Reason.PrometheusTimeout,
                                       f"Prometheus at {self.url} did not answer within {self.timeout_s:g} s")
@@ -200,6 +223,39 @@ def profile_from_answer(result: list[Any], preset: MetricPreset, start: datetime
     return replace(profile, recent=traffic.RecentTraffic(
         recent.end - timedelta(seconds=recent.length_s), recent.end, hists[recent_parts[0]],
         hists.get(recent_parts[1])))
+
+
+def history_from_answer(result: list[Any], preset: MetricPreset, end: datetime, hours: int, *,
+                        step_s: float = promql.HISTORY_STEP_S) -> hourly_history.HourlyHistory | TrafficUnavailable:
+    """The hourly history from the matrix answer to ``history_query``; garbage and NaN become values."""
+    series: dict[str, list[tuple[float, list[tuple[float, float]]]]] = {}
+    counters: dict[str, list[tuple[float, float]]] = {}
+    for item in result:
+        try:
+            labels = item["metric"]
+            part = labels[promql.PART_LABEL]
+            points = [(float(t), float(v)) for t, v in item["values"]]
+            le_text = labels.get("le")
+        except (KeyError, TypeError, IndexError, ValueError) as exc:
+            return TrafficUnavailable(Reason.PrometheusGarbage, f"unexpected series in the history answer: "
+                                      f"{item!r:.200} ({_short(exc)})")
+        if le_text is None:
+            counters.setdefault(part, []).extend(points)
+            continue
+        try:
+            le = float(le_text)
+        except ValueError:
+            return TrafficUnavailable(Reason.MalformedHistogram, f"the {part} history has a bucket bound "
+                                      f"le={le_text!r} that is not a number")
+        series.setdefault(part, []).append((le, points))
+    if "input" not in series or "output" not in series:
+        return TrafficUnavailable(Reason.NoData, f"no {preset.input_metric} or {preset.output_metric} series in "
+                                  f"the {hours} h before {end.isoformat()}; check the preset and the selector")
+    counted = {k: v for k, v in counters.items()
+               if (k == "rejected" and preset.rejected and preset.rejected.censoring == Censoring.exact)
+               or (k == "limit_stopped" and preset.limit_stopped
+                   and preset.limit_stopped.censoring == Censoring.exact)}
+    return hourly_history.from_series(end, hours, series, counted, notes=preset.notes, step_s=step_s)
 
 
 def _short(exc: object) -> str:

@@ -18,10 +18,12 @@ BUILDING = "Building"
 ROLLING_OUT = "RollingOut"
 DRIFTED = "Drifted"
 TRAFFIC_SHIFTED = "TrafficShifted"
+SEASONS_DISCOVERED = "SeasonsDiscovered"
 DEGRADED = "Degraded"
 
 # The order conditions appear in status, so that diffs and `kubectl describe` stay stable.
-ORDER = (SPEC_VALID, TRAFFIC_AVAILABLE, ENGINE_READY, BUILDING, ROLLING_OUT, DRIFTED, TRAFFIC_SHIFTED, DEGRADED)
+ORDER = (SPEC_VALID, TRAFFIC_AVAILABLE, ENGINE_READY, BUILDING, ROLLING_OUT, DRIFTED, TRAFFIC_SHIFTED,
+         SEASONS_DISCOVERED, DEGRADED)
 
 
 def rfc3339(t: datetime) -> str:

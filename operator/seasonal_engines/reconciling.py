@@ -28,7 +28,8 @@ from seasonal_engines.api import durations, validation
 from seasonal_engines.api import spec as api
 from seasonal_engines.api import status as status_model
 from seasonal_engines.api.status import InferenceServiceStatus
-from seasonal_engines.core import build_jobs, decisions, planners, presets, promql, reasons, seasons
+from seasonal_engines.core import build_jobs, decisions, planners, presets, promql, reasons, season_schedules, seasons
+from seasonal_engines.core.hourly_history import HourlyHistory
 from seasonal_engines.core.traffic import TrafficProfile, TrafficUnavailable
 
 log = logging.getLogger("seasonal_engines")
@@ -56,6 +57,8 @@ class Reconciler:
     clock: Callable[[], datetime] = _utc_now
     _prometheus: dict[str, PrometheusTraffic] = field(default_factory=dict)
     _season_cache: dict[tuple[str, str, str, str], tuple[datetime, TrafficProfile | TrafficUnavailable]] = \
+        field(default_factory=dict)
+    _history_cache: dict[tuple[str, str, str, str], tuple[datetime, HourlyHistory | TrafficUnavailable]] = \
         field(default_factory=dict)
 
     # --- the whole cycle -------------------------------------------------------------------
@@ -145,6 +148,7 @@ class Reconciler:
                                  recent_s=parsed.shift_window_seconds())
         season_traffic = self._season_profiles(namespace, name, parsed, preset, matchers, now,
                                                status.build_durations_seconds)
+        history = self._discovery_history(namespace, name, parsed, preset, matchers, now)
 
         store = set(self.cluster.published_engines(namespace, name))
         store |= {e.hash for e in status.engine_history}
@@ -158,7 +162,8 @@ class Reconciler:
         return decisions.Observation(now=now, generation=generation, spec=parsed, spec_error=None, status=status,
                                      owner=f"{namespace}/{name}",
                                      traffic=trailing, season_traffic=season_traffic, store=frozenset(store),
-                                     build=build, rollout=rollout, status_problem=status_problem), parsed
+                                     build=build, rollout=rollout, status_problem=status_problem,
+                                     history=history), parsed
 
     def _source(self, spec: api.InferenceServiceSpec) -> PrometheusTraffic:
         url = spec.traffic.prometheus_url
@@ -198,6 +203,25 @@ class Reconciler:
             self._season_cache[key] = (now + SEASON_PROFILE_TTL, profile)
             out[season.name] = profile
         return out
+
+    # --- spec.seasonDiscovery: the hourly history (a separate addition) --------------------------
+
+    def _discovery_history(self, namespace: str, name: str, spec: api.InferenceServiceSpec,
+                           preset: presets.MetricPreset, matchers: tuple[promql.Matcher, ...],
+                           now: datetime) -> HourlyHistory | TrafficUnavailable | None:
+        """The service's hourly history for season discovery, re-read when its cache expires (hourly; every
+        evaluation during the service's first day, see ``core.season_schedules.history_ttl_s``)."""
+        sd = spec.season_discovery
+        if sd is None:
+            return None
+        key = (namespace, name, spec.traffic.model_dump_json(), sd.history)
+        cached = self._history_cache.get(key)
+        if cached and cached[0] > now:
+            return cached[1]
+        history = self._source(spec).history(preset, matchers, now, sd.history_hours())
+        ttl = season_schedules.history_ttl_s(history, durations.seconds(spec.traffic.evaluation_interval))
+        self._history_cache[key] = (now + timedelta(seconds=ttl), history)
+        return history
 
     # --- apply -----------------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 SEASONS = "llama-3-8b-h100-seasons.yaml"
+DISCOVERY = "llama-3-8b-h100-discovery.yaml"
 ADVISORY = "llama-3-70b-tp4-fp8-advisory.yaml"
 _DELETE = object()
 
@@ -189,6 +190,28 @@ CASES: dict[str, Case] = {
                                         "spec.model.quantization.weights", "fp8", "spec.model.quantization.weights"),
     "empty-engine-image": Case(SEASONS, _set("spec.engine.image", ""), "spec.engine.image", "at least 1",
                                "spec.engine.image"),
+    # --- season discovery -------------------------------------------------------------------------------
+    "discovery-and-seasons": Case(DISCOVERY, _set("spec.seasons", [{"name": "day", "schedule": "0 8 * * *",
+                                                                    "duration": "10h"}]),
+                                  "spec.seasons or spec.seasonDiscovery", "not both", "spec"),
+    "discovery-nine-seasons": Case(DISCOVERY, _set("spec.seasonDiscovery.maxSeasons", 9),
+                                   "spec.seasonDiscovery.maxSeasons", "less than or equal to 8",
+                                   "spec.seasonDiscovery.maxSeasons"),
+    "discovery-churn-above-one": Case(DISCOVERY, _set("spec.seasonDiscovery.churnPenalty", 1.5),
+                                      "spec.seasonDiscovery.churnPenalty", "less than or equal to 1",
+                                      "spec.seasonDiscovery.churnPenalty"),
+    "discovery-confidence-one": Case(DISCOVERY, _set("spec.seasonDiscovery.confidence", 1.0),
+                                     "spec.seasonDiscovery.confidence", "less than 1", "spec.seasonDiscovery.confidence"),
+    "discovery-tail-half": Case(DISCOVERY, _set("spec.seasonDiscovery.tailRequests", 0.5),
+                                "spec.seasonDiscovery.tailRequests", "greater than or equal to 1",
+                                "spec.seasonDiscovery.tailRequests"),
+    "discovery-three-days": Case(DISCOVERY, _set("spec.seasonDiscovery.history", "3d"), "spec.seasonDiscovery",
+                                 "from 7d to 28d", "spec.seasonDiscovery"),
+    "discovery-refresh-longer-than-history": Case(DISCOVERY, _set("spec.seasonDiscovery.refresh", "30d"),
+                                                  "spec.seasonDiscovery", "from 1h to the history",
+                                                  "spec.seasonDiscovery"),
+    "discovery-refresh-in-minutes": Case(DISCOVERY, _set("spec.seasonDiscovery.refresh", "30m"),
+                                         "spec.seasonDiscovery.refresh", "pattern", "spec.seasonDiscovery.refresh"),
     # --- broken examples (the examples README lists what the API server answers) ---------------------
     "both-sources": Case(ADVISORY, _set("spec.model.source.huggingFace", {"repo": "meta-llama/x"}),
                          "spec.model.source", "exactly one", "spec.model.source"),
@@ -216,7 +239,7 @@ CASES: dict[str, Case] = {
 # SpecValid False, and `seasonal validate`); the API server accepts them.
 OPERATOR_ONLY: dict[str, Case] = {
     "season-longer-than-its-period": Case(SEASONS, lambda d: d["spec"]["seasons"][0].update(
-        schedule="0 * * * *", duration="2h"), "spec.seasons[0]", "shorter than the time between two starts", None),
+        schedule="0 * * * *", duration="2h"), "spec.seasons[0]", "must not be longer than the time between two starts", None),
     "unknown-timezone": Case(SEASONS, _set("spec.seasons.0.timezone", "Europe/Atlantis"), "spec.seasons[0].timezone",
                              "unknown IANA timezone", None),
     "cron-out-of-range": Case(SEASONS, _set("spec.seasons.0.schedule", "0 25 * * *"), "spec.seasons[0]",

@@ -2,7 +2,9 @@
 
 One evaluation sends ONE instant query (``core.promql.profile_query``): the bucket increases of the input,
 output and sequence histograms and the censoring counters of a trailing window, or of a season's past
-occurrences summed. The answer is parsed into histograms and handed to ``core.traffic``. Whatever goes
+occurrences summed. ``history`` sends ONE range query (``core.promql.history_query``, hourly points over at
+most 28 days) for ``spec.seasonDiscovery`` and returns a ``core.hourly_history.HourlyHistory``. Answers are
+parsed into histograms and handed to ``core.traffic``. Whatever goes
 wrong (unreachable, slow, HTTP 5xx, 4xx, an answer that is not Prometheus JSON, NaN, no series, too few
 requests) comes back as ``TrafficUnavailable(reason, message)``; nothing raises to the caller and no profile
 is ever built from nothing. Counter resets need no handling here: ``increase`` already accounts for them.
@@ -32,13 +34,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from seasonal_engines.core import histograms, promql, traffic
+from seasonal_engines.core import histograms, hourly_history, promql, traffic
 from seasonal_engines.core.histograms import Histogram
 from seasonal_engines.core.presets import Censoring, MetricPreset
 from seasonal_engines.core.traffic import Reason, TrafficProfile, TrafficUnavailable
 
 Result = TrafficProfile | TrafficUnavailable
 API_PATH = "/api/v1/query"
+RANGE_PATH = "/api/v1/query_range"
 MAX_BOUND = float(2 ** 31)   # tokens: no engine gets near; a larger finite bucket bound is garbage
 MAX_COUNT = 1e15             # requests in one window: far beyond any deployment, far below float overflow
 log = logging.getLogger("seasonal_engines")
@@ -93,15 +96,39 @@ class PrometheusTraffic:
         return profile_from_answer(answer, preset, start, end, covered, min_samples=min_samples,
                                    peak_percentile=peak_percentile, recent=recent)
 
-    def _query(self, query: str, at: datetime) -> list[Any] | TrafficUnavailable:
-        self.queries_sent += 1
+    def history(self, preset: MetricPreset, matchers: Sequence[promql.Matcher], end: datetime,
+                hours: int, *, step_s: float = promql.HISTORY_STEP_S) -> hourly_history.HourlyHistory | TrafficUnavailable:
+        """The ``hours`` steps (hours) of histograms ending at ``end`` (whole seconds), from one range query."""
+        if not 1 <= hours <= promql.MAX_HISTORY_POINTS:
+            raise ValueError(f"history hours must be in 1..{promql.MAX_HISTORY_POINTS}, got {hours}")
+        end = end.replace(microsecond=0)
         try:
-            status, body = self._post(urllib.parse.urlencode({"query": query, "time": f"{at.timestamp():.3f}"}))
+            query = promql.history_query(preset, matchers, step_s)
+        except ValueError as exc:
+            return TrafficUnavailable(Reason.QueryRejected, str(exc))
+        start = end - timedelta(seconds=step_s * (hours - 1))
+        answer = self._query(query, end, start=start, step_s=step_s)
+        if isinstance(answer, TrafficUnavailable):
+            return answer
+        return history_from_answer(answer, preset, end, hours, step_s=step_s)
+
+    def _query(self, query: str, at: datetime, *, start: datetime | None = None,
+               step_s: float = promql.HISTORY_STEP_S) -> list[Any] | TrafficUnavailable:
+        """An instant query at ``at``; with ``start``, a range query from ``start`` to ``at`` by ``step_s``."""
+        self.queries_sent += 1
+        if start is None:
+            path, form, kind = API_PATH, {"query": query, "time": f"{at.timestamp():.3f}"}, "vector"
+        else:
+            path, kind = RANGE_PATH, "matrix"
+            form = {"query": query, "start": f"{start.timestamp():.3f}", "end": f"{at.timestamp():.3f}",
+                    "step": promql.duration(step_s)}
+        try:
+            status, body = self._post(path, urllib.parse.urlencode(form))
         except _Refusal as exc:
             return TrafficUnavailable(exc.reason, str(exc))
-        return answer_vector(status, body, self.url)
+        return answer_vector(status, body, self.url, kind)
 
-    def _post(self, form: str) -> tuple[int, bytes]:
+    def _post(self, api_path: str, form: str) -> tuple[int, bytes]:
         """POST ``form`` to the query endpoint: (HTTP status, body), within one deadline and the size cap."""
         target = urllib.parse.urlsplit(self.url)
         if target.scheme not in ("http", "https") or not target.hostname or target.query or target.fragment \
@@ -112,7 +139,7 @@ class PrometheusTraffic:
         conn_type = http.client.HTTPSConnection if target.scheme == "https" else http.client.HTTPConnection
         kwargs: dict[str, Any] = {"context": ssl.create_default_context()} if target.scheme == "https" else {}
         conn = conn_type(target.hostname, target.port, timeout=self.timeout_s, **kwargs)
-        path = target.path.rstrip("/") + API_PATH
+        path = target.path.rstrip("/") + api_path
         headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json",
                    **(self.headers or {})}
         try:
@@ -155,8 +182,9 @@ def _deadline_left(conn: http.client.HTTPConnection, deadline: float) -> None:
         conn.sock.settimeout(left)
 
 
-def answer_vector(status: int, body: bytes, url: str) -> list[Any] | TrafficUnavailable:
-    """The result vector of an instant-query answer, or why not; the answer's own text never goes out."""
+def answer_vector(status: int, body: bytes, url: str, kind: str = "vector") -> list[Any] | TrafficUnavailable:
+    """The result (``kind``: vector, or matrix for a range query) of an answer, or why not; the answer's own
+    text never goes out."""
     try:
         doc = json.loads(body)
     except (ValueError, UnicodeDecodeError):
@@ -173,9 +201,8 @@ def answer_vector(status: int, body: bytes, url: str) -> list[Any] | TrafficUnav
         return TrafficUnavailable(Reason.PrometheusGarbage, f"Prometheus at {url} answered something that is "
                                   "not its API's JSON; is traffic.prometheusUrl the Prometheus base URL?")
     data = doc.get("data")
-    if not isinstance(data, dict) or data.get("resultType") != "vector" or not isinstance(data.get("result"), list):
-        return TrafficUnavailable(Reason.PrometheusGarbage, f"Prometheus at {url} answered with no instant "
-                                  "vector")
+    if not isinstance(data, dict) or data.get("resultType") != kind or not isinstance(data.get("result"), list):
+        return TrafficUnavailable(Reason.PrometheusGarbage, f"Prometheus at {url} answered with no {kind}")
     return list(data["result"])
 
 
@@ -277,6 +304,49 @@ def profile_from_answer(result: list[Any], preset: MetricPreset, start: datetime
     return replace(profile, recent=traffic.RecentTraffic(
         recent.end - timedelta(seconds=recent.length_s), recent.end, hists[recent_parts[0]],
         hists.get(recent_parts[1])))
+
+
+def history_from_answer(result: list[Any], preset: MetricPreset, end: datetime, hours: int, *,
+                        step_s: float = promql.HISTORY_STEP_S) -> hourly_history.HourlyHistory | TrafficUnavailable:
+    """The hourly history from the matrix answer to ``history_query``; garbage and NaN become values, checked
+    as the instant answers are (finite, non-negative, bounded)."""
+    series: dict[str, list[tuple[float, list[tuple[float, float]]]]] = {}
+    counters: dict[str, list[tuple[float, float]]] = {}
+    for item in result:
+        try:
+            labels = item["metric"]
+            part = labels[promql.PART_LABEL]
+            points = [(float(t), float(v)) for t, v in item["values"]]
+            le_text = labels.get("le")
+        except (KeyError, TypeError, IndexError, ValueError):
+            return TrafficUnavailable(Reason.PrometheusGarbage, "a series in the history answer is not of the form "
+                                      "{metric: {part, le}, values: [[time, number], ...]}")
+        if not isinstance(part, str) or part not in promql.PARTS or len(points) > 4 * promql.MAX_HISTORY_POINTS:
+            return TrafficUnavailable(Reason.PrometheusGarbage, "a series in the history answer belongs to no part "
+                                      "of the query, or has more points than asked for")
+        bad = next((v for _, v in points if not math.isfinite(v) or not 0 <= v <= MAX_COUNT), None)
+        if bad is not None:
+            return TrafficUnavailable(Reason.NaNInData if not math.isfinite(bad) else Reason.PrometheusGarbage,
+                                      f"the {part} history holds {bad:g}, not a count of requests")
+        if le_text is None:
+            counters.setdefault(part, []).extend(points)
+            continue
+        try:
+            le = float(le_text)
+        except (ValueError, TypeError):
+            le = math.nan
+        if math.isnan(le) or le < 0 or (le != math.inf and le > MAX_BOUND):
+            return TrafficUnavailable(Reason.MalformedHistogram, f"the {part} history has a bucket bound "
+                                      f"le={_le(le_text)} outside 0..{MAX_BOUND:g} tokens (or +Inf)")
+        series.setdefault(part, []).append((le, points))
+    if "input" not in series or "output" not in series:
+        return TrafficUnavailable(Reason.NoData, f"no {preset.input_metric} or {preset.output_metric} series in "
+                                  f"the {hours} h before {end.isoformat()}; check the preset and the selector")
+    counted = {k: v for k, v in counters.items()
+               if (k == "rejected" and preset.rejected and preset.rejected.censoring == Censoring.exact)
+               or (k == "limit_stopped" and preset.limit_stopped
+                   and preset.limit_stopped.censoring == Censoring.exact)}
+    return hourly_history.from_series(end, hours, series, counted, notes=preset.notes, step_s=step_s)
 
 
 def _le(text: object) -> str:

@@ -30,6 +30,7 @@ _FORMATS = {"date-time", "int32", "int64", "float", "double", "byte", "uri"}
 def _structural(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     """Convert one pydantic JSON-schema node into a structural OpenAPI v3 node."""
     node = dict(node)
+    optional = False  # Optional[X] = None: absent means unset, so never defaulted to {}
     if "$ref" in node:  # inline the definition, keeping the field's own description and default
         target = defs[node.pop("$ref").split("/")[-1]]
         node = {**target, **node}
@@ -40,6 +41,7 @@ def _structural(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
         inner = variants[0]
         if "$ref" in inner:
             inner = {**defs[inner["$ref"].split("/")[-1]]}
+        optional = node.get("default", "absent") is None
         node = {**inner, **{k: v for k, v in node.items() if k != "default" or v is not None}}
         if node.get("default") is None:
             node.pop("default", None)
@@ -58,9 +60,10 @@ def _structural(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
         node["properties"] = {k: _structural(v, defs) for k, v in node["properties"].items()}
         # An object whose every field has a default gets `default: {}` so the API server fills them in.
         # (Not where a CEL rule asks for some field: `{}` would fail it.)
-        # Never on a free-form object (a pod template): `{}` would make an absent template present.
+        # Never on an optional block (absent means unset) nor on a free-form object (a pod template): `{}`
+        # would make an absent one present.
         if not node.get("required") and "default" not in node and "x-kubernetes-validations" not in node \
-                and not node.get("x-kubernetes-preserve-unknown-fields"):
+                and not optional and not node.get("x-kubernetes-preserve-unknown-fields"):
             node["default"] = {}
         node.pop("additionalProperties", None)
     elif node.get("type") == "object" and isinstance(node.get("additionalProperties"), dict):

@@ -10,6 +10,7 @@ CRD upgrade). Pure data: no I/O.
 
 from __future__ import annotations
 
+import functools
 import re
 import zoneinfo
 from datetime import datetime, timedelta, timezone
@@ -86,6 +87,15 @@ def bounded_duration(low: str, high: str) -> Any:
         pattern=DURATION_PATTERN, max_length=32, json_schema_extra=cel(
             (f"duration(self) >= duration('{low}') && duration(self) <= duration('{high}')",
              f"must be a duration from {low} to {high}"))), AfterValidator(check)]
+
+
+DAYS_OR_HOURS = r"^[0-9]{1,4}(d|h)$"
+
+
+def _hours_cel(field: str) -> str:
+    """CEL for a DAYS_OR_HOURS duration in hours (CEL's duration() knows no days)."""
+    number = f"int({field}.substring(0, {field}.size() - 1))"
+    return f"({field}.endsWith('d') ? {number} * 24 : {number})"
 
 
 def _re2_error(pattern: str) -> str | None:
@@ -457,18 +467,14 @@ class Season(ApiModel):
     timezone: str = Field("UTC", description="IANA timezone the schedule is read in, for example Europe/Berlin.",
                           max_length=64)
     duration: str = Field(description="How long the season lasts, in Go duration form (for example 10h, 90m); "
-                          "shorter than the time between two starts.", pattern=DURATION_PATTERN, max_length=32)
+                          "at most the time between two starts.", pattern=DURATION_PATTERN, max_length=32)
     history: int = Field(4, description="Past occurrences of this season that its engine is planned from.",
                          ge=1, le=52)
 
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, v: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(v)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown IANA timezone {v!r}; use a name such as UTC or Europe/Berlin") from None
-        return v
+        return known_timezone(v)
 
     @model_validator(mode="after")
     def _schedule_and_duration(self) -> Season:
@@ -480,12 +486,23 @@ class Season(ApiModel):
         period = shortest_period(self.schedule, self.timezone)
         if durations.seconds(self.duration) <= 0:
             raise ValueError(f"duration {self.duration} must be longer than 0 (and at most 168h)")
-        if durations.seconds(self.duration) >= period.total_seconds():
-            raise ValueError(f"duration {self.duration} must be shorter than the time between two starts "
+        # Equal is allowed: the window ends at the next start, so a '0 0 * * *' season of 24h is always on.
+        if durations.seconds(self.duration) > period.total_seconds():
+            raise ValueError(f"duration {self.duration} must not be longer than the time between two starts "
                              f"of {self.schedule!r} ({durations.format_seconds(period.total_seconds())})")
         return self
 
 
+def known_timezone(v: str) -> str:
+    """``v`` when it names an IANA timezone; ValueError naming the fix otherwise."""
+    try:
+        zoneinfo.ZoneInfo(v)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown IANA timezone {v!r}; use a name such as UTC or Europe/Berlin") from None
+    return v
+
+
+@functools.lru_cache(maxsize=256)  # pure and costly (64 cron steps); validation asks for it per Season built
 def shortest_period(schedule: str, tz: str, samples: int = 64) -> timedelta:
     """Shortest gap between consecutive starts of a cron schedule (sampled over the next occurrences)."""
     from croniter import croniter
@@ -494,6 +511,63 @@ def shortest_period(schedule: str, tz: str, samples: int = 64) -> timedelta:
     it = croniter(schedule, start)
     times = [it.get_next(datetime) for _ in range(samples)]
     return min(b - a for a, b in zip(times, times[1:]))
+
+
+class SeasonDiscovery(ApiModel):
+    """Seasons found from the service's own history instead of written by hand.
+
+    Every ``refresh`` the operator reads the last ``history`` of hourly length histograms (one Prometheus
+    range query), profiles the sizing quantile hour by hour of the week with its sampling error, and cuts
+    the day into at most ``maxSeasons`` seasons where that lowers the mean envelope by more than the churn
+    it costs; otherwise one season, the whole day. Each season is planned from its newest occurrences,
+    as many as hold ``tailRequests`` requests beyond the sizing quantile, and resized between its
+    boundaries: up at once when its traffic needs more, down only when enough requests say so. The
+    schedule in force is shown in ``status.seasonSchedule``; it changes at most once per ``refresh``."""
+
+    model_config = ConfigDict(json_schema_extra=cel(
+        (_hours_cel("self.history") + " >= 168 && " + _hours_cel("self.history") + " <= 672",
+         "seasonDiscovery.history must be from 7d to 28d"),
+        (_hours_cel("self.refresh") + " >= 1 && " + _hours_cel("self.refresh") + " <= " + _hours_cel("self.history"),
+         "seasonDiscovery.refresh must be from 1h to the history"),
+    ))
+
+    history: str = Field("14d", description="How much history to read: from 7d to 28d (days or hours, for "
+                         "example 14d or 336h). A younger service uses what it has (one season until two days "
+                         "are seen).", pattern=DAYS_OR_HOURS, max_length=8)
+    refresh: str = Field("1d", description="How often seasons are discovered again, from 1h to the history "
+                         "(days or hours); the schedule never changes more often.", pattern=DAYS_OR_HOURS,
+                         max_length=8)
+    max_seasons: int = Field(4, description="Most seasons a day is cut into (1: one engine, resized as "
+                             "traffic moves).", ge=1, le=8)
+    timezone: str = Field("UTC", description="IANA timezone whose hours of the day the seasons follow.",
+                          max_length=64)
+    churn_penalty: float = Field(0.05, description="Share of the mean envelope each season change per day "
+                                 "must save to be worth its rollover.", ge=0, le=1)
+    confidence: float = Field(0.75, description="Confidence of the upper bound on a season's quantile (from "
+                              "order statistics of its newest history) that its engine may shrink to: higher "
+                              "waits for more requests before shrinking.", ge=0.5, lt=1)
+    tail_requests: float = Field(10, description="Requests beyond the sizing quantile a season's plan pools: "
+                                 "its newest occurrences are added until they hold tailRequests / (1 - "
+                                 "sequenceQuantile) requests (10 000 at p99.9).", ge=1, le=1000)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        return known_timezone(v)
+
+    @model_validator(mode="after")
+    def _bounded(self) -> SeasonDiscovery:
+        history = durations.seconds(self.history)
+        if not 7 * 86400 <= history <= 28 * 86400:
+            raise ValueError(f"seasonDiscovery.history must be from 7d to 28d, got {self.history}")
+        refresh = durations.seconds(self.refresh)
+        if not 3600 <= refresh <= history:
+            raise ValueError(f"seasonDiscovery.refresh must be from 1h to the history ({self.history}), got "
+                             f"{self.refresh}")
+        return self
+
+    def history_hours(self) -> int:
+        return int(durations.seconds(self.history) // 3600)
 
 
 # --- drift and rollout -----------------------------------------------------
@@ -732,6 +806,8 @@ class InferenceServiceSpec(ApiModel):
         ("self.engine.backend != 'tensorrt' || self.engine.trtllmVersion.matches('^(0[.]|1[.][0-2]([.]|$))')",
          "engine.backend tensorrt needs engine.trtllmVersion 1.2.x or older (1.3 removed trtllm-build); "
          "or set engine.backend: pytorch"),
+        ("!has(self.seasonDiscovery) || !has(self.seasons) || size(self.seasons) == 0",
+         "set spec.seasons or spec.seasonDiscovery, not both"),
     ))
 
     mode: Mode = Field(Mode.auto, description="Auto builds and rolls out engines; Advisory plans and reports "
@@ -745,6 +821,8 @@ class InferenceServiceSpec(ApiModel):
                                   "seasons one engine follows the trailing window.", max_length=16,
                                   json_schema_extra={"x-kubernetes-list-type": "map",
                                                      "x-kubernetes-list-map-keys": ["name"]})
+    season_discovery: SeasonDiscovery | None = Field(None, description="Find the seasons from the service's "
+                                                     "history instead (exclusive with seasons).")
     drift: DriftPolicy = Field(default_factory=DriftPolicy, description="Drift policy.")
     rollout: RolloutPolicy = Field(default_factory=RolloutPolicy, description="Rollout policy.")
     serving: ServingSpec = Field(default_factory=ServingSpec, description="Serving settings.")
@@ -763,6 +841,9 @@ class InferenceServiceSpec(ApiModel):
         if self.engine.backend == Backend.tensorrt.value and not trtllm_has_build(self.engine.trtllm_version):
             raise ValueError(f"engine.trtllmVersion {self.engine.trtllm_version} has no trtllm-build (removed in "
                              "1.3): pin 1.2.x or older, or set engine.backend: pytorch")
+        if self.season_discovery is not None and self.seasons:
+            raise ValueError("set spec.seasons or spec.seasonDiscovery, not both: discovery finds the seasons "
+                             "itself (remove spec.seasons, or remove spec.seasonDiscovery to keep your own)")
         return self
 
     def shift_window_seconds(self) -> float | None:
@@ -782,5 +863,5 @@ def trtllm_has_build(version: str) -> bool:
 __all__ = [
     "GROUP", "VERSION", "KIND", "PLURAL", "SINGULAR", "SHORT_NAMES", "CATEGORIES",
     "InferenceServiceSpec", "ModelSpec", "HardwareSpec", "EngineSpec", "TrafficSpec", "SizingPolicy",
-    "Season", "DriftPolicy", "ShiftPolicy", "RolloutPolicy", "ServingSpec",
+    "Season", "SeasonDiscovery", "DriftPolicy", "ShiftPolicy", "RolloutPolicy", "ServingSpec",
 ]

@@ -64,7 +64,8 @@ class Condition(StatusModel):
     """One aspect of the resource's state, as Kubernetes API conventions describe conditions."""
 
     type: str = Field(description="Condition type: SpecValid, TrafficAvailable, EngineReady, Building, "
-                      "RollingOut, RolloutBlocked, Drifted, TrafficShifted, Degraded or Synced.", max_length=64)
+                      "RollingOut, RolloutBlocked, Drifted, TrafficShifted, SeasonsDiscovered, Degraded or Synced.",
+                      max_length=64)
     status: ConditionStatus = Field(description="True, False or Unknown.")
     reason: str = Field(description="CamelCase reason for the last transition.", max_length=128)
     message: str = Field("", description="Human-readable details.", max_length=4096)
@@ -116,7 +117,7 @@ class EngineRef(StatusModel):
                                       json_schema_extra={"format": "date-time"})
     generation: int | None = Field(None, description="Engine generation: increases with every rollout.", ge=0)
     reason: str | None = Field(None, description="Why it was chosen: Initial, Bootstrap, SeasonStart, "
-                               "DriftBreach, DriftWaste.", max_length=64)
+                               "DriftBreach, DriftWaste, SeasonGrown, SeasonShrunk.", max_length=64)
     prediction: ServingPrediction | None = Field(None, description="The serving model's prediction for this "
                                                  "engine (modelled); none for the bootstrap engine.")
 
@@ -219,6 +220,39 @@ class DriftStatus(StatusModel):
                                                    "serving engine was planned from (for the shift score).")
 
 
+class DiscoveredSeason(StatusModel):
+    """One season of the discovered schedule (the same fields as a spec season)."""
+
+    name: str = Field(description="Season name.", max_length=63)
+    schedule: str = Field(description="Cron expression for its start.", max_length=128)
+    timezone: str = Field("UTC", description="IANA timezone of the schedule.", max_length=64)
+    duration: str = Field(description="How long it lasts (Go duration form).", max_length=32)
+    history: int = Field(description="Occurrences its plan pools at most.", ge=1, le=52)
+    planned_max_seq_len: int | None = Field(None, description="max_seq_len a plan from the history reached "
+                                            "when it was discovered.", ge=1)
+
+
+class SeasonScheduleStatus(StatusModel):
+    """The schedule spec.seasonDiscovery found, and the resizing state of the season in force."""
+
+    seasons: list[DiscoveredSeason] = Field(default_factory=list, description="The seasons in force.",
+                                            max_length=16)
+    discovered_at: str = Field(description="When they were found; the next discovery is due one "
+                               "seasonDiscovery.refresh later.", json_schema_extra={"format": "date-time"})
+    history_hours: int = Field(0, description="Hours of history (with traffic) they were found from.", ge=0)
+    requests: float = Field(0, description="Requests in that history.", ge=0)
+    mean_envelope: float | None = Field(None, description="Mean max_seq_len over the day, at the quantile's "
+                                        "upper bound, that the schedule was chosen for.", ge=0)
+    static_envelope: int | None = Field(None, description="The same for one season all day.", ge=0)
+    message: str = Field("", description="Why this schedule, for people.", max_length=1024)
+    shrink_streak: int = Field(0, description="Evaluations in a row whose plan for the season in force was "
+                               "smaller than the serving engine.", ge=0)
+    last_counted_at: str | None = Field(None, description="The last evaluation counted in the streak.",
+                                        json_schema_extra={"format": "date-time"})
+    last_resized_at: str | None = Field(None, description="When the season in force was last resized.",
+                                        json_schema_extra={"format": "date-time"})
+
+
 class BuildStatus(StatusModel):
     """The build in progress, if any."""
 
@@ -262,6 +296,8 @@ class InferenceServiceStatus(StatusModel):
     traffic: TrafficSummary | None = Field(None, description="The last traffic evaluation.")
     active_season: str | None = Field(None, description="The season in force now.", max_length=63)
     next_season: SeasonStatus | None = Field(None, description="The next season to start.")
+    season_schedule: SeasonScheduleStatus | None = Field(None, description="Seasons found by "
+                                                         "spec.seasonDiscovery, when it is set.")
     drift: DriftStatus | None = Field(None, description="Drift state.")
     advised_plan: EngineRef | None = Field(None, description="The engine a fresh plan would build now "
                                            "(always set in Advisory mode).")

@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "validate": "validate",
     "crd": "crd",
     "replay": "replay",
+    "seasons": "seasons",
     "quickstart": "quickstart",
     "engines": "engines",
     "run": "run",

@@ -162,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
     shifts = [first + h * 3600.0 for h in args.shift]
     doc: dict[str, Any] = reports.report(
         c.run, c.policy, c.baseline_scores, shifts_s=shifts, trace_name=str(args.trace), spec_name=str(args.spec),
-        frontier=c.frontier,
+        frontier=c.frontier, max_beyond=spec.sizing.max_beyond_fraction,
         settings={"build_minutes": [lo, hi], "rollout_minutes": args.rollout_minutes, "seed": args.seed,
                   "evaluation_interval": spec.traffic.evaluation_interval, "window": spec.traffic.window,
                   "from_hour": args.from_hour, "hours": args.hours, "overrides": list(args.overrides)})

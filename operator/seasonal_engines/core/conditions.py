@@ -19,12 +19,13 @@ ROLLING_OUT = "RollingOut"
 DRIFTED = "Drifted"
 TRAFFIC_SHIFTED = "TrafficShifted"
 ROLLOUT_BLOCKED = "RolloutBlocked"
+SEASONS_DISCOVERED = "SeasonsDiscovered"
 DEGRADED = "Degraded"
 SYNCED = "Synced"  # the last evaluation's changes to the cluster were accepted by the API server
 
 # The order conditions appear in status, so that diffs and `kubectl describe` stay stable.
 ORDER = (SPEC_VALID, TRAFFIC_AVAILABLE, ENGINE_READY, BUILDING, ROLLING_OUT, ROLLOUT_BLOCKED, DRIFTED,
-         TRAFFIC_SHIFTED, DEGRADED, SYNCED)
+         TRAFFIC_SHIFTED, SEASONS_DISCOVERED, DEGRADED, SYNCED)
 
 
 def rfc3339(t: datetime) -> str:

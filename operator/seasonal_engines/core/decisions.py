@@ -19,7 +19,11 @@ State machine (phase in status; each arrow is one evaluation):
 
 A *switch* is wanted when nothing serves yet (Initial), a season began whose engine differs from the
 serving one (SeasonStart), or drift confirmed a breach or waste (DriftBreach, DriftWaste). A season's
-engine is built ahead of its start by its lead time (SeasonPrebuild). One build and one rollout at a
+engine is built ahead of its start by its lead time (SeasonPrebuild). With spec.seasonDiscovery the
+seasons are the discovered schedule in status (``core.season_schedules``), their profiles are pooled from
+the observation's hourly history, and between boundaries the season in force grows at once when its
+plan needs more (SeasonGrown) and shrinks to its cautious plan only with evidence and hysteresis
+(SeasonShrunk, ``core.resizing``); drift's waste then reports only. One build and one rollout at a
 time. Pure: no I/O; ``now`` comes in with the observation.
 """
 
@@ -32,15 +36,18 @@ from enum import Enum
 from typing import Any
 
 from seasonal_engines.api import durations
-from seasonal_engines.api.spec import Backend, InferenceServiceSpec, Mode
+from seasonal_engines.api.spec import Backend, InferenceServiceSpec, Mode, Season
 from seasonal_engines.api.status import (
     BuildStatus, EngineRef, EnvelopeStatus, InferenceServiceStatus, Phase, RolloutStatus, SeasonEngine, SeasonStatus,
 )
 from seasonal_engines.core import build_jobs
 from seasonal_engines.core import conditions as cond
-from seasonal_engines.core import drift, engine_references, names, reasons, seasons, summaries
+from seasonal_engines.core import (
+    drift, engine_references, names, reasons, resizing, season_discovery, season_schedules, seasons, summaries,
+)
 from seasonal_engines.core.conditions import parse_time, rfc3339
 from seasonal_engines.core.envelopes import Envelope
+from seasonal_engines.core.hourly_history import HourlyHistory
 from seasonal_engines.core.traffic import TrafficProfile, TrafficUnavailable
 
 MAX_BUILD_ATTEMPTS = 3
@@ -123,6 +130,9 @@ class Observation:
     rollout: RolloutObservation | None = None
     status_problem: str | None = None   # why the stored status could not be read (``status`` starts afresh)
     owner: str | None = None            # "<namespace>/<name>", for the engine store's references
+    # spec.seasonDiscovery only: the hourly history seasons are discovered and planned from
+    # (season_traffic is then built here from it, not gathered).
+    history: HourlyHistory | TrafficUnavailable | None = None
 
 
 # --- what goes out ----------------------------------------------------------
@@ -177,6 +187,8 @@ class _Draft:
         self.actions: list[StartBuild | RollOut | RecordReferences] = []
         self.events: list[Event] = []
         self.requeue: list[float] = []
+        self.season_traffic: Mapping[str, TrafficProfile | TrafficUnavailable] = obs.season_traffic
+        self.cautious: Planner | None = None
 
     def set(self, **updates: Any) -> None:
         self.status = self.status.model_copy(update=updates)
@@ -201,9 +213,14 @@ class _Draft:
                         min(self.requeue) if self.requeue else None)
 
 
-def decide(obs: Observation, planner: Planner, bootstrap: BootstrapPlanner) -> Decision:
-    """The next actions and status for one InferenceService. Total: never raises on any observation."""
+def decide(obs: Observation, planner: Planner, bootstrap: BootstrapPlanner,
+           cautious: Planner | None = None) -> Decision:
+    """The next actions and status for one InferenceService. Total: never raises on any observation.
+
+    ``cautious`` (spec.seasonDiscovery only) plans at the quantile's upper confidence bound: what a season
+    may shrink to; by default ``planners.cautious_for_spec(spec)``."""
     d = _Draft(obs)
+    d.cautious = cautious
     if obs.status_problem:
         d.emit("Warning", reasons.STATUS_UNREADABLE, f"{obs.status_problem}; the operator starts from a fresh "
                "status (what serves is re-learned from the cluster)")
@@ -212,6 +229,8 @@ def decide(obs: Observation, planner: Planner, bootstrap: BootstrapPlanner) -> D
                     event="Warning")
         return d.done(Phase.invalid)
     spec = obs.spec
+    if d.cautious is None:
+        d.cautious = _cautious_for(spec) or planner
     d.condition(cond.SPEC_VALID, True, reasons.SPEC_ACCEPTED, "the spec is valid")
     if obs.status.observed_generation != obs.generation:
         d.set(build_failures=0, failed_rollouts=[])  # a changed spec deserves fresh attempts
@@ -219,7 +238,12 @@ def decide(obs: Observation, planner: Planner, bootstrap: BootstrapPlanner) -> D
     _observe_traffic(d, spec)
     lead = seasons.lead_time(timedelta(seconds=durations.seconds(spec.engine.build_lead_time)),
                              obs.status.build_durations_seconds)
-    outlook = seasons.outlook(spec.seasons, obs.now, lead)
+    in_force = _discover(d, spec) if spec.season_discovery is not None else spec.seasons
+    outlook = seasons.outlook(in_force, obs.now, lead)
+    if spec.season_discovery is not None:
+        d.season_traffic = season_schedules.profiles(
+            spec, in_force, [w.name for w in (outlook.active, outlook.next) if w is not None] + list(outlook.due),
+            obs.history, obs.now, outlook.active.name if outlook.active else None)
     d.set(active_season=outlook.active.name if outlook.active else None)
     if outlook.wake_at is not None:
         d.requeue.append(max(1.0, (outlook.wake_at - obs.now).total_seconds()))
@@ -239,7 +263,7 @@ def decide(obs: Observation, planner: Planner, bootstrap: BootstrapPlanner) -> D
     _switch(d, spec, outlook, wanted, fresh, verdict, bootstrap)
     _prebuild(d, spec, planner, outlook)
     _next_season_status(d, planner, outlook)
-    _record_references(d, spec)
+    _record_references(d, spec, in_force)
     return d.done(_phase(d.status))
 
 
@@ -284,6 +308,35 @@ def _observe_traffic(d: _Draft, spec: InferenceServiceSpec) -> None:
                     f"{t.samples:.0f} requests in the last {spec.traffic.window}")
 
 
+def _discover(d: _Draft, spec: InferenceServiceSpec) -> list[Season]:
+    """spec.seasonDiscovery: discover again when due (core.season_schedules); the seasons in force."""
+    sd = spec.season_discovery
+    assert sd is not None
+    sizing = season_discovery.Sizing.of(spec.sizing, _max_context(spec))
+    found = season_schedules.rediscover(sd, sizing, d.status.season_schedule, d.obs.history, d.obs.now)
+    d.set(season_schedule=found.status)
+    if found.changed is not None:
+        d.emit("Normal", reasons.SEASONS_DISCOVERED, found.changed)
+    if found.unavailable is not None:
+        d.condition(cond.SEASONS_DISCOVERED, False, reasons.HISTORY_UNAVAILABLE, found.unavailable, event="Warning")
+    elif found.ran and found.status is not None:
+        d.condition(cond.SEASONS_DISCOVERED, True, reasons.SEASONS_DISCOVERED if found.changed else
+                    reasons.SEASONS_UNCHANGED, found.status.message or "seasons discovered")
+    return season_schedules.in_force(d.status.season_schedule)
+
+
+def _max_context(spec: InferenceServiceSpec) -> int:
+    from seasonal_engines.core import planners  # planners imports this module
+
+    return planners.max_context(spec)
+
+
+def _cautious_for(spec: InferenceServiceSpec) -> Planner | None:
+    from seasonal_engines.core import planners
+
+    return planners.cautious_for_spec(spec)
+
+
 def _usable(spec: InferenceServiceSpec, t: TrafficProfile | TrafficUnavailable | None) -> TrafficProfile | None:
     if isinstance(t, TrafficProfile) and t.samples >= spec.traffic.min_samples:
         return t
@@ -304,7 +357,7 @@ def _wanted(d: _Draft, planner: Planner, outlook: seasons.SeasonOutlook,
     assert spec is not None
     if outlook.active is None:
         return fresh if _usable(spec, d.obs.traffic) else None
-    history = _usable(spec, d.obs.season_traffic.get(outlook.active.name))
+    history = _usable(spec, d.season_traffic.get(outlook.active.name))
     if history is not None:
         planned = planner(history, outlook.active.name)
         _remember_season_engine(d, planned)
@@ -573,7 +626,9 @@ def _switch(d: _Draft, spec: InferenceServiceSpec, outlook: seasons.SeasonOutloo
         if engine is None:
             engine, why = bootstrap(), reasons.BOOTSTRAP
     elif outlook.active is not None and serving.season != outlook.active.name:
-        engine, why = wanted, reasons.SEASON_START
+        engine, why = _season_start(d, spec, outlook.active.name, wanted), reasons.SEASON_START
+    elif spec.season_discovery is not None and outlook.active is not None:
+        engine, why = _resize(d, spec, outlook.active.name, wanted, fresh, verdict)
     elif verdict is not None and verdict.rebuild:
         if d.status.failed_rollouts:
             # A rollout failed and was rolled back: rebuilding on drift would likely fail the same way.
@@ -589,6 +644,7 @@ def _switch(d: _Draft, spec: InferenceServiceSpec, outlook: seasons.SeasonOutloo
     if isinstance(engine, PlanRefused):
         d.condition(cond.DEGRADED, True, engine.reason, engine.message, event="Warning")
         return
+    engine = _stored_alike(d, spec, engine)
     if serving is not None and engine.hash == serving.hash:
         # Seasons that plan to the same engine share it: relabel, nothing to build or roll.
         d.set(target_engine=None)
@@ -615,6 +671,81 @@ def _switch(d: _Draft, spec: InferenceServiceSpec, outlook: seasons.SeasonOutloo
         _start_build(d, engine, why)
 
 
+def _season_start(d: _Draft, spec: InferenceServiceSpec, season: str,
+                  wanted: PlannedEngine | PlanRefused | None) -> PlannedEngine | PlanRefused | None:
+    """The engine a season starts on. With seasonDiscovery a smaller engine than the serving one is the
+    cautious plan, and only once the season's history holds enough requests for it: otherwise the
+    serving engine carries on, relabelled (a first day leaves the bootstrap engine only then)."""
+    serving = d.status.serving_engine
+    if spec.season_discovery is None or serving is None or not isinstance(wanted, PlannedEngine):
+        return wanted
+    if resizing.compare(summaries.envelope_of(serving), wanted.envelope) != resizing.Move.down:
+        return wanted
+    careful = _cautious_plan(d, spec, season)
+    if isinstance(careful, PlannedEngine):
+        return careful
+    return PlannedEngine(serving.hash, summaries.envelope_of(serving), season, serving.backend)
+
+
+def _cautious_plan(d: _Draft, spec: InferenceServiceSpec, season: str) -> PlannedEngine | PlanRefused | None:
+    pool = _usable(spec, d.season_traffic.get(season))
+    if pool is None or d.cautious is None:
+        return None
+    return d.cautious(pool, season)
+
+
+def _resize(d: _Draft, spec: InferenceServiceSpec, season: str, wanted: PlannedEngine | PlanRefused | None,
+            fresh: PlannedEngine | PlanRefused | None,
+            verdict: drift.DriftVerdict | None) -> tuple[PlannedEngine | PlanRefused | None, str | None]:
+    """seasonDiscovery between a season's boundaries (core.resizing): grow at once when the season's pooled
+    plan needs more; shrink to the cautious plan after enough evaluations, on enough requests. A confirmed
+    coverage breach of the trailing window still rebuilds upward. Drift's waste never acts here."""
+    serving = d.status.serving_engine
+    assert serving is not None
+    state = season_schedules.resize_state(d.status.season_schedule)
+    pool = _usable(spec, d.season_traffic.get(season))
+    engine: PlannedEngine | PlanRefused | None = None
+    why: str | None = None
+    if pool is not None and isinstance(wanted, PlannedEngine):
+        now_env = summaries.envelope_of(serving)
+        move, target, enough = resizing.compare(now_env, wanted.envelope), wanted, True
+        if move != resizing.Move.up:
+            careful = _cautious_plan(d, spec, season)
+            if isinstance(careful, PlannedEngine):
+                target = careful
+                move = resizing.Move.down if resizing.compare(now_env, careful.envelope) == resizing.Move.down \
+                    else resizing.Move.none
+            else:
+                enough = move != resizing.Move.down
+        state, verdict_ = resizing.advance(
+            state, move, now=d.obs.now, enough=enough, consecutive=spec.drift.consecutive_evaluations,
+            min_interval=timedelta(seconds=durations.seconds(spec.drift.min_rebuild_interval)),
+            evaluation_interval=timedelta(seconds=durations.seconds(spec.traffic.evaluation_interval)))
+        if verdict_.act:
+            engine, why = target, (reasons.SEASON_GROWN if move == resizing.Move.up else reasons.SEASON_SHRUNK)
+    if engine is None and verdict is not None and verdict.rebuild and verdict.direction == drift.Direction.up \
+            and not d.status.failed_rollouts:
+        engine, why = fresh, reasons.DRIFT_BREACH
+    if engine is not None:
+        state = resizing.resized(state, d.obs.now)
+    d.set(season_schedule=season_schedules.with_resize_state(d.status.season_schedule, state))
+    return engine, why
+
+
+def _stored_alike(d: _Draft, spec: InferenceServiceSpec,
+                  engine: PlannedEngine | PlanRefused | None) -> PlannedEngine | PlanRefused | None:
+    """seasonDiscovery: an engine in the store with the same limits stands in for a new plan of them, so a
+    flag that follows the traffic's rate (opt_num_tokens) does not cost a rebuild."""
+    if spec.season_discovery is None or not isinstance(engine, PlannedEngine) or engine.hash in d.obs.store:
+        return engine
+    refs = [r for r in (d.status.serving_engine, d.status.target_engine, *d.status.engine_history) if r is not None]
+    for ref in refs:
+        if ref.hash in d.obs.store and ref.backend == engine.backend and \
+                resizing.same_limits(summaries.envelope_of(ref), engine.envelope):
+            return PlannedEngine(ref.hash, summaries.envelope_of(ref), engine.season, engine.backend, engine.plan)
+    return engine
+
+
 def _roll_out(d: _Draft, spec: InferenceServiceSpec, target: EngineRef) -> None:
     """Start moving the Deployment to ``target`` (a smaller engine waits for the downsize window)."""
     if target.reason == reasons.DRIFT_WASTE and not drift.downsize_allowed(spec.drift, d.obs.now):
@@ -636,10 +767,10 @@ def _prebuild(d: _Draft, spec: InferenceServiceSpec, planner: Planner, outlook: 
     for name in outlook.due:
         if outlook.active is not None and name == outlook.active.name:
             continue  # the active season is _switch's business
-        history = _usable(spec, d.obs.season_traffic.get(name))
+        history = _usable(spec, d.season_traffic.get(name))
         if history is None:
             continue
-        engine = planner(history, name)
+        engine = _stored_alike(d, spec, planner(history, name))
         _remember_season_engine(d, engine)
         if isinstance(engine, PlannedEngine) and engine.hash not in d.obs.store and engine.backend != "pytorch":
             serving = d.status.serving_engine
@@ -658,9 +789,10 @@ def _remember_season_engine(d: _Draft, engine: PlannedEngine | PlanRefused | Non
                                 key=lambda s: s.season))
 
 
-def _record_references(d: _Draft, spec: InferenceServiceSpec) -> None:
-    """Ask for the engine store's record to be rewritten when the engines held on to changed."""
-    names_in_spec = {s.name for s in spec.seasons}
+def _record_references(d: _Draft, spec: InferenceServiceSpec, in_force: Sequence[Season]) -> None:
+    """Ask for the engine store's record to be rewritten when the engines held on to changed. Engines of
+    seasons no longer in force (removed from the spec, or no longer discovered) are let go."""
+    names_in_spec = {s.name for s in in_force}
     if any(s.season not in names_in_spec for s in d.status.season_engines):
         d.set(season_engines=[s for s in d.status.season_engines if s.season in names_in_spec])
     if spec.engine.backend != Backend.tensorrt.value or d.obs.owner is None:
@@ -680,8 +812,8 @@ def _next_season_status(d: _Draft, planner: Planner, outlook: seasons.SeasonOutl
     if nxt is None:
         d.set(next_season=None)
         return
-    history = _usable(spec, d.obs.season_traffic.get(nxt.name))
-    engine = planner(history, nxt.name) if history is not None else None
+    history = _usable(spec, d.season_traffic.get(nxt.name))
+    engine = _stored_alike(d, spec, planner(history, nxt.name)) if history is not None else None
     _remember_season_engine(d, engine)
     planned = engine.hash if isinstance(engine, PlannedEngine) else None
     d.set(next_season=SeasonStatus(name=nxt.name, starts_at=rfc3339(nxt.start),

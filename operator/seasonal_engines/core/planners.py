@@ -12,7 +12,7 @@ from typing import Any
 
 
 from seasonal_engines.api.spec import InferenceServiceSpec
-from seasonal_engines.core import decisions, histograms, traffic
+from seasonal_engines.core import decisions, histograms, resizing, traffic
 from seasonal_engines.core.serving import predictions
 from seasonal_engines.core.sizing import errors, planning
 from seasonal_engines.core.sizing.plans import Plan
@@ -46,8 +46,17 @@ def _predictor(plan: Plan, profile: traffic.TrafficProfile,
     return predict
 
 
-def for_spec(spec: InferenceServiceSpec, config_json: Mapping[str, Any] | None = None) -> decisions.Planner:
-    """A ``Planner`` for this spec; a refusal (model does not fit, too few samples) comes back as a value."""
+def for_spec(spec: InferenceServiceSpec, config_json: Mapping[str, Any] | None = None, *,
+             order_statistics: bool | None = None, confidence: float | None = None) -> decisions.Planner:
+    """A ``Planner`` for this spec; a refusal (model does not fit, too few samples) comes back as a value.
+
+    With ``order_statistics`` (default: when ``spec.seasonDiscovery`` is set) each profile is sized to the
+    order statistic whose expected coverage is the sizing quantile (``core.resizing.tolerance_policy``):
+    the largest request when the profile holds too few for one. Baselines pass False to plan as PromQL
+    reads the quantile. With ``confidence`` the order statistic is the quantile's upper bound at that
+    confidence (``core.resizing.confident_policy``), refused as InsufficientTraffic when the profile holds
+    too few requests for one: the cautious plan a discovered season may shrink to."""
+    tolerant = spec.season_discovery is not None if order_statistics is None else order_statistics
     # One evaluation asks about the same profile several times. Keyed by identity, the cache keeps the
     # profile itself too, so an id can never be reused by another profile while its entry lives.
     cache: dict[tuple[int, str | None], tuple[traffic.TrafficProfile,
@@ -58,9 +67,19 @@ def for_spec(spec: InferenceServiceSpec, config_json: Mapping[str, Any] | None =
         hit = cache.get(key)
         if hit is not None and hit[0] is profile:
             return hit[1]
+        if confidence is not None:
+            bounded = resizing.confident_policy(spec.sizing, profile.samples, confidence)
+            if bounded is None:
+                return decisions.PlanRefused("InsufficientTraffic", f"{profile.samples:.0f} requests are too few "
+                                             f"to bound the sizing quantile at {confidence:.0%} confidence")
+            sized = spec.model_copy(update={"sizing": bounded})
+        elif tolerant:
+            sized = spec.model_copy(update={"sizing": resizing.tolerance_policy(spec.sizing, profile.samples)})
+        else:
+            sized = spec
         try:
             result: decisions.PlannedEngine | decisions.PlanRefused = planned_engine(
-                planning.plan_for_spec(profile, spec, season=season, config_json=config_json), profile, spec)
+                planning.plan_for_spec(profile, sized, season=season, config_json=config_json), profile, sized)
         except errors.PlanningError as exc:
             result = decisions.PlanRefused(type(exc).__name__, str(exc))
         if len(cache) > 64:  # a long-lived planner (replay) must not grow without bound
@@ -69,6 +88,22 @@ def for_spec(spec: InferenceServiceSpec, config_json: Mapping[str, Any] | None =
         return result
 
     return plan
+
+
+def cautious_for_spec(spec: InferenceServiceSpec,
+                      config_json: Mapping[str, Any] | None = None) -> decisions.Planner | None:
+    """spec.seasonDiscovery: the planner at the quantile's upper confidence bound that seasons shrink to
+    (``decisions.decide``'s ``cautious``); None without discovery."""
+    sd = spec.season_discovery
+    return None if sd is None else for_spec(spec, config_json, confidence=sd.confidence)
+
+
+def max_context(spec: InferenceServiceSpec, config_json: Mapping[str, Any] | None = None) -> int:
+    """The model's context in tokens (the top of the effective ladder); the ladder's top when unknown."""
+    try:
+        return planning.resolve_model(spec.model, config_json).max_context
+    except errors.PlanningError:
+        return int(spec.sizing.ladder[-1])
 
 
 def bootstrap_profile(spec: InferenceServiceSpec, max_context: int, now: datetime | None = None) -> traffic.TrafficProfile:

@@ -13,6 +13,10 @@ occurrences) sums N ``increase(...[d] @ end_k)`` terms per part, each tagged wit
 ``or`` keeps them apart, inside the part's ``sum``. ``@`` pins each window to absolute time, so the
 answer does not depend on when the query runs. N is at most 52 (the spec's limit), so the query stays
 bounded. Matcher values are escaped as PromQL string literals: a value can never end the string.
+
+``history_query`` is the one *range* query of ``spec.seasonDiscovery``: the same parts, each an
+``increase(...[1h])``, evaluated every hour over the history (at most 28 days, so at most 672 points per
+series), from which ``core.hourly_history`` builds the hour-by-hour histograms.
 Pure: builds text, sends nothing.
 """
 
@@ -35,6 +39,8 @@ RECENT_PREFIX = "recent_"  # parts of the recent window (shift detection), besid
 PARTS = frozenset({"input", "output", "sequence", "rejected", "limit_stopped", RECENT_PREFIX + "input",
                    RECENT_PREFIX + "sequence"})
 MAX_WINDOWS = 52
+HISTORY_STEP_S = 3600.0  # one point per hour of history
+MAX_HISTORY_POINTS = 28 * 24
 # RE2 (Prometheus' regex engine) has no lookaround and no backreferences; Python's re would accept them.
 _NOT_RE2 = re.compile(r"\(\?[=!<]|\(\?P=|\\[1-9]|[*+?}]\+")
 
@@ -209,4 +215,26 @@ def profile_query(preset: MetricPreset, matchers: Sequence[Matcher], windows: Se
         parts.append((RECENT_PREFIX + "input", histogram_part(preset.input_metric, matchers, [recent])))
         if preset.sequence_metric:
             parts.append((RECENT_PREFIX + "sequence", histogram_part(preset.sequence_metric, matchers, [recent])))
+    return " or ".join(f'label_replace({expr}, "{PART_LABEL}", "{name}", "", "")' for name, expr in parts)
+
+
+def history_query(preset: MetricPreset, matchers: Sequence[Matcher], step_s: float = HISTORY_STEP_S) -> str:
+    """The range query of a service's hourly history: every part as its increase over the step up to each
+    evaluation point, tagged with ``seasonal_part`` (send with the same step: an hour, or what an hour of
+    simulated time takes on the wall clock in the local quickstart)."""
+    hour = duration(step_s)
+
+    def hist(metric: str) -> str:
+        return f"sum by (le) (increase({selector(metric + '_bucket', matchers)}[{hour}]))"
+
+    def counter(ref: CounterRef) -> str:
+        return f"sum(increase({selector(ref.metric, matchers, ref.matchers)}[{hour}]))"
+
+    parts = [("input", hist(preset.input_metric)), ("output", hist(preset.output_metric))]
+    if preset.sequence_metric:
+        parts.append(("sequence", hist(preset.sequence_metric)))
+    if preset.rejected:
+        parts.append(("rejected", counter(preset.rejected)))
+    if preset.limit_stopped:
+        parts.append(("limit_stopped", counter(preset.limit_stopped)))
     return " or ".join(f'label_replace({expr}, "{PART_LABEL}", "{name}", "", "")' for name, expr in parts)

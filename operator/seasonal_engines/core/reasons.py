@@ -14,6 +14,9 @@ BETWEEN_SEASONS = "BetweenSeasons"            # seasons are defined but none is 
 TRAILING_WINDOW = "TrailingWindow"            # no seasons: one engine follows the trailing window
 SEASON_BUILD_DUE = "SeasonBuildDue"           # within lead time of a season's start (or inside it)
 SEASON_BUILD_NOT_DUE = "SeasonBuildNotDue"    # the next start is further away than the lead time
+SEASONS_DISCOVERED = "SeasonsDiscovered"      # seasonDiscovery found a schedule different from the one in force
+SEASONS_UNCHANGED = "SeasonsUnchanged"        # seasonDiscovery ran again and kept the schedule
+HISTORY_UNAVAILABLE = "HistoryUnavailable"    # no hourly history to discover from; the schedule in force stays
 
 # --- drift: the policy chain's verdicts, first violation wins -------------------
 
@@ -49,6 +52,8 @@ DRIFT_WASTE = "DriftWaste"                    # confirmed waste: rebuild downwar
 TARGET_PENDING = "TargetPending"              # a chosen engine still waits to be built or rolled out
 ENGINE_SHARED = "EngineShared"                # a season plans the engine already serving: nothing to build
 SERVING = "Serving"                           # the serving engine is the one wanted
+SEASON_GROWN = "SeasonGrown"                  # the season's plan from its newest history needs more: resize up now
+SEASON_SHRUNK = "SeasonShrunk"                # the season's plan stayed smaller long enough, on enough requests
 
 # --- builds ------------------------------------------------
 
@@ -80,6 +85,7 @@ STATUS_UNREADABLE = "StatusUnreadable"        # the stored status could not be r
 
 __all__ = [
     "SEASON_ACTIVE", "BETWEEN_SEASONS", "TRAILING_WINDOW", "SEASON_BUILD_DUE", "SEASON_BUILD_NOT_DUE",
+    "SEASONS_DISCOVERED", "SEASONS_UNCHANGED", "HISTORY_UNAVAILABLE", "SEASON_GROWN", "SEASON_SHRUNK",
     "INSUFFICIENT_TRAFFIC", "TRAFFIC_UNAVAILABLE", "COVERAGE_BREACH", "COVERAGE_BREACH_PENDING",
     "COVERAGE_BREACH_AT_CEILING", "ENVELOPE_WASTEFUL", "ENVELOPE_WASTE_PENDING",
     "REBUILD_INTERVAL_NOT_ELAPSED", "WITHIN_ENVELOPE",

@@ -13,6 +13,7 @@ Imperative shell: it calls the adapters; nothing here decides.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -23,8 +24,9 @@ from seasonal_engines.adapters.prometheus import PrometheusTraffic
 from seasonal_engines.api import durations
 from seasonal_engines.api.spec import InferenceServiceSpec
 from seasonal_engines.api.status import InferenceServiceStatus
-from seasonal_engines.core import decisions, planners, presets, promql, reasons, seasons, summaries
+from seasonal_engines.core import decisions, planners, presets, promql, reasons, season_schedules, seasons, summaries
 from seasonal_engines.core.conditions import parse_time
+from seasonal_engines.core.hourly_history import HourlyHistory
 from seasonal_engines.core.traffic import TrafficProfile, TrafficUnavailable
 from seasonal_engines.local import timing
 from seasonal_engines.local.builds import LocalBuilds
@@ -75,6 +77,7 @@ class LocalReconciler:
     journal: list[JournalEntry] = field(default_factory=list)
     evaluations: list[EvaluationRecord] = field(default_factory=list)
     _season_cache: dict[str, tuple[datetime, TrafficProfile | TrafficUnavailable]] = field(default_factory=dict)
+    _history: tuple[datetime, HourlyHistory | TrafficUnavailable] | None = None
 
     def __post_init__(self) -> None:
         self.preset = presets.from_spec(self.spec.traffic)
@@ -107,7 +110,7 @@ class LocalReconciler:
         return decisions.Observation(now=now, generation=1, spec=self.spec, spec_error=None, status=status,
                                      traffic=trailing, season_traffic=self._season_profiles(now),
                                      store=frozenset(store), build=build, rollout=rollout,
-                                     owner=f"local/{LOCAL_NAME}")
+                                     owner=f"local/{LOCAL_NAME}", history=self._discovery_history(now))
 
     def _profile(self, windows: list[tuple[datetime, datetime]]) -> TrafficProfile | TrafficUnavailable:
         wall = self.clock.wall_windows(windows, self.data_since)
@@ -145,6 +148,24 @@ class LocalReconciler:
             self._season_cache[season.name] = (now + SEASON_PROFILE_TTL, profile)
             out[season.name] = profile
         return out
+
+    # --- spec.seasonDiscovery: the hourly history (a separate addition) -------------------------------
+
+    def _discovery_history(self, now: datetime) -> HourlyHistory | TrafficUnavailable | None:
+        """The hourly history in simulated hours: one range query over the wall clock, stepped by what a
+        simulated hour takes there, cached as the operator caches it."""
+        sd = self.spec.season_discovery
+        if sd is None:
+            return None
+        if self._history is not None and self._history[0] > now:
+            return self._history[1]
+        history = self.prometheus.history(self.preset, self.matchers, self.clock.wall_datetime(now),
+                                          sd.history_hours(), step_s=self.clock.wall_seconds(3600.0))
+        if isinstance(history, HourlyHistory):
+            history = dataclasses.replace(history, end=now)
+        ttl = season_schedules.history_ttl_s(history, durations.seconds(self.spec.traffic.evaluation_interval))
+        self._history = (now + timedelta(seconds=ttl), history)
+        return history
 
     # --- apply --------------------------------------------------------------------------------------
 

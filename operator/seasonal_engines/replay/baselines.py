@@ -8,7 +8,8 @@
   exactly that hour: perfect foresight, zero build and rollout time. Its rebuilds and rollovers are the
   hours whose engine differs from the previous hour's.
 
-All three are planned by the spec's own planner (``core.planners``), with ``traffic.minSamples`` lowered
+All three are planned by the spec's own planner (``core.planners``, reading quantiles as PromQL does even
+with seasonDiscovery), with ``traffic.minSamples`` lowered
 to 1 so that thin hours still get a plan. ``frontier`` adds the static engines at every ladder step (both
 limits at the step): what a static engine buys at each slack, to compare the policy with at equal slack.
 Pure: no I/O.
@@ -68,7 +69,7 @@ def static_model_max(trace: Trace, spec: InferenceServiceSpec) -> Baseline:
 def static_global(trace: Trace, spec: InferenceServiceSpec) -> Baseline:
     preset = presets.from_spec(spec.traffic)
     whole = exports.uncensored_profile(trace, preset, peak_percentile=spec.traffic.peak_percentile)
-    plan = planners.for_spec(any_samples(spec))(whole, None)
+    plan = planners.for_spec(any_samples(spec), order_statistics=False)(whole, None)
     return _constant("static_global", trace, _planned(plan, "whole trace's engine"))
 
 
@@ -84,7 +85,8 @@ def oracle(trace: Trace, spec: InferenceServiceSpec, hours: Hours | None = None)
     for i, start in enumerate(hours.starts_s.tolist()):
         profile = exports.uncensored_profile(trace, preset, peak_percentile=spec.traffic.peak_percentile,
                                              start_s=start, end_s=start + HOUR_S)
-        engine = _planned(planners.for_spec(relaxed)(profile, None), f"hour starting at {start:.0f} s")
+        engine = _planned(planners.for_spec(relaxed, order_statistics=False)(profile, None),
+                          f"hour starting at {start:.0f} s")
         mil[i], msl[i] = engine.envelope.max_input_len, engine.envelope.max_seq_len
         if engine.hash != previous:
             changes += previous is not None

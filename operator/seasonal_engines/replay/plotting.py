@@ -41,8 +41,8 @@ def _steps(segments: list[tuple[float, float]], start: float, end: float) -> tup
 def plot(c: Comparison, path: str | Path, title: str = "") -> Path:
     """Draw the comparison into ``path`` (PNG) and return it."""
     run = c.run
-    trace = run.trace
-    start, end = run.start_s, run.end_s
+    trace = c.scored if c.scored is not None else run.trace
+    start, end = (trace.first_s if c.scored is not None else run.start_s), run.end_s
     days = (end - start) / 86400.0
     unit, scale = ("day", 86400.0) if days >= 2 else ("hour", 3600.0)
 
@@ -69,7 +69,7 @@ def plot(c: Comparison, path: str | Path, title: str = "") -> Path:
     px, py = _steps([(s.since_s, s.envelope.max_seq_len) for s in run.timeline], start, end)
     top.step(x(px), py, where="post", color="tab:blue", lw=2.2, label=f"policy max_seq_len (slack "
              f"{c.policy.mean_slack:.2f}, beyond {c.policy.beyond_envelope_fraction:.3%})")
-    builds = [b.started_s for b in run.builds_in_trace()]
+    builds = [b.started_s for b in run.builds_in_trace() if b.started_s >= start]
     if builds:
         top.plot(x(np.asarray(builds)), np.full(len(builds), py[np.isfinite(py)].max() * 1.35), "v",
                  color="tab:blue", ms=5, alpha=0.7, label="build started")

@@ -4,8 +4,10 @@ JSON contract (``seasonal replay --json``): an object with ``requests``, ``beyon
 ``mean_slack``, ``rebuilds_per_day``, ``rollovers_per_day`` and ``baselines`` (``static_model_max``,
 ``static_global``, ``oracle``, each with the same keys), plus ``worst_hour_beyond_fraction``,
 ``p95_slack``, ``detections`` (one per known shift), churn by reason, the static engines at each ladder
-step (``static_frontier``) and the smallest of them with at least the policy's slack
-(``static_at_equal_slack``), and the replay's settings.
+step (``static_frontier``), the smallest of them with at least the policy's slack
+(``static_at_equal_slack``), the best static engine in hindsight at the coverage target
+(``best_hindsight_static``: the smallest step with at most ``sizing.maxBeyondFraction`` beyond, with its
+figures) and the policy's mean slack over it and over the oracle's (``slack_ratio``), and the settings.
 Figures are defined in ``replay.scoring``. Pure: dicts and text, no I/O.
 """
 
@@ -88,9 +90,12 @@ def drift_rollovers(run: ReplayRun, after_s: float | None = None) -> int:
 
 def report(run: ReplayRun, policy: Score, baselines: Mapping[str, Score], *, shifts_s: Sequence[float] = (),
            trace_name: str = "", spec_name: str = "", settings: Mapping[str, Any] | None = None,
-           frontier: Sequence[tuple[int, Score]] = ()) -> dict[str, Any]:
-    """The replay's JSON document (see the module docstring)."""
+           frontier: Sequence[tuple[int, Score]] = (), max_beyond: float = 0.001) -> dict[str, Any]:
+    """The replay's JSON document (see the module docstring). ``max_beyond`` is the coverage target the
+    best static engine in hindsight is chosen at (the spec's ``sizing.maxBeyondFraction``)."""
     equal = next(((s, sc) for s, sc in frontier if sc.mean_slack >= policy.mean_slack), None)
+    best = next(((s, sc) for s, sc in frontier if sc.beyond_envelope_fraction <= max_beyond + 1e-12), None)
+    oracle = baselines.get("oracle")
     return {
         "schema": SCHEMA,
         "trace": trace_name,
@@ -103,10 +108,15 @@ def report(run: ReplayRun, policy: Score, baselines: Mapping[str, Score], *, shi
         "builds_by_reason": dict(Counter(b.reason for b in run.builds_in_trace())),
         "rollovers_by_reason": dict(Counter(r.reason or "unknown" for r in run.rollouts_in_trace())),
         "detections": [d.to_json(run.interval_s) for d in detections(run, shifts_s)],
+        "schedule_changes": [{"at": _iso(t), "message": m} for t, m in run.schedule_changes],
         "static_frontier": [{"max_seq_len": s, "beyond_envelope_fraction": sc.to_json()["beyond_envelope_fraction"],
                              "mean_slack": sc.to_json()["mean_slack"]} for s, sc in frontier],
         "static_at_equal_slack": None if equal is None else {"max_seq_len": equal[0], **{
             k: v for k, v in equal[1].to_json().items() if k in ("beyond_envelope_fraction", "mean_slack")}},
+        "best_hindsight_static": None if best is None else {"max_seq_len": best[0], "max_beyond_fraction": max_beyond,
+                                                            **best[1].to_json()},
+        "slack_ratio": {"to_best_hindsight_static": _ratio(policy.mean_slack, best[1].mean_slack if best else None),
+                        "to_oracle": _ratio(policy.mean_slack, oracle.mean_slack if oracle else None)},
         "settings": dict(settings or {}),
     }
 
@@ -117,9 +127,18 @@ _COLUMNS = (("requests", "requests", "{:,}"), ("beyond_envelope_fraction", "beyo
             ("rollovers_per_day", "rollovers/day", "{:.2f}"))
 
 
+def _ratio(a: float, b: float | None) -> float | None:
+    if b is None or not (b > 0) or a != a:  # NaN slack: no hour qualified
+        return None
+    return round(a / b, 4)
+
+
 def table(doc: Mapping[str, Any]) -> str:
-    """The report as a terminal table: the policy and each baseline, one row each."""
-    rows = [("policy", doc), *doc["baselines"].items()]
+    """The report as a terminal table: the policy and each baseline (the best static engine in hindsight
+    included), one row each."""
+    best = doc.get("best_hindsight_static")
+    extra_rows = [(f"best_static_{best['max_seq_len']}", best)] if best else []
+    rows = [("policy", doc), *doc["baselines"].items(), *extra_rows]
     header = ["engine", *(title for _, title, _ in _COLUMNS)]
     cells = [[name, *(_cell(r.get(key), fmt) for key, _, fmt in _COLUMNS)] for name, r in rows]
     widths = [max(len(str(c[i])) for c in [header, *cells]) for i in range(len(header))]
@@ -128,6 +147,12 @@ def table(doc: Mapping[str, Any]) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     extra = [f"evaluations: {doc['evaluations']}, builds by reason: {_counts(doc['builds_by_reason'])}, "
              f"rollovers by reason: {_counts(doc['rollovers_by_reason'])}"]
+    ratios = doc.get("slack_ratio") or {}
+    if best:
+        extra.append(f"best static engine in hindsight (smallest ladder step with at most "
+                     f"{best['max_beyond_fraction']:.2%} beyond): max_seq_len {best['max_seq_len']}; policy slack / "
+                     f"its slack {_cell(ratios.get('to_best_hindsight_static'), '{:.2f}')}, / oracle's "
+                     f"{_cell(ratios.get('to_oracle'), '{:.2f}')}")
     eq = doc.get("static_at_equal_slack")
     if eq:
         extra.append(f"static engine with at least the policy's slack: max_seq_len {eq['max_seq_len']}, slack "

@@ -25,7 +25,8 @@ from datetime import datetime, timezone
 from seasonal_engines.api import durations
 from seasonal_engines.api.spec import InferenceServiceSpec, shortest_period
 from seasonal_engines.api.status import InferenceServiceStatus
-from seasonal_engines.core import decisions, planners, presets, seasons
+from seasonal_engines.core import (censoring, decisions, hourly_history, planners, presets, reasons, season_schedules,
+                                   seasons)
 from seasonal_engines.core.presets import MetricPreset
 from seasonal_engines.core.traffic import TrafficProfile, TrafficUnavailable
 from seasonal_engines.replay import exports
@@ -69,6 +70,7 @@ class ReplayRun:
     start_s: float
     end_s: float
     interval_s: float
+    schedule_changes: tuple[tuple[float, str], ...] = ()  # spec.seasonDiscovery: (when, the Event's message)
 
     @property
     def trace(self) -> Trace:
@@ -126,6 +128,39 @@ class _SeasonProfiles:
         return out
 
 
+@dataclass(eq=False)
+class _History:
+    """spec.seasonDiscovery: the hourly history the reconciler would read at ``now`` (the last
+    ``seasonDiscovery.history`` of exported histograms), re-read as often as it would
+    (``core.season_schedules.history_ttl_s``)."""
+
+    spec: InferenceServiceSpec
+    preset: MetricPreset
+    served: exports.ServedTrace
+    interval_s: float
+    _cached: hourly_history.HourlyHistory | None = None
+    _until_s: float = -math.inf
+
+    def at(self, now_s: float) -> hourly_history.HourlyHistory:
+        if self._cached is not None and now_s < self._until_s:
+            return self._cached
+        sd = self.spec.season_discovery
+        assert sd is not None
+        hours = sd.history_hours()
+        t = self.served.trace
+        idx = self.served.indices(now_s - hours * 3600.0, now_s)
+        inp = t.input_tokens[idx]
+        adm = censoring.admit(inp, t.output_tokens[idx], self.served.max_input_len[idx],  # type: ignore[arg-type]
+                              self.served.max_seq_len[idx])
+        self._cached = hourly_history.from_requests(
+            _utc(now_s), hours, t.timestamps_s[idx], inp, adm.served_output, ~adm.rejected,
+            bounds=self.preset.bounds, limit_stopped=adm.limit_stopped if self.preset.limit_stopped else None,
+            joint=self.preset.sequence_metric is not None, counts_rejected=self.preset.rejected is not None,
+            notes=self.preset.notes)
+        self._until_s = now_s + season_schedules.history_ttl_s(self._cached, self.interval_s)
+        return self._cached
+
+
 def replay(trace: Trace, spec: InferenceServiceSpec, settings: Settings | None = None) -> ReplayRun:
     """Run the decision core over ``trace`` (timestamps in Unix seconds) and record what served each request."""
     settings = settings or Settings()
@@ -143,9 +178,11 @@ def replay(trace: Trace, spec: InferenceServiceSpec, settings: Settings | None =
         settings.durations.build_max_s + settings.durations.rollout_s + 2 * interval)
     t = start - math.ceil(warm / interval) * interval
     season_profiles = _SeasonProfiles(spec, preset, served, t, end)
+    history = _History(spec, preset, served, interval) if spec.season_discovery is not None else None
     next_tick = t
     status = InferenceServiceStatus()
     records: list[EvaluationRecord] = []
+    changes: list[tuple[float, str]] = []
 
     while t < end:
         _serve(served, world, t)
@@ -159,11 +196,13 @@ def replay(trace: Trace, spec: InferenceServiceSpec, settings: Settings | None =
         obs = decisions.Observation(
             now=now, generation=1, spec=spec, spec_error=None, status=status, traffic=trailing,
             season_traffic=season_profiles.at(t), store=frozenset(store),
-            build=world.build_observation(status, t), rollout=world.rollout_observation(status, t))
+            build=world.build_observation(status, t), rollout=world.rollout_observation(status, t),
+            history=history.at(t) if history is not None else None)
         # A planner per evaluation, as the reconciler makes one: its cache is keyed by profile identity.
         decision = decisions.decide(obs, planners.for_spec(spec), bootstrap)
         world.apply(decision.actions, t)
         records.append(_record(t, decision.status, status))
+        changes += [(t, e.message) for e in decision.events if e.reason == reasons.SEASONS_DISCOVERED]
         status = decision.status
 
         while next_tick <= t:
@@ -177,7 +216,7 @@ def replay(trace: Trace, spec: InferenceServiceSpec, settings: Settings | None =
         t = min(candidates)
     _serve(served, world, math.inf)
     return ReplayRun(served, tuple(world.builds), tuple(world.rollouts), tuple(world.timeline), tuple(records),
-                     start, end, interval)
+                     start, end, interval, tuple(changes))
 
 
 def _serve(served: exports.ServedTrace, world: World, until_s: float) -> None:

@@ -1,0 +1,217 @@
+"""Adaptive sizing of discovered seasons: pools of the newest history, order-statistic plans, and the
+decision core growing at once, shrinking only with evidence and hysteresis, and holding a first day's
+coverage. Pure: the real planner, synthetic histories, the replay's simulated cluster."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+
+from seasonal_engines.api import spec as api
+from seasonal_engines.api import validation
+from seasonal_engines.api.status import (DiscoveredSeason, EngineRef, EnvelopeStatus, InferenceServiceStatus,
+                                         SeasonScheduleStatus)
+from seasonal_engines.core import decisions as dc
+from seasonal_engines.core import hourly_history, planners, presets, reasons, resizing
+from seasonal_engines.core.conditions import rfc3339
+from seasonal_engines.core.envelopes import Envelope
+from seasonal_engines.core.traffic import TrafficProfile, profile_from_requests
+from seasonal_engines.replay import comparing, simulating
+from seasonal_engines.replay.world import Durations
+from seasonal_engines.traces.readers import Trace
+
+REPO = Path(__file__).resolve().parents[2]
+NOW = datetime(2026, 1, 14, 12, 0, tzinfo=timezone.utc)
+ALL_DAY = api.Season(name="all-day", schedule="0 0 * * *", duration="24h", history=14)
+
+
+def spec_of(**discovery: Any) -> api.InferenceServiceSpec:
+    doc = yaml.safe_load((REPO / "examples" / "llama-3-8b-h100-discovery.yaml").read_text())
+    doc["spec"]["seasonDiscovery"].update(discovery)
+    doc["spec"]["sizing"] = {"maxBatchSize": 64}
+    return validation.parse_manifest(doc)
+
+
+SPEC = spec_of()
+
+
+def requests(hours: int, rate: float, median: float, *, end: datetime = NOW, seed: int = 0,
+             sigma: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    n = int(hours * rate)
+    ts = np.sort(rng.uniform(end.timestamp() - hours * 3600 + 1, end.timestamp(), n))
+    seq = np.maximum(4, rng.lognormal(math.log(median), sigma, n)).astype(np.int64)
+    inp = np.maximum(1, (seq * 0.8).astype(np.int64))
+    return ts, inp, seq - inp
+
+
+def history_of(hours: int, rate: float, median: float, **kw: Any) -> hourly_history.HourlyHistory:
+    ts, inp, out = requests(hours, rate, median, **kw)
+    return hourly_history.from_requests(NOW, 14 * 24, ts, inp, out, np.ones(len(ts), dtype=bool),
+                                        bounds=presets.SEASONAL.bounds)
+
+
+# --- pools and plans ------------------------------------------------------------------------------
+
+
+def test_a_pool_takes_the_newest_occurrences_until_it_holds_enough() -> None:
+    h = history_of(7 * 24, 500, 1000)  # 12,000 a day
+    today = resizing.season_pool(h, ALL_DAY, NOW, active=True, target=10_000)
+    assert isinstance(today, TrafficProfile)
+    # today's 12 hours (6,000) are not enough: yesterday's whole day is added, nothing older
+    assert today.samples == pytest.approx(18_000, rel=0.05)
+    assert today.start == datetime(2026, 1, 13, tzinfo=timezone.utc)
+    more = resizing.season_pool(h, ALL_DAY, NOW, active=True, target=40_000)
+    assert more.samples == pytest.approx(42_000, rel=0.05)
+    ahead = resizing.season_pool(h, ALL_DAY, NOW, active=False, target=10_000)
+    assert ahead.start == datetime(2026, 1, 13, tzinfo=timezone.utc) and ahead.end <= NOW - timedelta(hours=12)
+
+
+def test_a_first_day_pools_everything_it_has_seen() -> None:
+    h = history_of(5, 200, 1000)
+    pool = resizing.season_pool(h, ALL_DAY, NOW, active=True, target=10_000)
+    assert isinstance(pool, TrafficProfile) and pool.samples == pytest.approx(1000, abs=2)
+
+
+def test_order_statistic_sizing_reads_the_largest_request_until_enough_are_seen() -> None:
+    policy = api.SizingPolicy()
+    few = resizing.tolerance_policy(policy, 500)
+    assert few.sequence_quantile > 0.999999            # the largest of 500
+    many = resizing.tolerance_policy(policy, 20_000)
+    assert 0.999 < many.sequence_quantile < 0.99906    # the 20th largest of 20,000
+    assert resizing.confident_policy(policy, 1000, 0.75) is None   # 1,000 cannot bound a p99.9 at 75%
+    bound = resizing.confident_policy(policy, 20_000, 0.75)
+    assert bound is not None and bound.sequence_quantile > many.sequence_quantile
+
+
+def test_moves_compare_both_limits() -> None:
+    e = Envelope(4096, 8192, 64, 8192)
+    assert resizing.compare(e, Envelope(4096, 12288, 64, 8192)) == resizing.Move.up
+    assert resizing.compare(e, Envelope(8192, 4096, 64, 8192)) == resizing.Move.up  # either limit larger
+    assert resizing.compare(e, Envelope(2048, 8192, 64, 8192)) == resizing.Move.down
+    assert resizing.compare(e, Envelope(4096, 8192, 64, 4096)) == resizing.Move.none
+
+
+def test_shrinking_waits_for_evidence_streak_and_interval() -> None:
+    s = resizing.ResizeState()
+    kw = dict(consecutive=3, min_interval=timedelta(hours=6), evaluation_interval=timedelta(minutes=5))
+    t = NOW
+    s, v = resizing.advance(s, resizing.Move.down, now=t, enough=False, **kw)
+    assert not v.act and s.shrink_streak == 0 and "too few" in v.message
+    for i in range(2):
+        t += timedelta(minutes=5)
+        s, v = resizing.advance(s, resizing.Move.down, now=t, enough=True, **kw)
+        assert not v.act
+    s, v = resizing.advance(s, resizing.Move.down, now=t + timedelta(minutes=1), enough=True, **kw)
+    assert not v.act and s.shrink_streak == 2, "a nudge within half an interval does not count"
+    t += timedelta(minutes=5)
+    s, v = resizing.advance(s, resizing.Move.down, now=t, enough=True, **kw)
+    assert v.act
+    recent = resizing.ResizeState(shrink_streak=5, last_counted=t, last_resized=t - timedelta(hours=1))
+    _, v = resizing.advance(recent, resizing.Move.down, now=t + timedelta(minutes=5), enough=True, **kw)
+    assert not v.act and "last resize" in v.message
+    _, v = resizing.advance(resizing.ResizeState(), resizing.Move.up, now=t, enough=False, **kw)
+    assert v.act, "growing needs neither evidence nor a streak"
+
+
+# --- the decision core ----------------------------------------------------------------------------
+
+
+def schedule(**kw: Any) -> SeasonScheduleStatus:
+    return SeasonScheduleStatus(seasons=[DiscoveredSeason(name="all-day", schedule="0 0 * * *", duration="24h",
+                                                          history=14)],
+                                discovered_at=rfc3339(NOW - timedelta(hours=1)), **kw)
+
+
+def serving(seq: int, inp: int | None = None) -> InferenceServiceStatus:
+    ref = EngineRef(hash=f"{seq:064d}", envelope=EnvelopeStatus(max_input_len=inp or seq, max_seq_len=seq,
+                                                                 max_batch_size=64, max_num_tokens=8192),
+                    season="all-day", generation=1)
+    return InferenceServiceStatus(serving_engine=ref, engine_generation=1, engine_history=[ref],
+                                  season_schedule=schedule())
+
+
+def trailing(median: float, seed: int = 1) -> TrafficProfile:
+    ts, inp, out = requests(1, 1200, median, seed=seed)
+    return profile_from_requests(NOW - timedelta(hours=1), NOW, inp, out, rejected=0, limit_stopped=0)
+
+
+def decide(status: InferenceServiceStatus, history: hourly_history.HourlyHistory, now: datetime = NOW,
+           median: float = 1000) -> dc.Decision:
+    obs = dc.Observation(now=now, generation=1, spec=SPEC, spec_error=None, status=status,
+                         traffic=trailing(median), history=history, store=frozenset({status.serving_engine.hash}))
+    return dc.decide(obs, planners.for_spec(SPEC), planners.bootstrap_for_spec(SPEC))
+
+
+def test_a_season_whose_history_needs_more_grows_at_once() -> None:
+    d = decide(serving(2048), history_of(48, 600, 2000))
+    builds = [a for a in d.actions if isinstance(a, dc.StartBuild)]
+    assert builds and builds[0].reason == reasons.SEASON_GROWN
+    assert builds[0].engine.envelope.max_seq_len > 2048
+
+
+def test_a_season_whose_history_needs_less_shrinks_after_the_streak_to_the_cautious_plan() -> None:
+    h = history_of(48, 600, 1000)
+    status, now = serving(32768), NOW
+    for i in range(3):
+        d = decide(status, h, now)
+        builds = [a for a in d.actions if isinstance(a, dc.StartBuild)]
+        if i < 2:
+            assert not builds, f"shrunk on evaluation {i + 1} of 3"
+        status, now = d.status, now + timedelta(minutes=5)
+    assert builds and builds[0].reason == reasons.SEASON_SHRUNK
+    point = planners.for_spec(SPEC)(resizing.season_pool(h, ALL_DAY, NOW, active=True, target=10_000), "all-day")
+    cautious = builds[0].engine.envelope
+    assert isinstance(point, dc.PlannedEngine)
+    assert point.envelope.max_seq_len <= cautious.max_seq_len < 32768, "it shrinks to the upper bound's plan"
+    assert d.status.season_schedule is not None and d.status.season_schedule.last_resized_at == rfc3339(NOW + timedelta(minutes=10))
+
+
+def test_a_season_with_too_few_requests_never_shrinks() -> None:
+    status, now = serving(32768), NOW
+    thin = history_of(3, 300, 1000)  # 900 requests: no order statistic covers 99.9% on average
+    for _ in range(6):
+        d = decide(status, thin, now)
+        assert not d.actions
+        status, now = d.status, now + timedelta(minutes=5)
+
+
+def test_discovery_runs_when_due_and_reports_a_changed_schedule_once() -> None:
+    status = InferenceServiceStatus()
+    h = history_of(3 * 24, 500, 1000)
+    d = decide(serving(8192).model_copy(update={"season_schedule": None}), h)
+    assert reasons.SEASONS_DISCOVERED in [e.reason for e in d.events]
+    found = d.status.season_schedule
+    assert found is not None and [s.name for s in found.seasons] == ["all-day"]
+    again = decide(d.status, h, NOW + timedelta(hours=2))
+    assert reasons.SEASONS_DISCOVERED not in [e.reason for e in again.events]
+    assert again.status.season_schedule.discovered_at == found.discovered_at, "not rediscovered before refresh"
+    del status
+
+
+# --- a first day, replayed -------------------------------------------------------------------------
+
+
+def test_a_first_day_holds_the_coverage_target_and_leaves_the_bootstrap_only_on_enough_requests() -> None:
+    rng = np.random.default_rng(11)
+    start = datetime(2026, 1, 5, tzinfo=timezone.utc).timestamp()
+    n = 24 * 600
+    ts = np.sort(rng.uniform(start, start + 86400, n))
+    seq = np.maximum(4, rng.lognormal(math.log(500), 0.6, n)).astype(np.int64)  # Llama-3-8B: 8k context
+    inp = np.maximum(1, (seq * 0.7).astype(np.int64))
+    trace = Trace(ts, inp, seq - inp)
+    spec = spec_of().model_copy(update={"traffic": SPEC.traffic.model_copy(update={"min_samples": 500})})
+    c = comparing.compare(trace, spec, simulating.Settings(Durations(1200, 2400, 300)))
+    assert c.policy.beyond_envelope_fraction <= 0.001
+    assert c.policy.worst_hour_beyond_fraction <= 0.02
+    after = [r for r in c.run.rollouts if r.started_s >= trace.first_s]
+    assert after, "the bootstrap engine served all day"
+    seen = int(np.searchsorted(ts, after[0].started_s))
+    assert seen >= 1386, f"left the bootstrap after {seen} requests: too few to bound a p99.9 at 75%"
+    assert after[0].envelope.max_seq_len < 8192

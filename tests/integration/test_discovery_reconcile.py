@@ -14,16 +14,18 @@ import yaml
 
 from seasonal_engines.core import decisions, presets, reasons
 from seasonal_engines.reconciling import Reconciler
+from tests.cluster_fake import FakeCluster
 from seasonal_engines.traces import openmetrics, read_trace
 
 REPO = Path(__file__).resolve().parents[2]
 DAY0 = datetime(2026, 1, 5, tzinfo=timezone.utc)
 
 
-class StandInCluster:
+class StandInCluster(FakeCluster):
     """What the reconciler asks of Kubernetes, answered at once: builds succeed, rollouts are ready."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.published: set[str] = set()
 
     def published_engines(self, namespace: str, service: str) -> frozenset[str]:
@@ -35,21 +37,6 @@ class StandInCluster:
     def rollout_state(self, spec: Any, owner: Any, engine: Any, colour: Any) -> decisions.RolloutObservation:
         return decisions.RolloutObservation(engine.hash, True, True, True)
 
-    def start_build(self, namespace: str, manifests: Any) -> None:
-        pass
-
-    def roll_out(self, spec: Any, owner: Any, engine: Any, colour: Any) -> None:
-        pass
-
-    def colour_for(self, owner: Any, engine_hash: str) -> str:
-        return "blue"
-
-    def switch_service(self, spec: Any, owner: Any, colour: str) -> None:
-        pass
-
-    def ensure_service(self, spec: Any, owner: Any, colour: Any) -> None:
-        pass
-
 
 def body(url: str) -> dict[str, Any]:
     doc = yaml.safe_load((REPO / "examples" / "llama-3-8b-h100-discovery.yaml").read_text())
@@ -58,7 +45,7 @@ def body(url: str) -> dict[str, Any]:
     doc["spec"]["model"]["source"] = {"huggingFace": {"repo": "meta-llama/Llama-3.1-8B-Instruct"}}
     doc["spec"]["traffic"].update(prometheusUrl=url, selector=[{"label": "model", "value": "m"}], minSamples=300)
     doc["spec"]["seasonDiscovery"]["timezone"] = "UTC"
-    doc["status"] = {}
+    doc["metadata"].setdefault("namespace", "llm")
     return copy.deepcopy(doc)
 
 
@@ -69,7 +56,7 @@ def test_discovery_reads_one_history_query_keeps_the_schedule_and_stays_in_budge
     clock = {"now": DAY0 + timedelta(days=3)}
     cluster = StandInCluster()
     rec = Reconciler(cluster=cluster, clock=lambda: clock["now"])  # type: ignore[arg-type]
-    svc = body(server.url)
+    svc = cluster.add(body(server.url))
     sent: list[int] = []
     for i in range(4):
         before = sum(p.queries_sent for p in rec._prometheus.values())
@@ -78,8 +65,7 @@ def test_discovery_reads_one_history_query_keeps_the_schedule_and_stays_in_budge
         for a in out.decision.actions:
             if isinstance(a, decisions.StartBuild):
                 cluster.published.add(a.engine.hash)
-        if out.status is not None:
-            svc["status"] = out.status
+        svc = cluster.read_service(svc["metadata"]["namespace"], svc["metadata"]["name"])
         if i == 0:
             schedule = out.decision.status.season_schedule
             assert schedule is not None and schedule.history_hours >= 70, schedule

@@ -76,6 +76,11 @@ def pod_template(spec: api.InferenceServiceSpec, service: str, engine: EngineRef
                                 {"name": "metrics", "containerPort": METRICS_PORT}])
     triton.setdefault("readinessProbe", {"httpGet": {"path": "/v2/health/ready", "port": "http"},
                                          "periodSeconds": 10, "failureThreshold": 3})
+    # Loading a large engine takes minutes: the startup probe gives it up to 30, then liveness takes over.
+    triton.setdefault("startupProbe", {"httpGet": {"path": "/v2/health/live", "port": "http"},
+                                       "periodSeconds": 10, "failureThreshold": 180})
+    triton.setdefault("livenessProbe", {"httpGet": {"path": "/v2/health/live", "port": "http"},
+                                        "periodSeconds": 20, "failureThreshold": 3})
     if engine.backend != "cpu-stand-in":
         limits = triton.setdefault("resources", {}).setdefault("limits", {})
         limits["nvidia.com/gpu"] = str(world)  # quantities are strings for typed clients

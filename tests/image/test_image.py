@@ -142,7 +142,8 @@ def test_build_job_init_container_copies_a_seasonal_build_that_runs_on_the_stand
     plan = json.loads((REPO / "tests" / "engine_jobs" / "golden" / "llama-3-8b-bf16-tp1.plan.json").read_text())
     plan["model"]["source"] = svc["spec"]["model"]["source"]
     pod = build_jobs.render(plan, svc).job["spec"]["template"]["spec"]
-    (install,), (build,) = pod["initContainers"], pod["containers"]
+    install = next(c for c in pod["initContainers"] if c["name"] == "install-builder")
+    (build,) = pod["containers"]
     (mount,) = install["volumeMounts"]
     shared = tmp_path / "builder"  # the Job's emptyDir: world-writable, as the kubelet makes it
     shared.mkdir()

@@ -31,6 +31,23 @@ def bed(control_plane: cluster.ControlPlane, operator_kubeconfig: Path, cluster_
     harness.close()
 
 
+NOT_PASSED = pytest.StashKey[list[str]]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Remember the e2e tests that did not pass: the RBAC audit cannot judge usage they never made."""
+    report = yield
+    if report.failed:
+        item.config.stash.setdefault(NOT_PASSED, []).append(item.nodeid)
+    return report
+
+
+@pytest.fixture()
+def e2e_not_passed(request: pytest.FixtureRequest) -> list[str]:
+    return request.config.stash.setdefault(NOT_PASSED, [])
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     """The RBAC audit test judges what every e2e test did: run it last, and only when all of them run."""

@@ -276,8 +276,7 @@ def test_block_owner_deletion_needs_update_on_the_owners_finalizers(control_plan
     except ApiException as exc:
         if exc.status != 409:  # made by an earlier test in this session
             raise
-    control_plane.kubectl("wait", "--for=condition=Established", "crd/widgets.testbed.seasonalengines.io",
-                          "--timeout=60s")
+    control_plane.wait_established("widgets.testbed.seasonalengines.io")
     custom = kubernetes.client.CustomObjectsApi(api)
     owner = custom.create_namespaced_custom_object("testbed.seasonalengines.io", "v1", cluster_namespace, "widgets", {
         "apiVersion": "testbed.seasonalengines.io/v1", "kind": "Widget", "metadata": {"name": "owner"}})

@@ -206,6 +206,23 @@ class ControlPlane:
             raise KubectlError(result.returncode, command, result.stdout, result.stderr)
         return result
 
+    def wait_established(self, crd: str, *, timeout_s: float = 60.0) -> None:
+        """Wait for the CRD's Established condition.
+
+        Polled here rather than with ``kubectl wait --for=condition=Established``:
+        that command fails at once ("status.conditions accessor error: <nil>")
+        when it reads the CRD before the apiextensions controller has written
+        any condition, which a slow or busy machine hits.
+        """
+        def established() -> bool:
+            found = self.kubectl("get", f"crd/{crd}", "-o", "json", check=False)
+            if found.returncode != 0:
+                return False
+            conditions = json.loads(found.stdout).get("status", {}).get("conditions") or []
+            return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
+
+        wait_until(established, timeout_s=timeout_s, what=f"CRD {crd} Established")
+
     def install_crds(self, path: Path, *, field_manager: str = "seasonal-engines-tests",
                      timeout_s: float = 60.0) -> list[str]:
         """Server-side apply the CRDs in ``path`` (a file or directory); return their names once served.
@@ -219,7 +236,7 @@ class ControlPlane:
         crds = [n.removeprefix("customresourcedefinition.apiextensions.k8s.io/") for n in names
                 if n.startswith("customresourcedefinition.apiextensions.k8s.io/")]
         for crd in crds:
-            self.kubectl("wait", "--for=condition=Established", f"crd/{crd}", f"--timeout={int(timeout_s)}s")
+            self.wait_established(crd, timeout_s=timeout_s)
             spec = json.loads(self.kubectl("get", f"crd/{crd}", "-o", "json").stdout)["spec"]
             group, kind = spec["group"], spec["names"]["kind"]
             version = next(v["name"] for v in spec["versions"] if v.get("storage"))

@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,7 @@ REPO = Path(__file__).resolve().parents[1]
 TRACES = REPO / "examples" / "traces"
 SERVICE_SPEC = REPO / "examples" / "replay" / "servegen-m-mid.yaml"
 SEASON_SPEC = REPO / "examples" / "replay" / "servegen-m-large.yaml"
-END = datetime(2026, 3, 2, 0, 0, tzinfo=timezone.utc)  # the instant evaluations start at
+END = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # the instant evaluations start at
 SCRAPE_S = 60.0
 INTERVAL_S = 300.0
 BLOCK_S = 7200.0  # promtool's block length

@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
@@ -46,7 +46,7 @@ class Outcome:
 
 
 def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -96,7 +96,8 @@ class Reconciler:
             fresh = self.cluster.read_service(namespace, name)
             if fresh is None:
                 return Outcome(None, (), None, outcome.decision)  # deleted meanwhile
-            same_inputs = fresh.get("spec") == body.get("spec") and _own(fresh.get("status")) == _own(body.get("status"))
+            same_inputs = (fresh.get("spec") == body.get("spec")
+                           and _own(fresh.get("status")) == _own(body.get("status")))
             body, meta = fresh, fresh["metadata"]
             if same_inputs:
                 log.info("%s/%s: its metadata changed while it was evaluated; writing the same status again",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,15 +11,14 @@ import yaml
 
 from seasonal_engines.api import validation
 from seasonal_engines.api.status import EngineRef, EnvelopeStatus, InferenceServiceStatus, Phase
-from seasonal_engines.core import build_jobs
+from seasonal_engines.core import build_jobs, reasons
 from seasonal_engines.core import conditions as cond
 from seasonal_engines.core import decisions as dc
-from seasonal_engines.core import reasons
 from seasonal_engines.core.envelopes import Envelope
 from seasonal_engines.core.traffic import Dimension, TrafficProfile, TrafficUnavailable, profile_from_requests
 
 REPO = Path(__file__).resolve().parents[2]
-NOW = datetime(2026, 11, 18, 3, 0, tzinfo=timezone.utc)  # a Wednesday, 04:00 in Berlin: night-batch season
+NOW = datetime(2026, 11, 18, 3, 0, tzinfo=UTC)  # a Wednesday, 04:00 in Berlin: night-batch season
 
 
 def manifest(**spec_updates: Any) -> dict[str, Any]:
@@ -397,7 +396,7 @@ def test_seasons_planning_the_same_engine_share_it() -> None:
 def test_next_season_engine_is_prebuilt_within_its_lead_time() -> None:
     # 07:30 Berlin on a Wednesday: night-batch active until 06:00? No: 20:00-06:00, so none active at 07:30;
     # business-hours starts 08:00, inside its 1h lead time.
-    now = datetime(2026, 11, 18, 6, 30, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 18, 6, 30, tzinfo=UTC)
     night = planner(traffic(4000), "night-batch")
     status = serving_status(night)
     d = run(observe(spec=SEASONS, now=now, status=status, traffic=traffic(4000),

@@ -87,7 +87,8 @@ def test_users_template_is_kept_and_completed() -> None:
 
 def test_triton_pods_meet_pod_security_restricted_whatever_the_template_says() -> None:
     template = {"spec": {"securityContext": {"runAsUser": 0}, "containers": [
-        {"name": "triton", "securityContext": {"allowPrivilegeEscalation": True, "capabilities": {"drop": ["NET_RAW"]}}},
+        {"name": "triton",
+         "securityContext": {"allowPrivilegeEscalation": True, "capabilities": {"drop": ["NET_RAW"]}}},
         {"name": "sidecar", "image": "busybox"}]}}
     # validate() refuses the escalation; the renderer enforces the same on its own (objects created before
     # a CRD upgrade reach it unvalidated by the API server).

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,7 @@ from seasonal_engines.core.drift import Direction, DriftKind, DriftState
 from seasonal_engines.core.envelopes import Envelope
 from seasonal_engines.core.traffic import TrafficProfile, TrafficUnavailable
 
-UTC = timezone.utc
+UTC = UTC
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 BOUNDS = (128, 256, 512, 1024, 2048, 4096, 8192, 16384)
 SERVING = Envelope(max_input_len=2048, max_seq_len=4096, max_batch_size=64, max_num_tokens=8192)
@@ -48,9 +48,10 @@ def mix(n: int, long_share: float, long_input: float = 3000.0, short_input: floa
 FITTING = mix(1000, 0.0)         # everything inside SERVING
 BREACHING = mix(1000, 0.05)      # 5% of prompts beyond max_input_len 2048
 NOT_ENOUGH = mix(50, 0.5)
+INITIAL = DriftState()
 
 
-def run(traffic_in: TrafficProfile | TrafficUnavailable, state: DriftState = DriftState(), *,
+def run(traffic_in: TrafficProfile | TrafficUnavailable, state: DriftState = INITIAL, *,
         fresh: Envelope | None = SAME, policy: DriftPolicy = POLICY, now: datetime = NOW,
         interval: timedelta = timedelta(0)) -> tuple[DriftState, drift.DriftVerdict]:
     return drift.evaluate(serving=SERVING, traffic=traffic_in, fresh=fresh, policy=policy, state=state, now=now,
@@ -88,7 +89,8 @@ TRANSITIONS = [
      (DriftKind.breach, reasons.COVERAGE_BREACH_AT_CEILING, False, None, False), (3, 0)),
     ("breach-clears", FITTING, STREAKS, SAME, POLICY,
      (DriftKind.stable, reasons.WITHIN_ENVELOPE, False, None, False), (0, 0)),
-    ("breach-k1-acts-at-once", BREACHING, DriftState(), LARGER, POLICY.model_copy(update={'consecutive_evaluations': 1}),
+    ("breach-k1-acts-at-once", BREACHING, DriftState(), LARGER,
+     POLICY.model_copy(update={'consecutive_evaluations': 1}),
      (DriftKind.breach, reasons.COVERAGE_BREACH, True, Direction.up, True), (1, 0)),
     ("breach-from-censoring-only", mix(1000, 0.0, rejected=15.0, limit_stopped=5.0), DriftState(), LARGER,
      POLICY.model_copy(update={'consecutive_evaluations': 1}),

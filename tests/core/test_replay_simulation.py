@@ -4,7 +4,7 @@ their modelled time, traffic moves to an engine when its rollout is ready, drift
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -17,7 +17,7 @@ from seasonal_engines.replay import exports, reports, shifts, simulating
 from seasonal_engines.replay.world import Durations, World
 from seasonal_engines.traces import Trace
 
-T0 = datetime(2026, 1, 5, tzinfo=timezone.utc).timestamp()  # a Monday, 00:00 UTC
+T0 = datetime(2026, 1, 5, tzinfo=UTC).timestamp()  # a Monday, 00:00 UTC
 H = 3600.0
 
 MANIFEST: dict[str, Any] = {
@@ -105,7 +105,7 @@ def test_season_histories_are_the_windows_the_reconciler_would_query() -> None:
     profiles = simulating._SeasonProfiles(s, presets.SEASONAL, served, t.first_s, t.last_s)
     rng = np.random.default_rng(3)
     for now in rng.uniform(t.first_s, t.last_s, 40):
-        at = datetime.fromtimestamp(now, tz=timezone.utc)
+        at = datetime.fromtimestamp(now, tz=UTC)
         for season in s.seasons:
             expected = [(a.timestamp(), b.timestamp()) for a, b in
                         seasons.season_history_query_windows(season, at, timedelta(hours=1))]

@@ -6,15 +6,16 @@ from __future__ import annotations
 import math
 import zoneinfo
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 
 from seasonal_engines.api import spec as api
-from seasonal_engines.core import holdout_scores, hourly_history, presets, season_discovery as sd
+from seasonal_engines.core import holdout_scores, hourly_history, presets
+from seasonal_engines.core import season_discovery as sd
 
-MONDAY = datetime(2026, 1, 5, tzinfo=timezone.utc)
+MONDAY = datetime(2026, 1, 5, tzinfo=UTC)
 SIZING = sd.Sizing(headroom=0.1)
 
 

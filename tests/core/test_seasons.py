@@ -3,7 +3,7 @@ times. Pure: every test passes ``now`` in."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,7 +14,7 @@ from seasonal_engines.api.spec import Season
 from seasonal_engines.core import reasons, seasons
 from seasonal_engines.core.seasons import Recurrence, SeasonWindow
 
-UTC = timezone.utc
+UTC = UTC
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,7 @@ from seasonal_engines.core.traffic import profile_from_requests
 from tests.core.serving_fixtures import EXACT, replica
 
 REPO = Path(__file__).resolve().parents[2]
-NOW = datetime(2026, 11, 18, 3, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 18, 3, 0, tzinfo=UTC)
 
 
 def chat_profile(n: int = 3000):

@@ -5,21 +5,21 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from seasonal_build import plans as build_job_plans
 from seasonal_engines.api import spec as api
 from seasonal_engines.core import traffic
 from seasonal_engines.core.sizing import errors, gpus, models, planning
 from seasonal_engines.core.sizing.gpus import GIB, GpuFacts
 from seasonal_engines.core.sizing.plans import Plan
-from seasonal_build import plans as build_job_plans
 
-START = datetime(2026, 1, 5, 9, tzinfo=timezone.utc)
+START = datetime(2026, 1, 5, 9, tzinfo=UTC)
 H100 = gpus.preset("h100")
 
 

@@ -4,7 +4,7 @@ rates and the Poisson peak, censoring."""
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -15,7 +15,7 @@ from seasonal_engines.core import censoring, histograms, poisson, sequences, tra
 from seasonal_engines.core.envelopes import Envelope
 from seasonal_engines.core.traffic import Dimension, SequenceSource
 
-T0 = datetime(2026, 1, 5, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 5, tzinfo=UTC)
 
 
 def lengths(n: int, seed: int = 7) -> tuple[np.ndarray, np.ndarray]:

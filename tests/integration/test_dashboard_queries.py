@@ -25,7 +25,7 @@ import urllib.request
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +83,7 @@ GRAFANA = {"namespace": CHAT.namespace, "name": CHAT.name, "model": CHAT.name, "
 
 
 def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
 
 
 def engine(envelope: tuple[int, int, int, int], season: str | None) -> st.EngineRef:
@@ -137,7 +137,8 @@ class Timeline:
             phase="Serving", serving_engine=engine(env, season), engine_generation=gen, active_season=season,
             build=st.BuildStatus(job_name="build-x", engine_hash="b" * 16, reason="Season",
                                  started_at=_iso(self.t0 + (5 if minute < 20 else 53) * 60)) if building else None,
-            rollout=st.RolloutStatus(engine_hash="c" * 16, started_at=_iso(self.t0 + (12 if minute < 14 else 30 if minute < 34 else 52) * 60))
+            rollout=st.RolloutStatus(engine_hash="c" * 16,
+                                     started_at=_iso(self.t0 + (12 if minute < 14 else 30 if minute < 34 else 52) * 60))
             if rolling else None,
             traffic=traffic_summary(t, n, beyond, peak), conditions=[condition(t, True)],
             drift=st.DriftStatus(state="Stable", score=0.03 + 0.02 * math.sin(minute / 6), beyond_fraction=beyond),
@@ -245,7 +246,8 @@ def triton_history(families: Families, trace: Any, svc: Service, times: np.ndarr
     busy, ttft_sum = cumulative(slot[ran], duration_us), cumulative(slot[ran], ttft_ms)
     buckets = {le: cumulative(slot[ran][ttft_ms <= le]) for le in TRITON_TTFT_BUCKETS_MS}
     for i, t in enumerate(times):
-        families.add("nv_inference_request_success", "unknown", "nv_inference_request_success", base, float(success[i]), t)
+        families.add("nv_inference_request_success", "unknown", "nv_inference_request_success", base,
+                     float(success[i]), t)
         for reason in ("OTHER", "BACKEND", "REJECTED", "CANCELED"):
             value = float(failures[i]) if reason == "BACKEND" else 0.0  # the model raised: a backend error
             families.add("nv_inference_request_failure", "unknown", "nv_inference_request_failure",

@@ -6,7 +6,7 @@ rollouts are not what is tested here)."""
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +14,11 @@ import yaml
 
 from seasonal_engines.core import decisions, presets, reasons
 from seasonal_engines.reconciling import Reconciler
-from tests.cluster_fake import FakeCluster
 from seasonal_engines.traces import openmetrics, read_trace
+from tests.cluster_fake import FakeCluster
 
 REPO = Path(__file__).resolve().parents[2]
-DAY0 = datetime(2026, 1, 5, tzinfo=timezone.utc)
+DAY0 = datetime(2026, 1, 5, tzinfo=UTC)
 
 
 class StandInCluster(FakeCluster):

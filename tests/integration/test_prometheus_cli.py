@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -35,7 +35,7 @@ def seasonal(args: list[str]) -> subprocess.CompletedProcess[str]:
 def test_cli_json_contract_and_table(prometheus_factory) -> None:
     t = trace(2000, DAY0, 3600, 1)
     server = prometheus_factory(openmetrics.to_text(t, presets.SEASONAL, 30.0, labels={"model": "m"}))
-    end = datetime.fromtimestamp(DAY0 + 3600, tz=timezone.utc)
+    end = datetime.fromtimestamp(DAY0 + 3600, tz=UTC)
     common = ["--prometheus", server.url, "--preset", "seasonal", "--selector", 'model="m"', "--window", "1h"]
     out = seasonal([*common, "--at", end.isoformat().replace("+00:00", "Z"), "--json"])
     assert out.returncode == 0, out.stderr
@@ -70,7 +70,7 @@ def test_selector_values_cannot_inject_promql(prometheus_factory) -> None:
     text += openmetrics.to_text(other, presets.SEASONAL, 60.0, labels={"model": "other"})
     server = prometheus_factory(text)
     reader = PrometheusTraffic(server.url)
-    end = datetime.fromtimestamp(DAY0 + 3600, tz=timezone.utc)
+    end = datetime.fromtimestamp(DAY0 + 3600, tz=UTC)
     exact = reader.window(presets.SEASONAL, [promql.matcher("model", "=", WEIRD)], end, 3600)
     assert isinstance(exact, TrafficProfile), exact
     whole = reader.window(presets.SEASONAL, [promql.matcher("model", "=~", ".+")], end, 3600)
@@ -90,8 +90,8 @@ def test_season_history_is_the_sum_of_its_occurrences(prometheus_factory) -> Non
     server = prometheus_factory(text)
     reader = PrometheusTraffic(server.url)
     m = [promql.matcher("model", "=", "m")]
-    occurrences = [(datetime.fromtimestamp(DAY0 + k * 86400 + 8 * 3600, tz=timezone.utc),
-                    datetime.fromtimestamp(DAY0 + k * 86400 + 12 * 3600, tz=timezone.utc)) for k in range(3)]
+    occurrences = [(datetime.fromtimestamp(DAY0 + k * 86400 + 8 * 3600, tz=UTC),
+                    datetime.fromtimestamp(DAY0 + k * 86400 + 12 * 3600, tz=UTC)) for k in range(3)]
     season = reader.season(presets.SEASONAL, m, occurrences)
     assert reader.queries_sent == 1
     singles = [reader.window(presets.SEASONAL, m, e, (e - s).total_seconds()) for s, e in occurrences]
@@ -111,7 +111,7 @@ def test_the_recent_window_comes_back_with_the_trailing_window_from_one_query(pr
     server = prometheus_factory(openmetrics.to_text(longer, presets.SEASONAL, 30.0, labels={"model": "m"}))
     reader = PrometheusTraffic(server.url)
     m = [promql.matcher("model", "=", "m")]
-    end = datetime.fromtimestamp(DAY0 + 3600, tz=timezone.utc)
+    end = datetime.fromtimestamp(DAY0 + 3600, tz=UTC)
     profile = reader.window(presets.SEASONAL, m, end, 3600, recent_s=900)
     assert reader.queries_sent == 1
     assert isinstance(profile, TrafficProfile) and profile.recent is not None

@@ -8,7 +8,7 @@ import http.server
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -30,7 +30,7 @@ def trace(n: int = 600, span_s: float = 3600.0, seed: int = 1) -> Trace:
 
 
 def at(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, tz=timezone.utc)
+    return datetime.fromtimestamp(seconds, tz=UTC)
 
 
 def unavailable(result: object, reason: str) -> TrafficUnavailable:

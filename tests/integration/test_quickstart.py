@@ -18,7 +18,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +31,7 @@ from seasonal_engines.traces import read_trace
 
 REPO = Path(__file__).resolve().parents[2]
 TRACE = REPO / "examples" / "traces" / "servegen_m-large_14d.csv.xz"
-DAY0 = datetime(2026, 1, 5, tzinfo=timezone.utc)
+DAY0 = datetime(2026, 1, 5, tzinfo=UTC)
 
 
 # --- the pure parts -------------------------------------------------------------------------------
@@ -50,8 +50,8 @@ def test_the_clock_maps_simulated_windows_onto_the_wall_clock_and_back() -> None
 
 def test_a_profile_read_at_wall_time_gets_the_simulated_window_and_rate() -> None:
     clock = timing.SimClock(wall0=1_000_000.0, sim0=DAY0, speed=600.0)
-    wall_start = datetime.fromtimestamp(1_000_000.0, tz=timezone.utc)
-    wall_end = datetime.fromtimestamp(1_000_012.0, tz=timezone.utc)  # 12 wall seconds = 2 simulated hours
+    wall_start = datetime.fromtimestamp(1_000_000.0, tz=UTC)
+    wall_end = datetime.fromtimestamp(1_000_012.0, tz=UTC)  # 12 wall seconds = 2 simulated hours
     n = 720
     wall = traffic.profile_from_requests(wall_start, wall_end, np.full(n, 100), np.full(n, 50))
     assert wall.rate_rps == pytest.approx(60.0)
@@ -155,7 +155,8 @@ def test_the_bootstrap_and_the_seasons_engine_were_built_and_rolled_over(finishe
     # Each served engine is a CPU stand-in published in the store, and Triton loaded it through the
     # repository API (explicit model control): one successful load per rollover.
     for r in served:
-        manifest = json.loads((out / "work" / "store" / "llama-3.1-8b" / r["engine_hash"] / "manifest.json").read_text())
+        manifest = json.loads((out / "work" / "store" / "llama-3.1-8b" / r["engine_hash"]
+                               / "manifest.json").read_text())
         assert manifest["backend"] == "cpu-stand-in"
     log = "".join(p.read_text(errors="replace") for p in (out / "work" / "triton").glob("tritonserver-*.log"))
     assert re.search(r"model_control_mode\s*\|\s*MODE_EXPLICIT", log)

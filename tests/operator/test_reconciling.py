@@ -5,7 +5,7 @@ the same behaviour is in tests/e2e."""
 from __future__ import annotations
 
 import socket
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import kopf
@@ -16,7 +16,7 @@ from seasonal_engines import handlers
 from seasonal_engines.reconciling import Reconciler
 from tests.cluster_fake import FakeCluster
 
-NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
 def closed_port_url() -> str:

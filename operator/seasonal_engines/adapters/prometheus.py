@@ -97,7 +97,8 @@ class PrometheusTraffic:
                                    peak_percentile=peak_percentile, recent=recent)
 
     def history(self, preset: MetricPreset, matchers: Sequence[promql.Matcher], end: datetime,
-                hours: int, *, step_s: float = promql.HISTORY_STEP_S) -> hourly_history.HourlyHistory | TrafficUnavailable:
+                hours: int, *,
+                step_s: float = promql.HISTORY_STEP_S) -> hourly_history.HourlyHistory | TrafficUnavailable:
         """The ``hours`` steps (hours) of histograms ending at ``end`` (whole seconds), from one range query."""
         if not 1 <= hours <= promql.MAX_HISTORY_POINTS:
             raise ValueError(f"history hours must be in 1..{promql.MAX_HISTORY_POINTS}, got {hours}")
@@ -160,7 +161,7 @@ class PrometheusTraffic:
             return response.status, b"".join(chunks)
         except _Refusal:
             raise
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             raise _Refusal(Reason.PrometheusTimeout, f"Prometheus at {self.url} did not answer within "
                            f"{self.timeout_s:g} s") from None
         except (ssl.SSLError, ConnectionError, socket.gaierror, OSError) as exc:

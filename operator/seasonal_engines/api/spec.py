@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import re
 import zoneinfo
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Annotated, Any
 
@@ -507,7 +507,7 @@ def shortest_period(schedule: str, tz: str, samples: int = 64) -> timedelta:
     """Shortest gap between consecutive starts of a cron schedule (sampled over the next occurrences)."""
     from croniter import croniter
 
-    start = datetime(2026, 1, 1, tzinfo=timezone.utc).astimezone(zoneinfo.ZoneInfo(tz))
+    start = datetime(2026, 1, 1, tzinfo=UTC).astimezone(zoneinfo.ZoneInfo(tz))
     it = croniter(schedule, start)
     times = [it.get_next(datetime) for _ in range(samples)]
     return min(b - a for a, b in zip(times, times[1:]))

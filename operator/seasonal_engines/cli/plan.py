@@ -13,16 +13,16 @@ import math
 import re
 import sys
 import textwrap
-from datetime import datetime, timezone
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from seasonal_engines.cli import traffic as traffic_cli  # one parser for --at
 from seasonal_engines.api import durations
 from seasonal_engines.api import spec as api
+from seasonal_engines.cli import traffic as traffic_cli  # one parser for --at
 from seasonal_engines.core import histograms, poisson, traffic
 from seasonal_engines.core.serving import predictions
 from seasonal_engines.core.sizing import gpus, models, planning
@@ -290,7 +290,7 @@ def _prometheus_profile(args: argparse.Namespace) -> TrafficProfile | TrafficUna
     if args.from_hour is not None or args.start is not None:
         raise ValueError("--from-hour/--start select part of a trace; with --prometheus use --window and --at")
     matchers = [promql.parse_matcher(text) for text in args.selector]
-    end = traffic_cli.parse_time(args.at) if args.at else datetime.now(timezone.utc)
+    end = traffic_cli.parse_time(args.at) if args.at else datetime.now(UTC)
     source = PrometheusTraffic(args.prometheus)
     return source.window(presets.get(args.preset), matchers, end, durations.seconds(args.window), min_samples=1,
                          peak_percentile=0.99)

@@ -12,8 +12,8 @@ import argparse
 import json
 import re
 import sys
-from datetime import datetime, timezone
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +122,7 @@ def parse_origin(text: str) -> float:
     except ValueError:
         raise ValueError(f"--origin {text!r} is not an ISO 8601 instant such as {DEFAULT_ORIGIN}") from None
     if t.tzinfo is None:
-        t = t.replace(tzinfo=timezone.utc)
+        t = t.replace(tzinfo=UTC)
     return t.timestamp()
 
 

@@ -16,9 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from seasonal_engines import settings as configuration
-from seasonal_engines.core import build_jobs
-
 from seasonal_engines.cli import image_flags
+from seasonal_engines.core import build_jobs
 
 
 def add_parser(sub: argparse._SubParsersAction, name: str) -> None:

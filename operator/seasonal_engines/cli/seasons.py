@@ -17,7 +17,7 @@ import argparse
 import json
 import math
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -176,7 +176,7 @@ def _from_prometheus(args: argparse.Namespace, spec: api.InferenceServiceSpec, s
 
     preset = presets.get(args.preset) if args.preset else presets.from_spec(spec.traffic)
     matchers = [promql.parse_matcher(s) for s in args.selector]
-    end = traffic_cli.parse_time(args.at) if args.at else datetime.now(timezone.utc)
+    end = traffic_cli.parse_time(args.at) if args.at else datetime.now(UTC)
     hist_s, hold_s = _split(28 * 86400.0, args.history, args.holdout, 14 * 86400.0)
     hours = int(hist_s // 3600)
     answer = PrometheusTraffic(args.prometheus).history(preset, matchers, end, hours)
@@ -282,7 +282,7 @@ def _num(v: Any) -> str:
 
 
 def _utc(t_s: float) -> datetime:
-    return datetime.fromtimestamp(t_s, tz=timezone.utc)
+    return datetime.fromtimestamp(t_s, tz=UTC)
 
 
 def _iso(t_s: float) -> str:

@@ -7,7 +7,7 @@ only when the status actually flips, so that a no-op evaluation writes an identi
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from seasonal_engines.api.status import Condition, ConditionStatus
 
@@ -30,7 +30,7 @@ ORDER = (SPEC_VALID, TRAFFIC_AVAILABLE, ENGINE_READY, BUILDING, ROLLING_OUT, ROL
 
 def rfc3339(t: datetime) -> str:
     """UTC, second precision, 'Z' suffix: the form Kubernetes writes. ``t`` must be timezone-aware."""
-    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_time(text: str) -> datetime:

@@ -38,13 +38,28 @@ from typing import Any
 from seasonal_engines.api import durations
 from seasonal_engines.api.spec import Backend, InferenceServiceSpec, Mode, Season
 from seasonal_engines.api.status import (
-    BuildStatus, EngineRef, EnvelopeStatus, InferenceServiceStatus, Phase, RolloutStatus, SeasonEngine, SeasonStatus,
+    BuildStatus,
+    EngineRef,
+    EnvelopeStatus,
+    InferenceServiceStatus,
+    Phase,
+    RolloutStatus,
+    SeasonEngine,
+    SeasonStatus,
 )
-from seasonal_engines.core import build_jobs
-from seasonal_engines.core import conditions as cond
 from seasonal_engines.core import (
-    drift, engine_references, names, reasons, resizing, season_discovery, season_schedules, seasons, summaries,
+    build_jobs,
+    drift,
+    engine_references,
+    names,
+    reasons,
+    resizing,
+    season_discovery,
+    season_schedules,
+    seasons,
+    summaries,
 )
+from seasonal_engines.core import conditions as cond
 from seasonal_engines.core.conditions import parse_time, rfc3339
 from seasonal_engines.core.envelopes import Envelope
 from seasonal_engines.core.hourly_history import HourlyHistory

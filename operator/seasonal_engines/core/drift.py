@@ -158,7 +158,8 @@ class DriftState:
 
         return {
             "breachStreak": self.breach_streak, "wasteStreak": self.waste_streak,
-            "shiftStreak": self.shift_streak, "lastRebuild": _iso(self.last_rebuild), "lastEvaluated": _iso(self.last_evaluated),
+            "shiftStreak": self.shift_streak, "lastRebuild": _iso(self.last_rebuild),
+            "lastEvaluated": _iso(self.last_evaluated),
             "beyondFraction": self.beyond_fraction, "score": self.score,
             "reference": None if self.reference is None else {
                 "input": shares(self.reference.input), "sequence": shares(self.reference.sequence),

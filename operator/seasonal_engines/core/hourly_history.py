@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
@@ -87,7 +87,8 @@ class HourlyHistory:
         ``pool``, so this is only for the discovery profile, which then reads the input histogram."""
         return self.sequence if self.sequence is not None else self.input
 
-    def pool(self, rows: Sequence[int] | np.ndarray, *, peak_percentile: float = 0.99) -> TrafficProfile | TrafficUnavailable:
+    def pool(self, rows: Sequence[int] | np.ndarray, *,
+             peak_percentile: float = 0.99) -> TrafficProfile | TrafficUnavailable:
         """The profile of the hours ``rows`` summed (any order, no repeats), or why not."""
         idx = np.unique(np.asarray(rows, dtype=np.int64))
         if len(idx) == 0:
@@ -135,9 +136,8 @@ class HourlyHistory:
 
 
 def _utc(t_s: float) -> datetime:
-    from datetime import timezone
 
-    return datetime.fromtimestamp(t_s, tz=timezone.utc)
+    return datetime.fromtimestamp(t_s, tz=UTC)
 
 
 def empty(end: datetime, bounds: Sequence[float], *, joint: bool = True) -> HourlyHistory:

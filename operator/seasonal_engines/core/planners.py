@@ -7,16 +7,14 @@ engine, so that something serves while the first histograms accumulate. Pure.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
-
 
 from seasonal_engines.api.spec import InferenceServiceSpec
 from seasonal_engines.core import decisions, histograms, resizing, traffic
 from seasonal_engines.core.serving import predictions
 from seasonal_engines.core.sizing import errors, planning
 from seasonal_engines.core.sizing.plans import Plan
-
 
 STATUS_SAMPLE = 400  # requests the status prediction simulates per replica count: a fraction of a second
 
@@ -106,9 +104,10 @@ def max_context(spec: InferenceServiceSpec, config_json: Mapping[str, Any] | Non
         return int(spec.sizing.ladder[-1])
 
 
-def bootstrap_profile(spec: InferenceServiceSpec, max_context: int, now: datetime | None = None) -> traffic.TrafficProfile:
+def bootstrap_profile(spec: InferenceServiceSpec, max_context: int,
+                      now: datetime | None = None) -> traffic.TrafficProfile:
     """Traffic as a static engine assumes it: every request may use the model's whole context."""
-    now = now or datetime(2026, 1, 1, tzinfo=timezone.utc)  # the plan depends on lengths only
+    now = now or datetime(2026, 1, 1, tzinfo=UTC)  # the plan depends on lengths only
     n = float(spec.traffic.min_samples)
     longest = max(1, max_context - 1)
     bounds = histograms.log_buckets()

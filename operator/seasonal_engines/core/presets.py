@@ -166,10 +166,10 @@ def custom(input_metric: str, output_metric: str, rejected: str | None = None,
 
 def from_spec(traffic: object) -> MetricPreset:
     """The preset an ``api.spec.TrafficSpec`` names (``custom`` built from its ``metrics``)."""
-    name = str(getattr(traffic, "preset"))
-    name = getattr(getattr(traffic, "preset"), "value", name)
+    name = str(traffic.preset)
+    name = getattr(traffic.preset, "value", name)
     if name == "custom":
-        m = getattr(traffic, "metrics")
+        m = traffic.metrics
         if m is None:
             raise ValueError("preset custom needs traffic.metrics (inputTokens, outputTokens)")
         return custom(m.input_tokens, m.output_tokens, m.rejected_requests, m.limit_stopped_requests)

@@ -106,9 +106,9 @@ def from_spec(selector: Sequence[object]) -> tuple[Matcher, ...]:
     """Matchers from the spec's ``traffic.selector`` (``api.spec.LabelMatcher`` objects)."""
     out = []
     for i, m in enumerate(selector):
-        op = getattr(m, "op")
+        op = m.op
         try:
-            out.append(matcher(getattr(m, "label"), getattr(op, "value", op), getattr(m, "value")))
+            out.append(matcher(m.label, getattr(op, "value", op), m.value))
         except ValueError as exc:
             raise ValueError(f"traffic.selector[{i}]: {exc}") from None
     return tuple(out)

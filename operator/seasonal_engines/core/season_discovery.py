@@ -32,7 +32,7 @@ import math
 import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -140,7 +140,7 @@ def local_slots(history: HourlyHistory, tz: str, *, with_days: bool = False) -> 
     hr = np.empty(history.hours, dtype=np.int64)
     day = np.empty(history.hours, dtype=np.int64)
     for i, s in enumerate(history.starts_s.tolist()):
-        local = datetime.fromtimestamp(s + 1.0, tz=timezone.utc).astimezone(zone)
+        local = datetime.fromtimestamp(s + 1.0, tz=UTC).astimezone(zone)
         wd[i], hr[i], day[i] = local.weekday(), local.hour, local.toordinal()
     return (wd, hr, day) if with_days else (wd, hr)
 
@@ -358,7 +358,7 @@ def discover(history: HourlyHistory, sizing: Sizing, settings: Settings | None =
             return None if cuts is None else [("daily", a, n) for a, n in cuts]
         out: list[tuple[str, int, int]] = []
         for t, k in zip(("weekdays", "weekend"), structure):
-            _, cuts = _best_linear(lambda a, n: segment(tables, t, a, n)[3], k)
+            _, cuts = _best_linear(lambda a, n, t=t: segment(tables, t, a, n)[3], k)  # type: ignore[misc]
             if cuts is None:
                 return None
             out += [(t, a, n) for a, n in cuts]

@@ -25,7 +25,6 @@ from seasonal_engines.core.hourly_history import HourlyHistory
 from seasonal_engines.core.traffic import TrafficProfile, TrafficUnavailable
 
 
-
 def settings_of(sd: api.SeasonDiscovery) -> season_discovery.Settings:
     return season_discovery.Settings(timezone=sd.timezone, max_seasons=sd.max_seasons,
                                      churn_penalty=sd.churn_penalty, confidence=sd.confidence,
@@ -133,5 +132,5 @@ def with_resize_state(status: SeasonScheduleStatus | None,
         "last_resized_at": rfc3339(state.last_resized) if state.last_resized else None})
 
 
-__all__ = ["Rediscovery", "due", "rediscover", "in_force", "profiles", "resize_state", "with_resize_state", "settings_of",
-           "history_ttl_s", "YOUNG_HOURS"]
+__all__ = ["Rediscovery", "due", "rediscover", "in_force", "profiles", "resize_state", "with_resize_state",
+           "settings_of", "history_ttl_s", "YOUNG_HOURS"]

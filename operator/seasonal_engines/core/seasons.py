@@ -31,7 +31,7 @@ import math
 import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from croniter import CroniterError, croniter
@@ -40,7 +40,7 @@ from seasonal_engines.api import durations
 from seasonal_engines.api.spec import DowngradeWindow, Season
 from seasonal_engines.core import reasons
 
-UTC = timezone.utc
+UTC = UTC
 # Wall clock and instant differ by the zone's offset change at most (2h in today's tz database); walking
 # the schedule from this far beyond the target on the wall clock cannot miss a start.
 _WALL_MARGIN = timedelta(hours=3)

@@ -6,16 +6,23 @@ import math
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from seasonal_engines.api.status import (DriftStatus, EngineRef, EnvelopeStatus, Quantiles, ServingPrediction,
-                                         ShiftStatus, TrafficSummary)
+from seasonal_engines.api.status import (
+    DriftStatus,
+    EngineRef,
+    EnvelopeStatus,
+    Quantiles,
+    ServingPrediction,
+    ShiftStatus,
+    TrafficSummary,
+)
 from seasonal_engines.core.conditions import rfc3339
 from seasonal_engines.core.envelopes import Envelope
 from seasonal_engines.core.traffic import Dimension, TrafficProfile
 
 if TYPE_CHECKING:  # pragma: no cover
     from seasonal_engines.core import drift
-    from seasonal_engines.core.serving import predictions
     from seasonal_engines.core.decisions import PlannedEngine
+    from seasonal_engines.core.serving import predictions
 
 
 def _finite(x: float) -> float | None:
@@ -52,7 +59,7 @@ def envelope_of(ref: EngineRef) -> Envelope:
     return Envelope(e.max_input_len, e.max_seq_len, e.max_batch_size, e.max_num_tokens)
 
 
-def engine_ref(engine: "PlannedEngine", reuse: EngineRef | None = None) -> EngineRef:
+def engine_ref(engine: PlannedEngine, reuse: EngineRef | None = None) -> EngineRef:
     """The status form of a planned engine, with its serving prediction: taken from ``reuse`` when that is
     the same engine (the prediction simulates: once per engine is enough), else computed now."""
     if reuse is not None and reuse.hash == engine.hash and reuse.prediction is not None:
@@ -64,7 +71,7 @@ def engine_ref(engine: "PlannedEngine", reuse: EngineRef | None = None) -> Engin
                      backend=engine.backend, prediction=prediction)
 
 
-def serving_prediction(p: "predictions.Prediction") -> ServingPrediction:
+def serving_prediction(p: predictions.Prediction) -> ServingPrediction:
     """``status.*Engine.prediction`` from the serving model's prediction."""
     return ServingPrediction(
         label=p.label, peak_rps=round(max(0.0, p.peak_rps), 6), replicas=p.replicas,
@@ -73,7 +80,7 @@ def serving_prediction(p: "predictions.Prediction") -> ServingPrediction:
         output_tokens_per_second_per_gpu=_finite(p.output_tokens_per_s_per_gpu))
 
 
-def drift_status(state: "drift.DriftState", verdict: "drift.DriftVerdict | None") -> DriftStatus:
+def drift_status(state: drift.DriftState, verdict: drift.DriftVerdict | None) -> DriftStatus:
     d = state.to_dict()
     return DriftStatus(
         state=verdict.kind.value if verdict is not None else "Stable",
@@ -86,7 +93,7 @@ def drift_status(state: "drift.DriftState", verdict: "drift.DriftVerdict | None"
     )
 
 
-def shift_status(verdict: "drift.DriftVerdict | None") -> ShiftStatus | None:
+def shift_status(verdict: drift.DriftVerdict | None) -> ShiftStatus | None:
     """``status.drift.shift`` from the verdict's strongest shift test; None when no test was made."""
     result = verdict.shift if verdict is not None else None
     best = result.strongest() if result is not None else None

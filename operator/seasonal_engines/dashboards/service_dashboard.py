@@ -175,7 +175,8 @@ def _latency_load(board: dashboard_b.Dashboard) -> dashboard_b.Dashboard:
             .with_panel(panels.timeseries(
                 "Inter-token latency (derived mean)", "Derived, not measured per token: (Triton request time "
                 "- time to first token) / (output tokens - 1), summed over requests. A mean: bursts and "
-                "tails do not show. Empty without the time-to-first-token histogram.", [Series(queries.inter_token_latency(), "mean inter-token latency")],
+                "tails do not show. Empty without the time-to-first-token histogram.",
+                [Series(queries.inter_token_latency(), "mean inter-token latency")],
                 unit="s", minimum=0))
             .with_panel(panels.timeseries(
                 "Request rate against recommended replicas", "Arrivals (exporter, rejected ones included), "

@@ -21,7 +21,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from seasonal_build import engine_store
-
 from seasonal_engines.adapters import local_processes
 from seasonal_engines.core import decisions
 from seasonal_engines.core.envelopes import Envelope

@@ -75,14 +75,16 @@ def plot(path: Path, *, workload: Workload, outcomes: np.ndarray, origin: dateti
             continue
         if len(idx) > DOTS_MAX:
             idx = np.sort(rng.choice(idx, DOTS_MAX, replace=False))
+        count = int((shown & (outcomes == outcome)).sum())
         top.scatter(hours[idx], seq[idx], s=size, c=col, marker=marker, alpha=0.5 if outcome == Outcome.answered
-                    else 0.9, lw=0.8 if marker in "x+" else 0, label=f"{label} ({int((shown & (outcomes == outcome)).sum())})",
+                    else 0.9, lw=0.8 if marker in "x+" else 0, label=f"{label} ({count})",
                     zorder=2, rasterized=True)
     evs = [(e.at, e.sequence_p999) for e in evaluations if e.sequence_p999 is not None and e.at >= start]
     if evs:
         top.plot([_hours(t, origin) for t, _ in evs], [v for _, v in evs], "-", color="black", lw=0.8, alpha=0.7,
                  label="p99.9 of the trailing window (Prometheus)", zorder=3)
-    for attr, colour_, style, width in (("max_seq_len", "tab:blue", "-", 2.4), ("max_input_len", "tab:cyan", "--", 1.3)):
+    for attr, colour_, style, width in (("max_seq_len", "tab:blue", "-", 2.4),
+                                        ("max_input_len", "tab:cyan", "--", 1.3)):
         xs, ys = _steps(segments, attr, x0, x1, origin)
         if xs:
             top.step(xs, ys, where="post", color=colour_, ls=style, lw=width, label=f"CPU stand-in engine {attr}",

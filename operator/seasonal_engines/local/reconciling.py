@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from seasonal_build import engine_store
-
 from seasonal_engines.adapters.prometheus import PrometheusTraffic
 from seasonal_engines.api import durations
 from seasonal_engines.api.spec import InferenceServiceSpec
@@ -123,7 +122,8 @@ class LocalReconciler:
         if isinstance(profile, TrafficUnavailable):
             # Its message names wall-clock instants; say which simulated window it was about instead.
             text = WALL_SPAN.sub("", profile.message)
-            span = f"{timing.clock_text(windows[0][0], self.origin)} .. {timing.clock_text(windows[-1][1], self.origin)}"
+            span = (f"{timing.clock_text(windows[0][0], self.origin)} .. "
+                    f"{timing.clock_text(windows[-1][1], self.origin)}")
             return TrafficUnavailable(profile.reason, f"{text} (simulated {span})")
         return timing.to_simulated(profile, self.clock, self.spec.traffic.peak_percentile)
 

@@ -27,8 +27,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import tritonclient.http as httpclient
-from seasonal_build import engine_store, stand_in
 
+from seasonal_build import engine_store, stand_in
 from seasonal_engines.adapters import triton
 from seasonal_engines.api.status import EngineRef
 from seasonal_engines.core import decisions, summaries

@@ -7,7 +7,7 @@ Reads the spec file; nothing else.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -16,7 +16,7 @@ from seasonal_engines.api import validation
 from seasonal_engines.api.spec import InferenceServiceSpec, Mode
 from seasonal_engines.local.serving import MODEL_NAME
 
-ORIGIN = datetime(2026, 1, 5, tzinfo=timezone.utc)  # a Monday: day 0 00:00 of the trace
+ORIGIN = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday: day 0 00:00 of the trace
 
 
 @dataclass(frozen=True)

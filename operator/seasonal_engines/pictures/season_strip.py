@@ -4,9 +4,9 @@ sampling error, the proposed seasons' windows and engines, and the single static
 x is the hour of the week in the proposal's timezone (Monday 00:00 to Sunday 24:00), y tokens on a log
 scale: one dot per hour slot (the quantile of the requests of history that fell in it) with its
 confidence interval, the same hour of the day pooled over every day of the season's day type (the pools
-discovery sizes, with their interval as a band), shaded windows for the seasons, a step line for the envelope each season's plan
-reaches and a dashed line for one engine all week. Writes a PNG with matplotlib's Agg backend; this is
-the only I/O here.
+discovery sizes, with their interval as a band), shaded windows for the seasons, a step line for the
+envelope each season's plan reaches and a dashed line for one engine all week. Writes a PNG with
+matplotlib's Agg backend; this is the only I/O here.
 """
 
 from __future__ import annotations

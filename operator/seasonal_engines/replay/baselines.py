@@ -24,8 +24,8 @@ import numpy as np
 from seasonal_engines.api.spec import InferenceServiceSpec
 from seasonal_engines.core import decisions, planners, presets
 from seasonal_engines.core.envelopes import Envelope
-from seasonal_engines.replay import exports
 from seasonal_engines.core.sizing import limits, planning
+from seasonal_engines.replay import exports
 from seasonal_engines.replay.scoring import HOUR_S, Hours
 from seasonal_engines.traces.readers import Trace
 

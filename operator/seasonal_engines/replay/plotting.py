@@ -17,9 +17,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from seasonal_engines.pictures import figures
 from seasonal_engines.replay.comparing import Comparison  # noqa: E402
 from seasonal_engines.replay.scoring import HOUR_S  # noqa: E402
-from seasonal_engines.pictures import figures
 
 DOTS_MAX = 60_000  # requests drawn at most (an even sample): more only darkens the cloud
 

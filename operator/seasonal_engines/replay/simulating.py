@@ -20,19 +20,26 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from seasonal_engines.api import durations
 from seasonal_engines.api.spec import InferenceServiceSpec, shortest_period
 from seasonal_engines.api.status import InferenceServiceStatus
-from seasonal_engines.core import (censoring, decisions, hourly_history, planners, presets, reasons, season_schedules,
-                                   seasons)
+from seasonal_engines.core import (
+    censoring,
+    decisions,
+    hourly_history,
+    planners,
+    presets,
+    reasons,
+    season_schedules,
+    seasons,
+)
 from seasonal_engines.core.presets import MetricPreset
 from seasonal_engines.core.traffic import TrafficProfile, TrafficUnavailable
 from seasonal_engines.replay import exports
 from seasonal_engines.replay.world import BuildRecord, Durations, RolloutRecord, Segment, World
 from seasonal_engines.traces.readers import Trace
-
 
 
 @dataclass(frozen=True)
@@ -85,7 +92,7 @@ class ReplayRun:
 
 
 def _utc(t_s: float) -> datetime:
-    return datetime.fromtimestamp(t_s, tz=timezone.utc)
+    return datetime.fromtimestamp(t_s, tz=UTC)
 
 
 @dataclass(eq=False)

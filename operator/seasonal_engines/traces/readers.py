@@ -21,7 +21,7 @@ import gzip
 import json
 import lzma
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
 
@@ -217,4 +217,4 @@ def _sorted(ts: np.ndarray, inp: np.ndarray, out: np.ndarray, fmt: TraceFormat) 
 
 def to_datetime(seconds: float) -> datetime:
     """Unix seconds to an aware UTC datetime."""
-    return datetime.fromtimestamp(seconds, tz=timezone.utc)
+    return datetime.fromtimestamp(seconds, tz=UTC)

@@ -17,10 +17,9 @@ import json
 import re
 
 import numpy as np
+import token_metrics
 import triton_python_backend_utils as pb_utils
 from transformers import AutoTokenizer
-
-import token_metrics
 
 LENGTH_ERRORS = (re.compile(r"[Pp]rompt length \(\d+\) exceeds"), re.compile(r"exceeds max_seq_len"),
                  re.compile(r"exceeds maximum (sequence|input) length"))

@@ -21,9 +21,8 @@ import json
 import time
 
 import numpy as np
-import triton_python_backend_utils as pb_utils
-
 import token_metrics
+import triton_python_backend_utils as pb_utils
 
 ENGINE_KIND = "cpu-stand-in"
 

@@ -12,10 +12,9 @@ the last token: the metrics add no work to the decode loop.
 import json
 
 import numpy as np
+import token_metrics
 import triton_python_backend_utils as pb_utils
 from transformers import AutoTokenizer
-
-import token_metrics
 
 
 def finish_reason(input_tokens, output_tokens, max_tokens, max_seq_len):

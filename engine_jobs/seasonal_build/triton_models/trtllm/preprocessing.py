@@ -15,10 +15,9 @@ input length (Y)". It does not refuse them itself; the engine does.
 import json
 
 import numpy as np
+import token_metrics
 import triton_python_backend_utils as pb_utils
 from transformers import AutoTokenizer
-
-import token_metrics
 
 
 def _param(params, key, default=None):

@@ -230,5 +230,5 @@ def nelder_mead(f: Callable[[np.ndarray], float], x0: np.ndarray, *, iterations:
     return simplex[int(np.argmin(values))]
 
 
-__all__ = ["FITTED", "BOUNDS", "Row", "parse_rows", "bench_limits", "replica_for", "Schedule", "schedule", "errors", "fit",
-           "nelder_mead", "BENCH_KV_FRACTION"]
+__all__ = ["FITTED", "BOUNDS", "Row", "parse_rows", "bench_limits", "replica_for", "Schedule", "schedule", "errors",
+           "fit", "nelder_mead", "BENCH_KV_FRACTION"]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from seasonal_engines.core.sizing.errors import InvalidParallelism
-from seasonal_engines.core.sizing.models import UNKNOWN_FAMILY, ModelFacts
+from seasonal_engines.core.sizing.models import ModelFacts
 
 CONVERT = "convert"
 QUANTIZE = "quantize"

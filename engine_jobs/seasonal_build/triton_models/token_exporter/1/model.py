@@ -28,9 +28,8 @@ are not supported yet (see docs/token-exporter.md).
 import json
 import re
 
-import triton_python_backend_utils as pb_utils
-
 import token_metrics
+import triton_python_backend_utils as pb_utils
 
 LENGTH_ERRORS = (
     re.compile(r"[Pp]rompt length \((\d+)\) exceeds maximum input length"),

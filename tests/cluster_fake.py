@@ -51,7 +51,7 @@ class FakeCluster:
         self.status_writes += 1
         stored["status"] = copy.deepcopy(dict(status))
         stored["metadata"]["resourceVersion"] = str(int(stored["metadata"]["resourceVersion"]) + 1)
-        return stored["metadata"]["resourceVersion"]
+        return str(stored["metadata"]["resourceVersion"])
 
     # --- gathering --------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ delete is :mod:`seasonal_build.retention`.
 
 from __future__ import annotations
 
+import builtins
 import errno
 import json
 import os
@@ -228,7 +229,7 @@ class EngineStore:
         os.replace(tmp, path)
         return path
 
-    def read_references(self, model: str) -> list[References]:
+    def read_references(self, model: str) -> builtins.list[References]:  # list: this class's method
         base = self.root / model / REFS_DIR
         if not base.is_dir():
             return []

@@ -361,7 +361,7 @@ def _enum(d: Mapping[str, Any], key: str, where: str, enum: type[Enum]) -> Any:
     try:
         return enum(value)
     except ValueError:
-        allowed = ", ".join(str(e.value) for e in enum)  # type: ignore[var-annotated]
+        allowed = ", ".join(str(e.value) for e in enum)
         raise PlanError(f"{where}.{key} must be one of {allowed}, got {value!r}") from None
 
 

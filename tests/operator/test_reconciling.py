@@ -13,7 +13,7 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 
 from seasonal_engines import handlers
-from seasonal_engines.reconciling import Reconciler
+from seasonal_engines.reconciling import Outcome, Reconciler
 from tests.cluster_fake import FakeCluster
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -41,6 +41,19 @@ def manifest(**status: Any) -> dict[str, Any]:
     return body
 
 
+def written(outcome: Outcome) -> dict[str, Any]:
+    """The status an evaluation wrote (it must have written one)."""
+    assert outcome.status is not None
+    return outcome.status
+
+
+def stored(cluster: FakeCluster) -> dict[str, Any]:
+    """The InferenceService as the fake API server holds it."""
+    body = cluster.read_service("llm", "chat")
+    assert body is not None
+    return body
+
+
 def reconciler(cluster: FakeCluster) -> Reconciler:
     return Reconciler(cluster=cluster, clock=lambda: NOW)  # type: ignore[arg-type]
 
@@ -50,12 +63,14 @@ def test_a_first_evaluation_builds_the_bootstrap_engine_and_records_exactly_that
     body = cluster.add(manifest())
     outcome = reconciler(cluster).reconcile(body)
     jobs = [m for kind, m in cluster.applied if kind == "Job"]
-    assert [j["metadata"]["name"] for j in jobs] == [outcome.status["build"]["jobName"]]
-    assert outcome.status["build"]["jobName"].endswith("-1") and outcome.status["buildsStarted"] == 1
-    stored = cluster.read_service("llm", "chat")
-    assert stored["status"] == outcome.status
-    synced = {c["type"]: c for c in stored["status"]["conditions"]}["Synced"]
-    assert synced["status"] == "True" and synced["reason"] == "Applied"
+    status = written(outcome)
+    assert [j["metadata"]["name"] for j in jobs] == [status["build"]["jobName"]]
+    assert status["build"]["jobName"].endswith("-1")
+    assert status["buildsStarted"] == 1
+    assert stored(cluster)["status"] == status
+    synced = {c["type"]: c for c in status["conditions"]}["Synced"]
+    assert synced["status"] == "True"
+    assert synced["reason"] == "Applied"
     assert outcome.written_from == "5"
 
 
@@ -63,10 +78,12 @@ def test_a_refused_change_leaves_the_status_as_it_was_and_says_why() -> None:
     cluster = FakeCluster(refuse_applies_with=ApiException(status=403, reason="Forbidden"))
     body = cluster.add(manifest())
     outcome = reconciler(cluster).reconcile(body)
-    status = cluster.read_service("llm", "chat")["status"]
-    assert "build" not in status and status.get("buildsStarted", 0) == 0  # no build that never started
+    status = stored(cluster)["status"]
+    assert "build" not in status  # no build that never started
+    assert status.get("buildsStarted", 0) == 0
     (synced,) = [c for c in status["conditions"] if c["type"] == "Synced"]
-    assert synced["status"] == "False" and synced["reason"] == "KubernetesApiError"
+    assert synced["status"] == "False"
+    assert synced["reason"] == "KubernetesApiError"
     assert "HTTP 403 Forbidden" in synced["message"]
     assert [(e.type, e.reason) for e in outcome.events] == [("Warning", "KubernetesApiError")]
 
@@ -98,8 +115,8 @@ def test_keys_the_operator_drops_are_gone_from_the_written_status() -> None:
     cluster = FakeCluster()
     body = cluster.add(manifest(phase="RollingOut", someKeyFromAnotherVersion={"x": 1}))
     outcome = reconciler(cluster).reconcile(body)
-    assert "someKeyFromAnotherVersion" not in cluster.read_service("llm", "chat")["status"]
-    assert outcome.status is not None and "someKeyFromAnotherVersion" not in outcome.status
+    assert "someKeyFromAnotherVersion" not in stored(cluster)["status"]
+    assert "someKeyFromAnotherVersion" not in written(outcome)
 
 
 def test_a_body_older_than_our_last_write_is_never_decided_from() -> None:
@@ -111,14 +128,14 @@ def test_a_body_older_than_our_last_write_is_never_decided_from() -> None:
     def post(_: Any, **event: str) -> None:
         posted.append(event["reason"])
 
-    handlers.evaluate(kopf.Body(body), memo, force=True, post=post)
+    handlers.evaluate(kopf.Body(body), memo, force=True, post=post)  # type: ignore[arg-type]  # a dict as kopf's raw body
     assert cluster.status_writes == 1 and "BuildStarted" in posted
     # A timer (or nudge) fires with the body our write was decided from, before the watch delivered the
     # write (and kopf's own patches can even give such a body a newer resourceVersion): the evaluation reads
     # the object as the API server has it, so the build in status is followed, not started again.
     posted.clear()
     stale = {**body, "metadata": {**body["metadata"], "resourceVersion": "99"}}
-    handlers.evaluate(kopf.Body(stale), memo, force=True, post=post)
+    handlers.evaluate(kopf.Body(stale), memo, force=True, post=post)  # type: ignore[arg-type]
     assert "BuildStarted" not in posted
     assert len([k for k, _ in cluster.applied if k == "Job"]) == 1
 
@@ -135,4 +152,4 @@ def test_an_unreadable_status_starts_afresh_with_a_warning(raw: Any) -> None:
     body["status"] = raw
     outcome = reconciler(cluster).reconcile(body)
     assert ("Warning", "StatusUnreadable") in [(e.type, e.reason) for e in outcome.events]
-    assert outcome.status is not None and outcome.status["build"]["jobName"].endswith("-1")
+    assert written(outcome)["build"]["jobName"].endswith("-1")

@@ -20,7 +20,7 @@ from seasonal_engines.cli import image_flags
 from seasonal_engines.core import build_jobs
 
 
-def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str) -> None:
     p = sub.add_parser(name, help="run the operator", description="Run the Seasonal Engines operator against "
                        "the cluster in the kubeconfig (or in-cluster service account).")
     scope = p.add_mutually_exclusive_group()
@@ -128,8 +128,9 @@ def start(ours: configuration.OperatorSettings, *, clock: Callable[[], datetime]
     timeout = ours.triton.timeout_seconds
     check = triton_check or (lambda url, model, engine: check_model(url, model, engine, timeout_s=timeout))
     cluster = Cluster(api_client or kube_api_client(), triton_check=check)
-    reconciler = Reconciler(cluster=cluster, settings=ours, metrics=metrics,
-                            **({"clock": clock} if clock is not None else {}))
+    reconciler = Reconciler(cluster=cluster, settings=ours, metrics=metrics)
+    if clock is not None:
+        reconciler.clock = clock
     registry = kopf.OperatorRegistry()
     handlers.register(registry, ours)
     kopf.run(registry=registry, memo=kopf.Memo({handlers.MEMO_RECONCILER: reconciler}),

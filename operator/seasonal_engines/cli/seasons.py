@@ -43,7 +43,7 @@ DEFAULT_MANIFEST: dict[str, Any] = {
 MAX_HOLDOUT_S = 7 * 86400.0
 
 
-def add_parser(sub: argparse._SubParsersAction, name: str) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str) -> None:
     p = sub.add_parser(name, help="find seasons from a trace or Prometheus history and score them on held-out "
                                   "traffic")
     actions = p.add_subparsers(dest="seasons_command", metavar="ACTION")
@@ -82,7 +82,11 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:  # type: ign
     o.add_argument("--build-minutes", default="20-40", help="modelled build duration in the replay")
     o.add_argument("--rollout-minutes", type=float, default=5.0, help="modelled rollout duration")
     s.set_defaults(run=run_suggest)
-    p.set_defaults(run=lambda args: (p.print_help(), 2)[1])
+    def usage(args: argparse.Namespace) -> int:
+        p.print_help()
+        return 2
+
+    p.set_defaults(run=usage)
 
 
 def load_spec(path: Path | None) -> api.InferenceServiceSpec:

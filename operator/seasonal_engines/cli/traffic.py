@@ -22,7 +22,7 @@ from seasonal_engines.core.traffic import Dimension, TrafficProfile, TrafficUnav
 EXIT_UNAVAILABLE = 1
 
 
-def add_parser(subparsers: argparse._SubParsersAction, name: str) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], name: str) -> argparse.ArgumentParser:
     p = subparsers.add_parser(name, help="show the ISL/OSL profile of a Prometheus window",
                               description="Read token-length histograms from Prometheus and show percentiles, "
                               "rates and the censored share of one window.")

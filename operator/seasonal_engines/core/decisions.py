@@ -581,7 +581,7 @@ def _follow_build(d: _Draft, spec: InferenceServiceSpec) -> None:
 
 
 def _backoff(failures: int) -> timedelta:
-    return BUILD_BACKOFF * (2 ** max(0, failures - 1))
+    return BUILD_BACKOFF * int(2 ** max(0, failures - 1))
 
 
 def _may_build(d: _Draft) -> bool:
@@ -660,6 +660,7 @@ def _switch(d: _Draft, spec: InferenceServiceSpec, outlook: seasons.SeasonOutloo
         d.condition(cond.DEGRADED, True, engine.reason, engine.message, event="Warning")
         return
     engine = _stored_alike(d, spec, engine)
+    assert isinstance(engine, PlannedEngine)  # a planned engine stays one
     if serving is not None and engine.hash == serving.hash:
         # Seasons that plan to the same engine share it: relabel, nothing to build or roll.
         d.set(target_engine=None)

@@ -204,7 +204,7 @@ class DriftVerdict:
     beyond_fraction: float | None = None
     score: float | None = None
     waste_ratio: float | None = None           # serving / fresh, the larger of input and sequence
-    rollout_window: seasons.SeasonWindow | None = None  # downsize: roll out only inside this window
+    rollout_window: seasons.Window | None = None  # downsize: roll out only inside this window
     shift: shift_detection.ShiftResult | None = None  # this evaluation's shift tests (None: none made)
     shift_streak: int = 0                      # evaluations in a row with a shift
     shift_confirmed: bool = False              # the streak reached drift.shift.consecutiveEvaluations
@@ -397,7 +397,7 @@ def _check_stable(ev: _Evaluation) -> DriftVerdict | None:
 CHAIN = (_check_breach, _check_waste, _check_stable)
 
 
-def _rollout_window(policy: DriftPolicy, now: datetime) -> seasons.SeasonWindow | None:
+def _rollout_window(policy: DriftPolicy, now: datetime) -> seasons.Window | None:
     """The downsize window in progress or the next one; None when downsizing may roll out any time."""
     if policy.downsize_window is None:
         return None
@@ -406,7 +406,7 @@ def _rollout_window(policy: DriftPolicy, now: datetime) -> seasons.SeasonWindow 
     if current is None:
         start = rec.starts_after(now, 1)[0]
         current = (start, min(start + rec.duration, rec.starts_after(start, 1)[0]))
-    return seasons.SeasonWindow("downsize", *current)
+    return seasons.Window(*current)
 
 
 def _verdict(ev: _Evaluation, kind: DriftKind, reason: str, message: str, consecutive: int,

@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from seasonal_engines.api.spec import TrafficSpec
 from seasonal_engines.core import histograms
 
 
@@ -164,7 +165,7 @@ def custom(input_metric: str, output_metric: str, rejected: str | None = None,
     )
 
 
-def from_spec(traffic: object) -> MetricPreset:
+def from_spec(traffic: TrafficSpec) -> MetricPreset:
     """The preset an ``api.spec.TrafficSpec`` names (``custom`` built from its ``metrics``)."""
     name = str(traffic.preset)
     name = getattr(traffic.preset, "value", name)

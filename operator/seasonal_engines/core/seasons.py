@@ -55,10 +55,9 @@ def utc(t: datetime, field: str = "now") -> datetime:
 
 
 @dataclass(frozen=True)
-class SeasonWindow:
-    """One occurrence of a season: ``start <= t < end``. ``name`` None is the trailing window."""
+class Window:
+    """A span of time, ``start <= t < end``: the trailing window, or a downsize window's occurrence."""
 
-    name: str | None
     start: datetime
     end: datetime
 
@@ -69,8 +68,21 @@ class SeasonWindow:
     def length(self) -> timedelta:
         return self.end - self.start
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "start": _iso(self.start), "end": _iso(self.end)}
+
+@dataclass(frozen=True)
+class SeasonWindow:
+    """One occurrence of the season ``name``: ``start <= t < end``."""
+
+    name: str
+    start: datetime
+    end: datetime
+
+    def contains(self, t: datetime) -> bool:
+        return self.start <= utc(t) < self.end
+
+    @property
+    def length(self) -> timedelta:
+        return self.end - self.start
 
 
 @dataclass(frozen=True)
@@ -172,10 +184,6 @@ def _instant(wall: datetime, zone: zoneinfo.ZoneInfo) -> datetime:
     return hi
 
 
-def _iso(t: datetime) -> str:
-    return utc(t).isoformat().replace("+00:00", "Z")
-
-
 # --- which season ------------------------------------------------------------
 
 
@@ -211,12 +219,12 @@ def occurrences(season: Season, before: datetime, n: int, *, include_partial: bo
     return [SeasonWindow(season.name, start, end) for start, end in windows]
 
 
-def trailing_window(now: datetime, window: timedelta) -> SeasonWindow:
+def trailing_window(now: datetime, window: timedelta) -> Window:
     """The window a season-less service plans from: the last ``window`` up to ``now``."""
     if window <= timedelta(0):
         raise ValueError(f"traffic.window must be positive, got {window}")
     end = utc(now)
-    return SeasonWindow(None, end - window, end)
+    return Window(end - window, end)
 
 
 def season_history_query_windows(season: Season | None, now: datetime, trailing: timedelta, *,
@@ -296,7 +304,7 @@ def outlook(seasons: Sequence[Season], now: datetime, lead: timedelta) -> Season
 
 
 __all__ = [
-    "SeasonWindow", "Recurrence", "SeasonOutlook", "active_season", "next_season", "occurrences",
+    "Window", "SeasonWindow", "Recurrence", "SeasonOutlook", "active_season", "next_season", "occurrences",
     "trailing_window", "season_history_query_windows", "lead_time", "build_due", "build_due_at", "outlook",
     "utc", "BUILD_DURATION_QUANTILE",
 ]

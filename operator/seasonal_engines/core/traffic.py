@@ -11,8 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from seasonal_engines.core import histograms, poisson, sequences
 from seasonal_engines.core.histograms import Histogram
@@ -180,7 +182,7 @@ def profile_from_histograms(start: datetime, end: datetime, input_hist: Histogra
     )
 
 
-def profile_from_requests(start: datetime, end: datetime, input_tokens: np.ndarray, output_tokens: np.ndarray,
+def profile_from_requests(start: datetime, end: datetime, input_tokens: NDArray[Any], output_tokens: NDArray[Any],
                           *, bounds: Sequence[float] | None = None, peak_percentile: float = 0.99,
                           rejected: int | None = None, limit_stopped: int | None = None,
                           covered_s: float | None = None) -> TrafficProfile:

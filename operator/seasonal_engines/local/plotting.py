@@ -12,12 +12,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
+from numpy.typing import NDArray  # noqa: E402
 
 from seasonal_engines.local.reconciling import EvaluationRecord  # noqa: E402
 from seasonal_engines.local.summary import BuildFact, Segment  # noqa: E402
@@ -49,7 +52,7 @@ def _steps(segments: Sequence[Segment], attr: str, start: float, end: float,
     return xs, ys
 
 
-def plot(path: Path, *, workload: Workload, outcomes: np.ndarray, origin: datetime, start: datetime,
+def plot(path: Path, *, workload: Workload, outcomes: NDArray[Any], origin: datetime, start: datetime,
          end: datetime, segments: Sequence[Segment], builds: Sequence[BuildFact],
          evaluations: Sequence[EvaluationRecord], season_at: list[tuple[datetime, str | None]],
          title: str) -> Path:
@@ -100,7 +103,7 @@ def plot(path: Path, *, workload: Workload, outcomes: np.ndarray, origin: dateti
     top.set_title(title)
     top.grid(True, which="major", alpha=0.3)
     handles, labels = top.get_legend_handles_labels()
-    handles += [plt.Rectangle((0, 0), 1, 1, color=colour[n]) for n in names]
+    handles += [Rectangle((0, 0), 1, 1, color=colour[n]) for n in names]
     labels += [f"season {n}" for n in names]
     top.legend(handles, labels, loc="lower left", fontsize=8, ncol=3, framealpha=0.92)
 

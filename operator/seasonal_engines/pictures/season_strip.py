@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from numpy.typing import NDArray  # noqa: E402
 
 from seasonal_engines.core import season_discovery  # noqa: E402
 from seasonal_engines.pictures import figures  # noqa: E402
@@ -27,7 +29,7 @@ _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan")
 
 
-def week_envelope(proposal: season_discovery.Proposal) -> np.ndarray:
+def week_envelope(proposal: season_discovery.Proposal) -> NDArray[Any]:
     """The planned max_seq_len in force at each of the 168 hours of the week (NaN where no season is)."""
     out = np.full(168, np.nan)
     for s in proposal.seasons:

@@ -18,8 +18,10 @@ Pure: no I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from seasonal_engines.api.spec import InferenceServiceSpec
 from seasonal_engines.core import decisions, planners, presets
@@ -37,8 +39,8 @@ class Baseline:
     """Per request, the limits a baseline engine would have met it with."""
 
     name: str
-    max_input_len: np.ndarray
-    max_seq_len: np.ndarray
+    max_input_len: NDArray[Any]
+    max_seq_len: NDArray[Any]
     rebuilds: int
     rollovers: int
     segments: tuple[tuple[float, Envelope], ...]  # (since, envelope), for plots

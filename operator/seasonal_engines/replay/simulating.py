@@ -157,7 +157,7 @@ class _History:
         t = self.served.trace
         idx = self.served.indices(now_s - hours * 3600.0, now_s)
         inp = t.input_tokens[idx]
-        adm = censoring.admit(inp, t.output_tokens[idx], self.served.max_input_len[idx],  # type: ignore[arg-type]
+        adm = censoring.admit(inp, t.output_tokens[idx], self.served.max_input_len[idx],
                               self.served.max_seq_len[idx])
         self._cached = hourly_history.from_requests(
             _utc(now_s), hours, t.timestamps_s[idx], inp, adm.served_output, ~adm.rejected,

@@ -133,7 +133,9 @@ class World:
 
     # --- applying the decision ---------------------------------------------------------------
 
-    def apply(self, actions: tuple[decisions.StartBuild | decisions.RollOut, ...], now_s: float) -> None:
+    def apply(self, actions: tuple[decisions.StartBuild | decisions.RollOut | decisions.RecordReferences, ...],
+              now_s: float) -> None:
+        """Builds and rollouts; engine references have no store to be recorded in here."""
         for action in actions:
             if isinstance(action, decisions.StartBuild):
                 took = self._rng.uniform(self.durations.build_min_s, self.durations.build_max_s)
@@ -141,7 +143,7 @@ class World:
                                      action.reason, action.engine.season)
                 self._jobs[action.job_name] = record
                 self.builds.append(record)
-            else:
+            elif isinstance(action, decisions.RollOut):
                 record_ro = RolloutRecord(now_s, now_s + self.durations.rollout_s, action.engine.hash,
                                           summaries.envelope_of(action.engine), action.engine.reason,
                                           action.rollback)

@@ -131,7 +131,8 @@ class TrafficSummary:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> TrafficSummary:
-        return cls(**{f.name: d.get(f.name) for f in fields(cls)})
+        return cls(start=str(d["start"]), end=str(d["end"]), samples=float(d["samples"]),
+                   sequence_source=str(d["sequence_source"]), censored_fraction=d.get("censored_fraction"))
 
 
 @dataclass(frozen=True)

@@ -112,9 +112,10 @@ class Reconciler:
         started = time.monotonic()
         now = self.clock()
         obs, parsed = self.gather(body, now)
-        planner = planners.for_spec(parsed) if parsed else (lambda p, s: decisions.PlanRefused("InvalidSpec", ""))
+        planner = planners.for_spec(parsed) if parsed else (
+            lambda p, s: decisions.PlanRefused(reasons.INVALID_SPEC, ""))
         bootstrap = planners.bootstrap_for_spec(parsed) if parsed else (
-            lambda: decisions.PlanRefused("InvalidSpec", ""))
+            lambda: decisions.PlanRefused(reasons.INVALID_SPEC, ""))
         decision = decisions.decide(obs, planner, bootstrap)
         if parsed is not None:
             decision = self.apply(body, parsed, obs, decision)
@@ -137,7 +138,7 @@ class Reconciler:
             parsed = validation.parse_spec(body.get("spec"))
         except validation.SpecError as exc:
             return decisions.Observation(now=now, generation=generation, spec=None, spec_error=str(exc),
-                                         status=status, traffic=TrafficUnavailable("InvalidSpec", str(exc)),
+                                         status=status, traffic=TrafficUnavailable(reasons.INVALID_SPEC, str(exc)),
                                          status_problem=status_problem), None
 
         source = self._source(parsed)
@@ -260,20 +261,20 @@ class Reconciler:
                     namespace, build_jobs.references_job(action.references, body, self.settings.jobs))
         before = obs.status.serving_engine
         after = decision.status.serving_engine
-        if spec.rollout.strategy == api.Strategy.blue_green.value and spec.serving.deployment_ref is None \
+        if spec.rollout.strategy == api.Strategy.blue_green and spec.serving.deployment_ref is None \
                 and after is not None and (before is None or before.hash != after.hash
                                            or obs.status.engine_generation != decision.status.engine_generation):
             colour = self._colour_for(spec, body, after.hash)
             if colour is not None:
                 conflicts += self.cluster.apply_service(spec, body, colour)
-        elif spec.rollout.strategy != api.Strategy.blue_green.value and spec.serving.deployment_ref is None \
+        elif spec.rollout.strategy != api.Strategy.blue_green and spec.serving.deployment_ref is None \
                 and any(isinstance(a, (decisions.StartBuild, decisions.RollOut)) for a in decision.actions):
             conflicts += self.cluster.apply_service(spec, body, None)
         return conflicts
 
     def _colour_for(self, spec: api.InferenceServiceSpec, body: Mapping[str, Any], engine_hash: str) -> str | None:
         """BlueGreen: the colour whose Deployment serves ``engine_hash``, else the one not live."""
-        if spec.rollout.strategy != api.Strategy.blue_green.value or spec.serving.deployment_ref is not None:
+        if spec.rollout.strategy != api.Strategy.blue_green or spec.serving.deployment_ref is not None:
             return None
         return self.cluster.colour_for(body, engine_hash)
 

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seasonal_engines.api.spec import DowngradeWindow, DriftPolicy
+from seasonal_engines.api.spec import DownsizeWindow, DriftPolicy
 from seasonal_engines.core import drift, histograms, reasons, traffic
 from seasonal_engines.core.drift import Direction, DriftKind, DriftState
 from seasonal_engines.core.envelopes import Envelope
@@ -191,7 +191,7 @@ def test_rebased_keeps_the_interval_clock() -> None:
 
 # --- downsize window ---------------------------------------------------------------------
 
-NIGHTLY = DowngradeWindow(schedule="0 1 * * *", timezone="Europe/Berlin", duration="4h")
+NIGHTLY = DownsizeWindow(schedule="0 1 * * *", timezone="Europe/Berlin", duration="4h")
 
 
 @pytest.mark.parametrize("now, window_start, allowed", [

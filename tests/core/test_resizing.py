@@ -24,8 +24,8 @@ from seasonal_engines.api.status import (
 )
 from seasonal_engines.core import decisions as dc
 from seasonal_engines.core import hourly_history, planners, presets, reasons, resizing
-from seasonal_engines.core.conditions import rfc3339
 from seasonal_engines.core.envelopes import Envelope
+from seasonal_engines.core.times import rfc3339
 from seasonal_engines.core.traffic import TrafficProfile, profile_from_requests
 from seasonal_engines.replay import comparing, simulating
 from seasonal_engines.replay.world import Durations

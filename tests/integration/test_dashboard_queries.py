@@ -96,9 +96,9 @@ def engine(envelope: tuple[int, int, int, int], season: str | None) -> st.Engine
                         envelope=st.EnvelopeStatus(max_input_len=i, max_seq_len=s, max_batch_size=b, max_num_tokens=n))
 
 
-def traffic_summary(t: float, samples: int, censored: float, peak: float) -> st.TrafficSummary:
-    q = st.Quantiles()
-    return st.TrafficSummary(window="10m", evaluated_at=_iso(t), samples=samples, input=q, output=q, sequence=q,
+def traffic_summary(t: float, samples: int, censored: float, peak: float) -> st.TrafficStatus:
+    q = st.QuantilesStatus()
+    return st.TrafficStatus(window="10m", evaluated_at=_iso(t), samples=samples, input=q, output=q, sequence=q,
                              sequence_source="joint", rate_rps=samples / 600, peak_rps=peak,
                              censored_fraction=censored)
 

@@ -25,7 +25,7 @@ from seasonal_engines.adapters import api_usage
 from seasonal_engines.adapters.triton import ModelCheck, check_model
 from seasonal_engines.api import spec as api
 from seasonal_engines.api.status import EngineRef
-from seasonal_engines.core import build_jobs, decisions, deployments, names
+from seasonal_engines.core import build_jobs, decisions, deployments, names, reasons
 
 APPLY = "application/apply-patch+yaml"
 FIELD_MANAGER = "seasonal-engines"
@@ -233,16 +233,16 @@ class Cluster:
         existing = _read_or_none(lambda: self.apps.read_namespaced_deployment(ref.name, namespace,
                                                                               _preload_content=False))
         if existing is None:
-            raise Refused("DeploymentNotFound", f"serving.deploymentRef names Deployment {ref.name}, which does "
-                          f"not exist in namespace {namespace}")
+            raise Refused(reasons.DEPLOYMENT_NOT_FOUND, f"serving.deploymentRef names Deployment {ref.name}, "
+                          f"which does not exist in namespace {namespace}")
         if (existing["metadata"].get("labels") or {}).get(DEPLOYMENT_OPT_IN_LABEL) != service:
-            raise Refused("DeploymentNotOptedIn", f"Deployment {ref.name} is not ours to change: label it "
+            raise Refused(reasons.DEPLOYMENT_NOT_OPTED_IN, f"Deployment {ref.name} is not ours to change: label it "
                           f"{DEPLOYMENT_OPT_IN_LABEL}={service} to let InferenceService {service} manage its "
                           "engine (kubectl label deployment ...)")
         try:
             applied = deployments.referenced_apply(spec, existing, service, engine)
         except ValueError as exc:
-            raise Refused("DeploymentContainerMissing", str(exc)) from None
+            raise Refused(reasons.DEPLOYMENT_CONTAINER_MISSING, str(exc)) from None
         return self._apply_deployment(namespace, applied)
 
     def apply_service(self, spec: api.InferenceServiceSpec, owner: Mapping[str, Any],

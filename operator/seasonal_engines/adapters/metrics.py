@@ -165,6 +165,6 @@ def _forget(gauge: Gauge, *labels: str) -> None:
 
 
 def _epoch(text: str) -> float:
-    from seasonal_engines.core.conditions import parse_time
+    from seasonal_engines.core import times
 
-    return parse_time(text).timestamp()
+    return times.parse_time(text).timestamp()

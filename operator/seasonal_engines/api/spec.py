@@ -59,7 +59,9 @@ DEFAULT_LADDER = [
 
 
 class ApiModel(BaseModel):
-    """Base for API objects: camelCase on the wire, unknown fields refused."""
+    """Base for API objects: camelCase on the wire, unknown fields refused. Enum fields hold their values
+    (plain strings, which compare equal to the members), defaults included: a default is validated like a
+    value given, so a field never holds a member in one object and a string in another."""
 
     model_config = ConfigDict(
         alias_generator=to_camel,
@@ -67,6 +69,7 @@ class ApiModel(BaseModel):
         extra="forbid",
         frozen=True,
         use_enum_values=True,
+        validate_default=True,
     )
 
 
@@ -349,7 +352,7 @@ class LabelMatcher(ApiModel):
             raise ValueError(f"selector label {self.label!r} is reserved (the metric name, the bucket bound or a "
                              "label the operator's queries add); select on the service's own labels such as model "
                              "or namespace")
-        if self.op in (MatchOp.re.value, MatchOp.nre.value):
+        if self.op in (MatchOp.re, MatchOp.nre):
             why = _re2_error(self.value)
             if why is not None:
                 raise ValueError(f"selector {self.label}{self.op} regex {self.value!r} is not valid RE2, the syntax "
@@ -413,9 +416,9 @@ class TrafficSpec(ApiModel):
 
     @model_validator(mode="after")
     def _metrics_iff_custom(self) -> TrafficSpec:
-        if self.preset == Preset.custom.value and self.metrics is None:
+        if self.preset == Preset.custom and self.metrics is None:
             raise ValueError("preset custom needs traffic.metrics (inputTokens, outputTokens)")
-        if self.preset != Preset.custom.value and self.metrics is not None:
+        if self.preset != Preset.custom and self.metrics is not None:
             raise ValueError("traffic.metrics is only read with preset custom; remove it or set preset: custom")
         return self
 
@@ -580,7 +583,7 @@ class SeasonDiscovery(ApiModel):
 # --- drift and rollout -----------------------------------------------------
 
 
-class DowngradeWindow(ApiModel):
+class DownsizeWindow(ApiModel):
     """A low-traffic window in which downward rebuilds may roll out."""
 
     schedule: str = Field(description="Cron expression for the window's start.", min_length=9, max_length=128,
@@ -637,7 +640,7 @@ class DriftPolicy(ApiModel):
     min_rebuild_interval: Annotated[str, Bounded("0s", "720h")] = Field(
         "6h", description="Least time between two drift rebuilds, up to 720h. Breaches ignore it: rejecting "
         "requests is worse than one more build.")
-    downsize_window: DowngradeWindow | None = Field(None, description="When set, downward rebuilds roll out only "
+    downsize_window: DownsizeWindow | None = Field(None, description="When set, downward rebuilds roll out only "
                                                     "inside this window.")
     shift: ShiftPolicy = Field(default_factory=ShiftPolicy, description="Early warning of a shift in request "
                                "lengths (reported, never rebuilds by itself).")
@@ -846,7 +849,7 @@ class InferenceServiceSpec(ApiModel):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> InferenceServiceSpec:
-        if self.engine.backend == Backend.tensorrt.value and not trtllm_has_build(self.engine.trtllm_version):
+        if self.engine.backend == Backend.tensorrt and not trtllm_has_build(self.engine.trtllm_version):
             raise ValueError(f"engine.trtllmVersion {self.engine.trtllm_version} has no trtllm-build (removed in "
                              "1.3): pin 1.2.x or older, or set engine.backend: pytorch")
         if self.season_discovery is not None and self.seasons:

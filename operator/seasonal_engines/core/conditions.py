@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from seasonal_engines.api.status import Condition, ConditionStatus
+from seasonal_engines.core import times
 
 SPEC_VALID = "SpecValid"
 TRAFFIC_AVAILABLE = "TrafficAvailable"
@@ -46,7 +47,7 @@ def set_condition(conditions: Sequence[Condition], type_: str, status: bool | No
     flipped = old is None or old.status != value.value
     new = Condition(
         type=type_, status=value, reason=reason, message=message[:4096],
-        last_transition_time=rfc3339(now) if flipped or old is None else old.last_transition_time,
+        last_transition_time=times.rfc3339(now) if flipped or old is None else old.last_transition_time,
         observed_generation=generation,
     )
     rest = [c for c in conditions if c.type != type_]

@@ -38,6 +38,8 @@ from typing import Any
 from seasonal_engines.api import durations
 from seasonal_engines.api.spec import Backend, InferenceServiceSpec, Mode, Season
 from seasonal_engines.api.status import (
+    BUILD_DURATIONS_LIMIT,
+    HISTORY_LIMIT,
     BuildStatus,
     EngineRef,
     EnvelopeStatus,
@@ -58,9 +60,9 @@ from seasonal_engines.core import (
     season_schedules,
     seasons,
     summaries,
+    times,
 )
 from seasonal_engines.core import conditions as cond
-from seasonal_engines.core.conditions import parse_time, rfc3339
 from seasonal_engines.core.envelopes import Envelope
 from seasonal_engines.core.hourly_history import HourlyHistory
 from seasonal_engines.core.traffic import TrafficProfile, TrafficUnavailable
@@ -68,7 +70,6 @@ from seasonal_engines.core.traffic import TrafficProfile, TrafficUnavailable
 MAX_BUILD_ATTEMPTS = 3
 BUILD_BACKOFF = timedelta(minutes=2)  # doubled after each failure in a row
 BUSY_REQUEUE = 15.0                   # seconds between looks while a build or rollout is under way
-HISTORY = 10
 
 
 # --- what comes in ----------------------------------------------------------
@@ -265,7 +266,7 @@ def decide(obs: Observation, planner: Planner, bootstrap: BootstrapPlanner,
 
     fresh = _plan(planner, obs.traffic, outlook.active.name if outlook.active else None)
     wanted = _wanted(d, planner, outlook, fresh)
-    if spec.mode == Mode.advisory.value:
+    if spec.mode == Mode.advisory:
         return _advise(d, wanted if wanted is not None else fresh, _evaluate_drift(d, spec, fresh))
 
     if obs.status.rollout is not None:
@@ -453,7 +454,7 @@ def _follow_rollout(d: _Draft, spec: InferenceServiceSpec) -> None:
     target = d.status.target_engine
     seen = d.obs.rollout
     timeout = timedelta(seconds=durations.seconds(spec.rollout.readiness_timeout))
-    started = parse_time(ro.started_at)
+    started = times.parse_time(ro.started_at)
     if seen is not None and seen.engine_hash == ro.engine_hash and seen.deployment_ready and seen.model_ready \
             and seen.config_matches:
         _rollout_succeeded(d, ro, target)
@@ -487,13 +488,13 @@ def _follow_rollout(d: _Draft, spec: InferenceServiceSpec) -> None:
                     f"{why}; fix the Deployment by hand", event=None)
         return
     previous = d.status.serving_engine
-    d.set(failed_rollouts=[ro.engine_hash, *d.status.failed_rollouts][:HISTORY])
+    d.set(failed_rollouts=[ro.engine_hash, *d.status.failed_rollouts][:HISTORY_LIMIT])
     d.condition(cond.DEGRADED, True, reasons.ROLLOUT_FAILED, f"engine {ro.engine_hash[:12]}: {why}; it is not "
                 "rolled out again until the spec changes", event="Warning")
     if spec.rollout.auto_rollback and previous is not None:
         d.actions.append(RollOut(previous, None, rollback=True))
         d.set(rollout=RolloutStatus(engine_hash=previous.hash, previous_hash=ro.engine_hash,
-                                    started_at=rfc3339(d.obs.now), rollback=True), target_engine=previous)
+                                    started_at=times.rfc3339(d.obs.now), rollback=True), target_engine=previous)
         d.condition(cond.ROLLING_OUT, True, reasons.ROLLBACK_IN_PROGRESS,
                     f"rolling back to engine {previous.hash[:12]} ({why})", event="Warning")
         d.requeue.append(BUSY_REQUEUE)
@@ -515,7 +516,7 @@ def _unblock(d: _Draft) -> None:
 
 def _rollout_succeeded(d: _Draft, ro: RolloutStatus, target: EngineRef | None) -> None:
     _unblock(d)
-    now = rfc3339(d.obs.now)
+    now = times.rfc3339(d.obs.now)
     if ro.rollback:
         d.set(rollout=None, target_engine=None)
         d.condition(cond.ROLLING_OUT, False, reasons.ROLLED_BACK, f"back on engine {ro.engine_hash[:12]}",
@@ -524,7 +525,7 @@ def _rollout_succeeded(d: _Draft, ro: RolloutStatus, target: EngineRef | None) -
     engine = (target or EngineRef(hash=ro.engine_hash, envelope=EnvelopeStatus(
         max_input_len=1, max_seq_len=1, max_batch_size=1, max_num_tokens=1))).model_copy(
         update={"rolled_out_at": now, "generation": d.status.engine_generation + 1})
-    history = [engine, *[e for e in d.status.engine_history if e.hash != engine.hash]][:HISTORY]
+    history = [engine, *[e for e in d.status.engine_history if e.hash != engine.hash]][:HISTORY_LIMIT]
     d.set(serving_engine=engine, envelope=summaries.envelope_of(engine).summary(), rollout=None, target_engine=None,
           engine_generation=d.status.engine_generation + 1, engine_history=history)
     d.condition(cond.ROLLING_OUT, False, reasons.ROLLOUT_SUCCEEDED, f"engine {engine.hash[:12]} serves")
@@ -543,18 +544,18 @@ def _follow_build(d: _Draft, spec: InferenceServiceSpec) -> None:
     state = seen.state if seen is not None and seen.job_name == b.job_name else JobState.missing
     in_store = b.engine_hash in d.obs.store
     if state == JobState.succeeded or (state == JobState.missing and in_store):
-        took = (d.obs.now - parse_time(b.started_at)).total_seconds()
+        took = (d.obs.now - times.parse_time(b.started_at)).total_seconds()
         d.set(build=None, build_failures=0,
-              build_durations_seconds=[*d.status.build_durations_seconds, round(took, 1)][-20:])
+              build_durations_seconds=[*d.status.build_durations_seconds, round(took, 1)][-BUILD_DURATIONS_LIMIT:])
         d.condition(cond.BUILDING, False, reasons.BUILD_SUCCEEDED,
                     f"engine {b.engine_hash[:12]} built in {durations.format_seconds(took)} ({b.reason})",
                     event="Normal")
         if d.status.target_engine is not None and d.status.target_engine.hash == b.engine_hash:
-            d.set(target_engine=d.status.target_engine.model_copy(update={"built_at": rfc3339(d.obs.now)}))
+            d.set(target_engine=d.status.target_engine.model_copy(update={"built_at": times.rfc3339(d.obs.now)}))
         return
     if state == JobState.running:
         deadline = timedelta(seconds=durations.seconds(spec.engine.build_deadline)) + timedelta(minutes=5)
-        if d.obs.now - parse_time(b.started_at) <= deadline:
+        if d.obs.now - times.parse_time(b.started_at) <= deadline:
             if seen is not None and seen.unschedulable:
                 d.condition(cond.BUILDING, True, reasons.BUILD_UNSCHEDULABLE,
                             f"Job {b.job_name} waits for a node with {_gpus_wanted(spec)}: {seen.unschedulable}",
@@ -570,7 +571,7 @@ def _follow_build(d: _Draft, spec: InferenceServiceSpec) -> None:
                    f"Job {b.job_name} " + ("failed" if state == JobState.failed else "disappeared before its "
                                            "engine reached the store"))
     failures = d.status.build_failures + 1
-    d.set(build=None, build_failures=failures, last_build_failure_at=rfc3339(d.obs.now))
+    d.set(build=None, build_failures=failures, last_build_failure_at=times.rfc3339(d.obs.now))
     if d.status.target_engine is not None and d.status.target_engine.hash == b.engine_hash:
         d.set(target_engine=None)  # a failed build never rolls out
     retry = (f"; retrying after {durations.format_seconds(_backoff(failures).total_seconds())}"
@@ -591,8 +592,8 @@ def _may_build(d: _Draft) -> bool:
     if s.build_failures >= MAX_BUILD_ATTEMPTS:
         return False
     if s.build_failures and s.last_build_failure_at:
-        if d.obs.now < parse_time(s.last_build_failure_at) + _backoff(s.build_failures):
-            d.requeue.append((parse_time(s.last_build_failure_at) + _backoff(s.build_failures)
+        if d.obs.now < times.parse_time(s.last_build_failure_at) + _backoff(s.build_failures):
+            d.requeue.append((times.parse_time(s.last_build_failure_at) + _backoff(s.build_failures)
                               - d.obs.now).total_seconds())
             return False
     return True
@@ -606,7 +607,7 @@ def _start_build(d: _Draft, engine: PlannedEngine, reason: str) -> None:
     name = names.build_job(spec.model.name, engine.hash, serial)
     d.actions.append(StartBuild(engine, reason, name, serial))
     d.set(build=BuildStatus(job_name=name, engine_hash=engine.hash, season=engine.season, reason=reason,
-                            started_at=rfc3339(d.obs.now), attempts=d.status.build_failures + 1),
+                            started_at=times.rfc3339(d.obs.now), attempts=d.status.build_failures + 1),
           builds_started=serial)
     d.condition(cond.BUILDING, True, reasons.BUILD_STARTED,
                 f"Job {name} builds engine {engine.hash[:12]} ({engine.envelope.summary()}) for "
@@ -771,7 +772,7 @@ def _roll_out(d: _Draft, spec: InferenceServiceSpec, target: EngineRef) -> None:
     previous = d.status.serving_engine
     d.actions.append(RollOut(target, previous))
     d.set(rollout=RolloutStatus(engine_hash=target.hash, previous_hash=previous.hash if previous else None,
-                                started_at=rfc3339(d.obs.now)))
+                                started_at=times.rfc3339(d.obs.now)))
     d.condition(cond.ROLLING_OUT, True, reasons.ROLLOUT_STARTED,
                 f"rolling {spec.rollout.strategy} to engine {target.hash[:12]} "
                 f"({summaries.envelope_of(target).summary()})", event="Normal")
@@ -811,7 +812,7 @@ def _record_references(d: _Draft, spec: InferenceServiceSpec, in_force: Sequence
     names_in_spec = {s.name for s in in_force}
     if any(s.season not in names_in_spec for s in d.status.season_engines):
         d.set(season_engines=[s for s in d.status.season_engines if s.season in names_in_spec])
-    if spec.engine.backend != Backend.tensorrt.value or d.obs.owner is None:
+    if spec.engine.backend != Backend.tensorrt or d.obs.owner is None:
         return  # the PyTorch backend keeps no engines in a store
     refs = engine_references.of_status(d.status, owner=d.obs.owner, model=spec.model.name,
                                        keep=spec.engine.store.keep)
@@ -832,7 +833,7 @@ def _next_season_status(d: _Draft, planner: Planner, outlook: seasons.SeasonOutl
     engine = _stored_alike(d, spec, planner(history, nxt.name)) if history is not None else None
     _remember_season_engine(d, engine)
     planned = engine.hash if isinstance(engine, PlannedEngine) else None
-    d.set(next_season=SeasonStatus(name=nxt.name, starts_at=rfc3339(nxt.start),
+    d.set(next_season=SeasonStatus(name=nxt.name, starts_at=times.rfc3339(nxt.start),
                                    engine_ready=planned is not None and (
                                        planned in d.obs.store or engine.backend == "pytorch"),  # type: ignore[union-attr]
                                    engine_hash=planned))

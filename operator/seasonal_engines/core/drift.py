@@ -46,7 +46,7 @@ import numpy as np
 
 from seasonal_engines.api import durations
 from seasonal_engines.api.spec import DriftPolicy, ShiftPolicy
-from seasonal_engines.core import histograms, reasons, seasons, shift_detection
+from seasonal_engines.core import histograms, reasons, seasons, shift_detection, times
 from seasonal_engines.core.envelopes import Envelope
 from seasonal_engines.core.histograms import Histogram
 from seasonal_engines.core.traffic import TrafficProfile, TrafficUnavailable
@@ -144,7 +144,7 @@ class DriftState:
     def rebuilt(self, now: datetime, planned_from: TrafficProfile) -> DriftState:
         """After the caller started a rebuild planned from ``planned_from``: streaks reset, the interval
         clock restarts and the shift score is measured against the new plan's traffic."""
-        return replace(self.rebased(planned_from), last_rebuild=seasons.utc(now))
+        return replace(self.rebased(planned_from), last_rebuild=times.utc(now))
 
     def rebased(self, planned_from: TrafficProfile) -> DriftState:
         """The serving engine changed without a drift rebuild (a season began): new reference, streaks
@@ -242,7 +242,7 @@ def evaluate(*, serving: Envelope, traffic: TrafficProfile | TrafficUnavailable,
              policy: DriftPolicy, state: DriftState, now: datetime, min_samples: int,
              evaluation_interval: timedelta = timedelta(0)) -> tuple[DriftState, DriftVerdict]:
     """Measure, advance the streaks, and let the first check that speaks decide."""
-    now = seasons.utc(now)
+    now = times.utc(now)
     if min_samples < 1:
         raise ValueError(f"traffic.minSamples must be at least 1, got {min_samples}")
     ev = _Evaluation(serving, traffic, fresh, policy, state, now, min_samples)
@@ -428,14 +428,14 @@ def _pct(x: float | None) -> str:
 
 
 def _iso(t: datetime | None) -> str | None:
-    return None if t is None else seasons.utc(t).isoformat().replace("+00:00", "Z")
+    return None if t is None else times.utc(t).isoformat().replace("+00:00", "Z")
 
 
 def _time(v: Any, name: str) -> datetime | None:
     if v is None:
         return None
     try:
-        return seasons.utc(datetime.fromisoformat(str(v).replace("Z", "+00:00")), f"status.drift.{name}")
+        return times.utc(datetime.fromisoformat(str(v).replace("Z", "+00:00")), f"status.drift.{name}")
     except ValueError:
         raise ValueError(f"status.drift.{name} must be an RFC 3339 time such as 2026-01-01T00:00:00Z, "
                          f"got {v!r}") from None

@@ -22,9 +22,9 @@ from typing import Any, cast
 import numpy as np
 from numpy.typing import NDArray
 
-from seasonal_engines.core import traffic
+from seasonal_engines.core import reasons, traffic
 from seasonal_engines.core.histograms import Histogram
-from seasonal_engines.core.traffic import Reason, TrafficProfile, TrafficUnavailable
+from seasonal_engines.core.traffic import TrafficProfile, TrafficUnavailable
 
 HOUR_S = 3600.0
 MAX_HOURS = 28 * 24  # seasonDiscovery.history is at most 28 days
@@ -94,14 +94,14 @@ class HourlyHistory:
         """The profile of the hours ``rows`` summed (any order, no repeats), or why not."""
         idx = np.unique(np.asarray(rows, dtype=np.int64))
         if len(idx) == 0:
-            return TrafficUnavailable(Reason.InsufficientSamples, "no hour of the history falls in the window")
+            return TrafficUnavailable(reasons.INSUFFICIENT_SAMPLES, "no hour of the history falls in the window")
         if idx[0] < 0 or idx[-1] >= self.hours:
             raise ValueError(f"rows must be in [0, {self.hours}), got {idx[0]}..{idx[-1]}")
         n = float(self.input[idx].sum())
         starts = self.starts_s[idx]
         start, end = _utc(float(starts.min())), _utc(float(starts.max()) + HOUR_S)
         if n <= 0:
-            return TrafficUnavailable(Reason.InsufficientSamples, f"no requests in the {len(idx)} hours of "
+            return TrafficUnavailable(reasons.INSUFFICIENT_SAMPLES, f"no requests in the {len(idx)} hours of "
                                       f"history from {start.isoformat()} to {end.isoformat()}")
 
         def hist(counts: NDArray[Any]) -> Histogram:
@@ -200,10 +200,10 @@ def from_series(end: datetime, hours: int, series: Mapping[str, Sequence[tuple[f
     counts (``increase`` extrapolates each series on its own) are repaired as PromQL's
     ``histogram_quantile`` does. The history ends at ``end``, on the answer's clock."""
     if "input" not in series or "output" not in series:
-        return TrafficUnavailable(Reason.NoData, "no input or output histogram series in the history")
+        return TrafficUnavailable(reasons.NO_DATA, "no input or output histogram series in the history")
     bounds = sorted({float(le) for part in series.values() for le, _ in part})
     if not bounds or not math.isinf(bounds[-1]):
-        return TrafficUnavailable(Reason.MalformedHistogram, "the history's histograms have no le=\"+Inf\" "
+        return TrafficUnavailable(reasons.MALFORMED_HISTOGRAM, "the history's histograms have no le=\"+Inf\" "
                                   "bucket")
     e = end.timestamp()
     col = {b: i for i, b in enumerate(bounds)}
@@ -237,7 +237,7 @@ def from_series(end: datetime, hours: int, series: Mapping[str, Sequence[tuple[f
         inp, out = matrix("input"), matrix("output")
         seq = matrix("sequence") if "sequence" in series else None
     except ValueError as exc:
-        return TrafficUnavailable(Reason.NaNInData, str(exc))
+        return TrafficUnavailable(reasons.NAN_IN_DATA, str(exc))
     return HourlyHistory(end, tuple(bounds), inp, out, seq, rejected=vector("rejected"),
                          limit_stopped=vector("limit_stopped"), notes=tuple(notes))
 

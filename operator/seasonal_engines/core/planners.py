@@ -10,8 +10,8 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from seasonal_engines.api.spec import InferenceServiceSpec
-from seasonal_engines.core import decisions, histograms, resizing, traffic
+from seasonal_engines.api.spec import Backend, InferenceServiceSpec
+from seasonal_engines.core import decisions, histograms, reasons, resizing, traffic
 from seasonal_engines.core.serving import predictions
 from seasonal_engines.core.sizing import errors, planning
 from seasonal_engines.core.sizing.plans import Plan
@@ -26,7 +26,7 @@ def planned_engine(plan: Plan, profile: traffic.TrafficProfile | None = None,
     doc = plan.to_json()
     serving = None if profile is None else _predictor(plan, profile, spec)
     return decisions.PlannedEngine(hash=plan.engine_hash, envelope=plan.envelope, season=plan.season,
-                                   backend=str(doc.get("backend", "tensorrt")), plan=doc, serving=serving)
+                                   backend=str(doc.get("backend", Backend.tensorrt.value)), plan=doc, serving=serving)
 
 
 def _predictor(plan: Plan, profile: traffic.TrafficProfile,
@@ -68,8 +68,8 @@ def for_spec(spec: InferenceServiceSpec, config_json: Mapping[str, Any] | None =
         if confidence is not None:
             bounded = resizing.confident_policy(spec.sizing, profile.samples, confidence)
             if bounded is None:
-                return decisions.PlanRefused("InsufficientTraffic", f"{profile.samples:.0f} requests are too few "
-                                             f"to bound the sizing quantile at {confidence:.0%} confidence")
+                return decisions.PlanRefused(reasons.INSUFFICIENT_TRAFFIC, f"{profile.samples:.0f} requests are "
+                                             f"too few to bound the sizing quantile at {confidence:.0%} confidence")
             sized = spec.model_copy(update={"sizing": bounded})
         elif tolerant:
             sized = spec.model_copy(update={"sizing": resizing.tolerance_policy(spec.sizing, profile.samples)})

@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from seasonal_engines.api.spec import TrafficSpec
+from seasonal_engines.api.spec import Preset, TrafficSpec
 from seasonal_engines.core import histograms
 
 
@@ -167,11 +167,9 @@ def custom(input_metric: str, output_metric: str, rejected: str | None = None,
 
 def from_spec(traffic: TrafficSpec) -> MetricPreset:
     """The preset an ``api.spec.TrafficSpec`` names (``custom`` built from its ``metrics``)."""
-    name = str(traffic.preset)
-    name = getattr(traffic.preset, "value", name)
-    if name == "custom":
+    if traffic.preset == Preset.custom:
         m = traffic.metrics
         if m is None:
             raise ValueError("preset custom needs traffic.metrics (inputTokens, outputTokens)")
         return custom(m.input_tokens, m.output_tokens, m.rejected_requests, m.limit_stopped_requests)
-    return get(name)
+    return get(traffic.preset)

@@ -107,9 +107,8 @@ def from_spec(selector: Sequence[LabelMatcher]) -> tuple[Matcher, ...]:
     """Matchers from the spec's ``traffic.selector`` (``api.spec.LabelMatcher`` objects)."""
     out = []
     for i, m in enumerate(selector):
-        op = m.op
         try:
-            out.append(matcher(m.label, getattr(op, "value", op), m.value))
+            out.append(matcher(m.label, m.op, m.value))
         except ValueError as exc:
             raise ValueError(f"traffic.selector[{i}]: {exc}") from None
     return tuple(out)

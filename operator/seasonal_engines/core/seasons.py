@@ -37,21 +37,14 @@ from typing import Any
 from croniter import CroniterError, croniter
 
 from seasonal_engines.api import durations
-from seasonal_engines.api.spec import DowngradeWindow, Season
-from seasonal_engines.core import reasons
+from seasonal_engines.api.spec import DownsizeWindow, Season
+from seasonal_engines.core import reasons, times
 
 UTC = UTC
 # Wall clock and instant differ by the zone's offset change at most (2h in today's tz database); walking
 # the schedule from this far beyond the target on the wall clock cannot miss a start.
 _WALL_MARGIN = timedelta(hours=3)
 BUILD_DURATION_QUANTILE = 0.95
-
-
-def utc(t: datetime, field: str = "now") -> datetime:
-    """``t`` in UTC; a naive datetime is refused because it names no instant."""
-    if t.tzinfo is None or t.utcoffset() is None:
-        raise ValueError(f"{field} must be timezone-aware (for example datetime.now(timezone.utc)), got {t!r}")
-    return t.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -62,7 +55,7 @@ class Window:
     end: datetime
 
     def contains(self, t: datetime) -> bool:
-        return self.start <= utc(t) < self.end
+        return self.start <= times.utc(t) < self.end
 
     @property
     def length(self) -> timedelta:
@@ -78,7 +71,7 @@ class SeasonWindow:
     end: datetime
 
     def contains(self, t: datetime) -> bool:
-        return self.start <= utc(t) < self.end
+        return self.start <= times.utc(t) < self.end
 
     @property
     def length(self) -> timedelta:
@@ -106,7 +99,7 @@ class Recurrence:
             raise ValueError(f"duration must be positive, got {self.duration}")
 
     @classmethod
-    def of(cls, window: Season | DowngradeWindow) -> Recurrence:
+    def of(cls, window: Season | DownsizeWindow) -> Recurrence:
         return cls(window.schedule, window.timezone, timedelta(seconds=durations.seconds(window.duration)))
 
     @property
@@ -115,7 +108,7 @@ class Recurrence:
 
     def starts_before(self, t: datetime, n: int) -> list[datetime]:
         """The last ``n`` starts at or before ``t``, latest first."""
-        zone, t = self.zone, utc(t, "before")
+        zone, t = self.zone, times.utc(t, "before")
         it = croniter(self.schedule, t.astimezone(zone).replace(tzinfo=None) + _WALL_MARGIN)
         out: list[datetime] = []
         while len(out) < n:
@@ -127,7 +120,7 @@ class Recurrence:
 
     def starts_after(self, t: datetime, n: int) -> list[datetime]:
         """The next ``n`` starts strictly after ``t``, earliest first."""
-        zone, t = self.zone, utc(t, "after")
+        zone, t = self.zone, times.utc(t, "after")
         it = croniter(self.schedule, t.astimezone(zone).replace(tzinfo=None) - _WALL_MARGIN)
         out: list[datetime] = []
         while len(out) < n:
@@ -147,12 +140,12 @@ class Recurrence:
         """The occurrence whose window contains ``t``, if any."""
         start = self.starts_before(t, 1)[0]
         end = start + self.duration  # the next start is after t, so it cannot cut this window before t
-        return (start, min(end, self.starts_after(start, 1)[0])) if utc(t) < end else None
+        return (start, min(end, self.starts_after(start, 1)[0])) if times.utc(t) < end else None
 
     def windows_before(self, t: datetime, n: int, include_partial: bool = False) -> list[tuple[datetime, datetime]]:
         """The last ``n`` windows ending at or before ``t`` (oldest first); with ``include_partial`` the
         window in progress at ``t``, cut at ``t``, counts as the newest."""
-        t = utc(t, "before")
+        t = times.utc(t, "before")
         starts = self.starts_before(t, n + 1)  # the newest may still be in progress
         following = [self.starts_after(starts[0], 1)[0], *starts[:-1]]
         out: list[tuple[datetime, datetime]] = []
@@ -189,7 +182,7 @@ def _instant(wall: datetime, zone: zoneinfo.ZoneInfo) -> datetime:
 
 def active_season(seasons: Sequence[Season], now: datetime) -> SeasonWindow | None:
     """The season whose window contains ``now``: the most recent start wins, then list order."""
-    now = utc(now)
+    now = times.utc(now)
     best: SeasonWindow | None = None
     for season in seasons:
         window = Recurrence.of(season).window_at(now)
@@ -200,7 +193,7 @@ def active_season(seasons: Sequence[Season], now: datetime) -> SeasonWindow | No
 
 def next_season(seasons: Sequence[Season], now: datetime) -> SeasonWindow | None:
     """The earliest season start strictly after ``now`` (the active season's next one included)."""
-    now = utc(now)
+    now = times.utc(now)
     best: SeasonWindow | None = None
     for season in seasons:
         rec = Recurrence.of(season)
@@ -214,7 +207,7 @@ def occurrences(season: Season, before: datetime, n: int, *, include_partial: bo
     """The season's last ``n`` complete windows ending at or before ``before``, oldest first."""
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
-    before = utc(before, "before")
+    before = times.utc(before, "before")
     windows = Recurrence.of(season).windows_before(before, n, include_partial)
     return [SeasonWindow(season.name, start, end) for start, end in windows]
 
@@ -223,7 +216,7 @@ def trailing_window(now: datetime, window: timedelta) -> Window:
     """The window a season-less service plans from: the last ``window`` up to ``now``."""
     if window <= timedelta(0):
         raise ValueError(f"traffic.window must be positive, got {window}")
-    end = utc(now)
+    end = times.utc(now)
     return Window(end - window, end)
 
 
@@ -258,7 +251,7 @@ def build_due_at(season: Season, now: datetime, lead: timedelta) -> datetime:
     """When the season's engine build should start: ``now`` while the season is active or within ``lead``
     of its next start; otherwise the next start minus ``lead``."""
     rec = Recurrence.of(season)
-    now = utc(now)
+    now = times.utc(now)
     if rec.window_at(now) is not None:
         return now
     return max(now, rec.starts_after(now, 1)[0] - lead)
@@ -266,7 +259,7 @@ def build_due_at(season: Season, now: datetime, lead: timedelta) -> datetime:
 
 def build_due(season: Season, now: datetime, lead: timedelta) -> bool:
     """Whether the season's engine should exist or be building: from ``lead`` before a start to its end."""
-    now = utc(now)
+    now = times.utc(now)
     return build_due_at(season, now, lead) <= now
 
 
@@ -283,7 +276,7 @@ class SeasonOutlook:
 
 def outlook(seasons: Sequence[Season], now: datetime, lead: timedelta) -> SeasonOutlook:
     """Active and next season, the builds due, and when to look again."""
-    now = utc(now)
+    now = times.utc(now)
     if not seasons:
         return SeasonOutlook(None, None, (), reasons.TRAILING_WINDOW, None)
     active = active_season(seasons, now)
@@ -306,5 +299,5 @@ def outlook(seasons: Sequence[Season], now: datetime, lead: timedelta) -> Season
 __all__ = [
     "Window", "SeasonWindow", "Recurrence", "SeasonOutlook", "active_season", "next_season", "occurrences",
     "trailing_window", "season_history_query_windows", "lead_time", "build_due", "build_due_at", "outlook",
-    "utc", "BUILD_DURATION_QUANTILE",
+    "BUILD_DURATION_QUANTILE",
 ]

@@ -10,12 +10,12 @@ from seasonal_engines.api.status import (
     DriftStatus,
     EngineRef,
     EnvelopeStatus,
-    Quantiles,
+    QuantilesStatus,
     ServingPrediction,
     ShiftStatus,
-    TrafficSummary,
+    TrafficStatus,
 )
-from seasonal_engines.core.conditions import rfc3339
+from seasonal_engines.core import times
 from seasonal_engines.core.envelopes import Envelope
 from seasonal_engines.core.traffic import Dimension, TrafficProfile
 
@@ -29,18 +29,18 @@ def _finite(x: float) -> float | None:
     return round(float(x), 3) if x is not None and math.isfinite(x) else None
 
 
-def quantiles(profile: TrafficProfile, dim: Dimension) -> Quantiles:
+def quantiles(profile: TrafficProfile, dim: Dimension) -> QuantilesStatus:
     q = profile.quantiles.get(dim)
     if q is not None:
-        return Quantiles(p50=_finite(q.p50), p90=_finite(q.p90), p99=_finite(q.p99), p999=_finite(q.p999))
-    return Quantiles(**{k: _finite(profile.quantile(dim, v)) for k, v in
+        return QuantilesStatus(p50=_finite(q.p50), p90=_finite(q.p90), p99=_finite(q.p99), p999=_finite(q.p999))
+    return QuantilesStatus(**{k: _finite(profile.quantile(dim, v)) for k, v in
                         (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p999", 0.999))})
 
 
-def traffic_summary(profile: TrafficProfile, window: str, now: datetime) -> TrafficSummary:
+def traffic_summary(profile: TrafficProfile, window: str, now: datetime) -> TrafficStatus:
     censored = profile.censored_fraction
-    return TrafficSummary(
-        window=window, evaluated_at=rfc3339(now), samples=round(float(profile.samples), 3),
+    return TrafficStatus(
+        window=window, evaluated_at=times.rfc3339(now), samples=round(float(profile.samples), 3),
         input=quantiles(profile, Dimension.input), output=quantiles(profile, Dimension.output),
         sequence=quantiles(profile, Dimension.sequence), sequence_source=str(getattr(
             profile.sequence_source, "value", profile.sequence_source)),

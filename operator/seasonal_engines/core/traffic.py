@@ -99,24 +99,11 @@ class TrafficProfile:
 
 @dataclass(frozen=True)
 class TrafficUnavailable:
-    """Why no profile could be built. ``reason`` is a CamelCase constant, ``message`` is for people."""
+    """Why no profile could be built. ``reason`` is a constant of ``core.reasons`` (the traffic section),
+    ``message`` is for people."""
 
     reason: str
     message: str
-
-
-class Reason:
-    """``TrafficUnavailable.reason`` values."""
-
-    PrometheusUnreachable = "PrometheusUnreachable"  # connection refused, DNS, TLS
-    PrometheusTimeout = "PrometheusTimeout"          # no answer within the timeout
-    PrometheusError = "PrometheusError"              # HTTP 5xx or another non-success answer
-    QueryRejected = "QueryRejected"                  # HTTP 4xx: the query (names, selector) is wrong
-    PrometheusGarbage = "PrometheusGarbage"          # not the JSON a Prometheus API returns
-    NoData = "NoData"                                # no series of the preset's metrics in the window
-    InsufficientSamples = "InsufficientSamples"      # fewer requests than traffic.minSamples
-    NaNInData = "NaNInData"                          # bucket or counter increases are NaN or infinite
-    MalformedHistogram = "MalformedHistogram"        # no +Inf bucket, or bucket bounds that are not numbers
 
 
 QUANTILE_POINTS = (0.5, 0.9, 0.99, 0.999)

@@ -23,8 +23,17 @@ from seasonal_engines.adapters.prometheus import PrometheusTraffic
 from seasonal_engines.api import durations
 from seasonal_engines.api.spec import InferenceServiceSpec
 from seasonal_engines.api.status import InferenceServiceStatus
-from seasonal_engines.core import decisions, planners, presets, promql, reasons, season_schedules, seasons, summaries
-from seasonal_engines.core.conditions import parse_time
+from seasonal_engines.core import (
+    decisions,
+    planners,
+    presets,
+    promql,
+    reasons,
+    season_schedules,
+    seasons,
+    summaries,
+    times,
+)
 from seasonal_engines.core.hourly_history import HourlyHistory
 from seasonal_engines.core.traffic import TrafficProfile, TrafficUnavailable
 from seasonal_engines.local import timing
@@ -114,7 +123,7 @@ class LocalReconciler:
     def _profile(self, windows: list[tuple[datetime, datetime]]) -> TrafficProfile | TrafficUnavailable:
         wall = self.clock.wall_windows(windows, self.data_since)
         if not wall:
-            return TrafficUnavailable("NoData", "the window lies before the quickstart began: Prometheus holds "
+            return TrafficUnavailable(reasons.NO_DATA, "the window lies before the quickstart began: Prometheus holds "
                                       "nothing for it")
         profile = self.prometheus.windows(
             self.preset, self.matchers, [promql.Window(end, (end - start).total_seconds()) for start, end in wall],
@@ -198,7 +207,7 @@ class LocalReconciler:
             if event.reason == reasons.BUILD_SUCCEEDED and obs.status.build is not None:
                 job = obs.status.build
                 built = next((b for b in reversed(self.builds.builds) if b.job_name == job.job_name), None)
-                took = (now - parse_time(job.started_at)).total_seconds() / 60
+                took = (now - times.parse_time(job.started_at)).total_seconds() / 60
                 real = f"; the build process took {built.process_seconds:.1f} s" if built and \
                     built.process_seconds is not None else ""
                 self._note(now, "built", f"built: CPU stand-in engine {_short(job.engine_hash)} in {took:.0f} "
@@ -216,7 +225,7 @@ class LocalReconciler:
                 self._note(now, kind, f"{event.reason}: {event.message}")
         t = new.traffic if isinstance(obs.traffic, TrafficProfile) else None
         self.evaluations.append(EvaluationRecord(
-            at=now, phase=str(getattr(new.phase, "value", new.phase)), active_season=new.active_season,
+            at=now, phase=new.phase, active_season=new.active_season,
             samples=t.samples if t else None, sequence_p99=t.sequence.p99 if t else None,
             sequence_p999=t.sequence.p999 if t else None,
             rate_rps=obs.traffic.rate_rps if isinstance(obs.traffic, TrafficProfile) else None,

@@ -75,7 +75,7 @@ def replica_for(spec: InferenceServiceSpec, envelope: Envelope,
     m = spec.model
     model = planning.resolve_model(m)
     gpu = gpus.from_hardware(spec.hardware)
-    dtype, wq, kvq = (str(getattr(x, "value", x)) for x in (m.dtype, m.quantization.weights, m.quantization.kv_cache))
+    dtype, wq, kvq = m.dtype, m.quantization.weights, m.quantization.kv_cache
     tpb = rules.DEFAULT_TOKENS_PER_BLOCK
     budget = memory.budget(model, gpu, dtype=dtype, weights_quant=wq, kv_quant=kvq, tp=m.tensor_parallel_size,
                            pp=m.pipeline_parallel_size, max_num_tokens=envelope.max_num_tokens,

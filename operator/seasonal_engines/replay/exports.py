@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from seasonal_engines.core import censoring, histograms, traffic
+from seasonal_engines.core import censoring, histograms, reasons, traffic
 from seasonal_engines.core.presets import Censoring, MetricPreset
-from seasonal_engines.core.traffic import Reason, TrafficProfile, TrafficUnavailable
+from seasonal_engines.core.traffic import TrafficProfile, TrafficUnavailable
 from seasonal_engines.traces.readers import Trace, to_datetime
 
 UNSERVED = -1  # limit of a request not yet reached by the simulation
@@ -74,7 +74,7 @@ def profile(served: ServedTrace, windows: Sequence[tuple[float, float]], preset:
     start = to_datetime(min(s for s, _ in windows))
     end = to_datetime(max(e for _, e in windows))
     if len(idx) == 0:
-        return TrafficUnavailable(Reason.InsufficientSamples, f"no requests in {start.isoformat()} .. "
+        return TrafficUnavailable(reasons.INSUFFICIENT_SAMPLES, f"no requests in {start.isoformat()} .. "
                                   f"{end.isoformat()}")
     t = served.trace
     inp = t.input_tokens[idx]

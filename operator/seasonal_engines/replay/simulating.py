@@ -239,9 +239,8 @@ def _record(t: float, new: InferenceServiceStatus, old: InferenceServiceStatus) 
     d = new.drift
     counted = d is not None and d.last_evaluated is not None and (
         old.drift is None or old.drift.last_evaluated != d.last_evaluated)
-    phase = getattr(new.phase, "value", new.phase)
     return EvaluationRecord(
-        at_s=t, phase=str(phase), samples=new.traffic.samples if new.traffic is not None else None,
+        at_s=t, phase=new.phase, samples=new.traffic.samples if new.traffic is not None else None,
         beyond_fraction=d.beyond_fraction if d is not None else None,
         breach_streak=d.breach_streak if d is not None else 0,
         waste_streak=d.waste_streak if d is not None else 0, counted=counted,

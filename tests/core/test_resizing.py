@@ -22,8 +22,8 @@ from seasonal_engines.api.status import (
     InferenceServiceStatus,
     SeasonScheduleStatus,
 )
+from seasonal_engines.core import actions, hourly_history, observations, planners, presets, reasons, resizing
 from seasonal_engines.core import decisions as dc
-from seasonal_engines.core import hourly_history, planners, presets, reasons, resizing
 from seasonal_engines.core.envelopes import Envelope
 from seasonal_engines.core.times import rfc3339
 from seasonal_engines.core.traffic import TrafficProfile, profile_from_requests
@@ -148,15 +148,15 @@ def trailing(median: float, seed: int = 1) -> TrafficProfile:
 
 
 def decide(status: InferenceServiceStatus, history: hourly_history.HourlyHistory, now: datetime = NOW,
-           median: float = 1000) -> dc.Decision:
-    obs = dc.Observation(now=now, generation=1, spec=SPEC, spec_error=None, status=status,
+           median: float = 1000) -> actions.Decision:
+    obs = observations.Observation(now=now, generation=1, spec=SPEC, spec_error=None, status=status,
                          traffic=trailing(median), history=history, store=frozenset({status.serving_engine.hash}))
     return dc.decide(obs, planners.for_spec(SPEC), planners.bootstrap_for_spec(SPEC))
 
 
 def test_a_season_whose_history_needs_more_grows_at_once() -> None:
     d = decide(serving(2048), history_of(48, 600, 2000))
-    builds = [a for a in d.actions if isinstance(a, dc.StartBuild)]
+    builds = [a for a in d.actions if isinstance(a, actions.StartBuild)]
     assert builds and builds[0].reason == reasons.SEASON_GROWN
     assert builds[0].engine.envelope.max_seq_len > 2048
 
@@ -166,14 +166,14 @@ def test_a_season_whose_history_needs_less_shrinks_after_the_streak_to_the_cauti
     status, now = serving(32768), NOW
     for i in range(3):
         d = decide(status, h, now)
-        builds = [a for a in d.actions if isinstance(a, dc.StartBuild)]
+        builds = [a for a in d.actions if isinstance(a, actions.StartBuild)]
         if i < 2:
             assert not builds, f"shrunk on evaluation {i + 1} of 3"
         status, now = d.status, now + timedelta(minutes=5)
     assert builds and builds[0].reason == reasons.SEASON_SHRUNK
     point = planners.for_spec(SPEC)(resizing.season_pool(h, ALL_DAY, NOW, active=True, target=10_000), "all-day")
     cautious = builds[0].engine.envelope
-    assert isinstance(point, dc.PlannedEngine)
+    assert isinstance(point, planners.PlannedEngine)
     assert point.envelope.max_seq_len <= cautious.max_seq_len < 32768, "it shrinks to the upper bound's plan"
     assert d.status.season_schedule is not None
     assert d.status.season_schedule.last_resized_at == rfc3339(NOW + timedelta(minutes=10))

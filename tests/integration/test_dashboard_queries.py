@@ -37,7 +37,7 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from seasonal_engines.adapters.metrics import OperatorMetrics
 from seasonal_engines.api import status as st
-from seasonal_engines.core import censoring, decisions
+from seasonal_engines.core import actions, censoring
 from seasonal_engines.core.presets import SEASONAL
 from seasonal_engines.dashboards import alert_rules, fleet_dashboard, generating, service_dashboard
 from seasonal_engines.traces import openmetrics, read_trace
@@ -123,7 +123,7 @@ class Timeline:
         per_min = np.bincount(((ts[sel] - (t - 600)) // 60).astype(int), minlength=10)
         return int(sel.sum()), beyond, float(per_min.max()) / 60 * 1.2
 
-    def chat(self, t: float, minute: int) -> tuple[decisions.Decision, int]:
+    def chat(self, t: float, minute: int) -> tuple[actions.Decision, int]:
         gen = 2 if minute >= 34 else 1
         env = CHAT.envelopes[gen - 1]
         season = "business-hours" if minute < 28 else (None if minute < 30 else "evening")
@@ -145,7 +145,7 @@ class Timeline:
             build_durations_seconds=[900.0] if minute >= 20 else [])
         return _decision(status, events), max(1, math.ceil(peak / 2))
 
-    def batch(self, t: float, minute: int) -> tuple[decisions.Decision, int]:
+    def batch(self, t: float, minute: int) -> tuple[actions.Decision, int]:
         env = BATCH.envelopes[0]
         n, beyond, peak = self.window(t, env)
         events = {10: ["BuildStarted"], 25: ["BuildFailed"], 27: ["BuildStarted"], 40: ["BuildFailed"],
@@ -165,13 +165,13 @@ class Timeline:
                                                       message="input lengths longer")))
         return _decision(status, events), max(1, math.ceil(peak / 2))
 
-    def advisor(self, t: float, minute: int) -> tuple[decisions.Decision, int | None]:
+    def advisor(self, t: float, minute: int) -> tuple[actions.Decision, int | None]:
         status = st.InferenceServiceStatus(phase="InsufficientTraffic", conditions=[condition(t, False)])
         return _decision(status, []), None
 
 
-def _decision(status: st.InferenceServiceStatus, reasons: list[str]) -> decisions.Decision:
-    return decisions.Decision(status=status, events=tuple(decisions.Event("Normal", r, r) for r in reasons))
+def _decision(status: st.InferenceServiceStatus, reasons: list[str]) -> actions.Decision:
+    return actions.Decision(status=status, events=tuple(actions.Event("Normal", r, r) for r in reasons))
 
 
 def _labels(labels: dict[str, str]) -> str:

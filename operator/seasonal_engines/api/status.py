@@ -205,7 +205,7 @@ class DriftStatus(StatusModel):
     reason: str | None = Field(None, description="CamelCase reason of the last verdict.", max_length=128)
     message: str | None = Field(None, description="The last verdict, for people.", max_length=4096)
     score: float | None = Field(None, description="Distribution-shift score (Jensen-Shannon, 0 = same, 1 = "
-                                "disjoint) against the traffic the serving engine was planned from.")
+                                "disjoint) against the traffic the serving engine was planned from.", ge=0, le=1)
     beyond_fraction: float | None = Field(None, description="Share of requests beyond the serving envelope, "
                                           "censored ones included.", ge=0, le=1)
     breach_streak: int = Field(0, description="Evaluations in a row with a coverage breach.", ge=0)

@@ -115,7 +115,7 @@ def start(ours: configuration.OperatorSettings, *, clock: Callable[[], datetime]
     import kopf
 
     from seasonal_engines import handlers
-    from seasonal_engines.adapters.kubernetes import Cluster
+    from seasonal_engines.adapters.kubernetes import KubernetesCluster
     from seasonal_engines.adapters.metrics import OperatorMetrics
     from seasonal_engines.adapters.triton import check_model
     from seasonal_engines.reconciling import Reconciler
@@ -127,7 +127,7 @@ def start(ours: configuration.OperatorSettings, *, clock: Callable[[], datetime]
         start_http_server(ours.listen.metrics_port, addr=ours.listen.metrics_host, registry=metrics.registry)
     timeout = ours.triton.timeout_seconds
     check = triton_check or (lambda url, model, engine: check_model(url, model, engine, timeout_s=timeout))
-    cluster = Cluster(api_client or kube_api_client(), triton_check=check)
+    cluster = KubernetesCluster(api_client or kube_api_client(), triton_check=check)
     reconciler = Reconciler(cluster=cluster, settings=ours, metrics=metrics)
     if clock is not None:
         reconciler.clock = clock

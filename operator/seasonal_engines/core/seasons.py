@@ -37,7 +37,7 @@ from typing import Any
 from croniter import CroniterError, croniter
 
 from seasonal_engines.api import durations
-from seasonal_engines.api.spec import DownsizeWindow, Season
+from seasonal_engines.api.spec import DownsizeWindow, InferenceServiceSpec, Season
 from seasonal_engines.core import reasons, times
 
 UTC = UTC
@@ -247,6 +247,12 @@ def lead_time(configured: timedelta, recorded_build_durations_s: Sequence[float]
     return max(configured, timedelta(seconds=p95))
 
 
+def lead_time_for(spec: InferenceServiceSpec, recorded_build_durations_s: Sequence[float]) -> timedelta:
+    """The lead time of ``spec``'s seasons: ``engine.buildLeadTime`` or longer (``lead_time``). The one place
+    it is computed, for ``decide`` and for the shells that fetch profiles ahead of it (``profiles_needed``)."""
+    return lead_time(timedelta(seconds=durations.seconds(spec.engine.build_lead_time)), recorded_build_durations_s)
+
+
 def build_due_at(season: Season, now: datetime, lead: timedelta) -> datetime:
     """When the season's engine build should start: ``now`` while the season is active or within ``lead``
     of its next start; otherwise the next start minus ``lead``."""
@@ -296,8 +302,26 @@ def outlook(seasons: Sequence[Season], now: datetime, lead: timedelta) -> Season
                          wake_at=min(changes))
 
 
+def names_needed(look: SeasonOutlook) -> tuple[str, ...]:
+    """The seasons whose profiles an evaluation reads: the active one, those due, the next; in that order."""
+    names = [w.name for w in (look.active,) if w is not None] + list(look.due) + \
+        [w.name for w in (look.next,) if w is not None]
+    return tuple(dict.fromkeys(names))
+
+
+def profiles_needed(spec: InferenceServiceSpec, recorded_build_durations_s: Sequence[float],
+                    now: datetime) -> list[Season]:
+    """The seasons of ``spec.seasons`` whose history profiles ``decide`` reads at ``now`` (active, due,
+    next), in spec order: what every shell fetches (and only that) for ``Observation.season_traffic``.
+    None with ``spec.seasonDiscovery``, whose seasons are pooled from the hourly history inside ``decide``."""
+    look = outlook(spec.seasons, now, lead_time_for(spec, recorded_build_durations_s))
+    wanted = set(names_needed(look))
+    return [s for s in spec.seasons if s.name in wanted]
+
+
 __all__ = [
     "Window", "SeasonWindow", "Recurrence", "SeasonOutlook", "active_season", "next_season", "occurrences",
-    "trailing_window", "season_history_query_windows", "lead_time", "build_due", "build_due_at", "outlook",
+    "trailing_window", "season_history_query_windows", "lead_time", "lead_time_for", "build_due", "build_due_at",
+    "outlook", "names_needed", "profiles_needed",
     "BUILD_DURATION_QUANTILE",
 ]

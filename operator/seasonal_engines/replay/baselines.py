@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from seasonal_engines.api.spec import InferenceServiceSpec
-from seasonal_engines.core import decisions, planners, presets
+from seasonal_engines.core import planners, presets
 from seasonal_engines.core.envelopes import Envelope
 from seasonal_engines.core.sizing import limits, planning
 from seasonal_engines.replay import exports
@@ -51,13 +51,13 @@ def any_samples(spec: InferenceServiceSpec) -> InferenceServiceSpec:
     return spec.model_copy(update={"traffic": spec.traffic.model_copy(update={"min_samples": 1})})
 
 
-def _planned(result: decisions.PlannedEngine | decisions.PlanRefused, what: str) -> decisions.PlannedEngine:
-    if isinstance(result, decisions.PlanRefused):
+def _planned(result: planners.PlannedEngine | planners.PlanRefused, what: str) -> planners.PlannedEngine:
+    if isinstance(result, planners.PlanRefused):
         raise ValueError(f"the planner refused the {what}: {result.reason}: {result.message}")
     return result
 
 
-def _constant(name: str, trace: Trace, engine: decisions.PlannedEngine) -> Baseline:
+def _constant(name: str, trace: Trace, engine: planners.PlannedEngine) -> Baseline:
     n = len(trace)
     e = engine.envelope
     return Baseline(name, np.full(n, e.max_input_len, dtype=np.int64), np.full(n, e.max_seq_len, dtype=np.int64),

@@ -26,9 +26,11 @@ from seasonal_engines.api import durations
 from seasonal_engines.api.spec import InferenceServiceSpec, shortest_period
 from seasonal_engines.api.status import InferenceServiceStatus
 from seasonal_engines.core import (
+    actions,
     censoring,
     decisions,
     hourly_history,
+    observations,
     planners,
     presets,
     reasons,
@@ -97,10 +99,8 @@ def _utc(t_s: float) -> datetime:
 
 @dataclass(eq=False)
 class _SeasonProfiles:
-    """Every season's history profile at ``now``, as the reconciler would query it, cached per exact set of
-    windows (past requests never change). All seasons are offered, not just the active, due and next ones
-    the reconciler asks for: ``decide`` reads only those, so the superset changes nothing and saves an
-    outlook per evaluation."""
+    """The history profiles of the seasons ``decide`` reads at ``now`` (``seasons.profiles_needed``, as the
+    reconciler queries them), cached per exact set of windows (past requests never change)."""
 
     spec: InferenceServiceSpec
     preset: MetricPreset
@@ -120,9 +120,9 @@ class _SeasonProfiles:
             windows = seasons.occurrences(season, _utc(self.last_s + period), n)
             self._occurrences[season.name] = [(w.start.timestamp(), w.end.timestamp()) for w in windows]
 
-    def at(self, now_s: float) -> dict[str, TrafficProfile | TrafficUnavailable]:
+    def at(self, now_s: float, status: InferenceServiceStatus) -> dict[str, TrafficProfile | TrafficUnavailable]:
         out: dict[str, TrafficProfile | TrafficUnavailable] = {}
-        for season in self.spec.seasons:
+        for season in seasons.profiles_needed(self.spec, status.build_durations_seconds, _utc(now_s)):
             complete = [w for w in self._occurrences[season.name] if w[1] <= now_s]
             windows = tuple(complete[-season.history:])
             if not windows:
@@ -177,7 +177,7 @@ def replay(trace: Trace, spec: InferenceServiceSpec, settings: Settings | None =
     interval = durations.seconds(spec.traffic.evaluation_interval)
     window = durations.seconds(spec.traffic.window)
     shift_s = spec.shift_window_seconds()
-    bootstrap = planners.bootstrap_for_spec(spec)
+    planner, bootstrap = planners.for_spec(spec), planners.bootstrap_for_spec(spec)
     served = exports.ServedTrace(trace)
     world = World(settings.durations)
     start, end = trace.first_s, trace.last_s
@@ -200,13 +200,12 @@ def replay(trace: Trace, spec: InferenceServiceSpec, settings: Settings | None =
         store = set(world.store) | {e.hash for e in status.engine_history}
         if status.serving_engine is not None:
             store.add(status.serving_engine.hash)
-        obs = decisions.Observation(
+        obs = observations.Observation(
             now=now, generation=1, spec=spec, spec_error=None, status=status, traffic=trailing,
-            season_traffic=season_profiles.at(t), store=frozenset(store),
+            season_traffic=season_profiles.at(t, status), store=frozenset(store),
             build=world.build_observation(status, t), rollout=world.rollout_observation(status, t),
             history=history.at(t) if history is not None else None)
-        # A planner per evaluation, as the reconciler makes one: its cache is keyed by profile identity.
-        decision = decisions.decide(obs, planners.for_spec(spec), bootstrap)
+        decision = decisions.decide(obs, planner, bootstrap)
         world.apply(decision.actions, t)
         records.append(_record(t, decision.status, status))
         changes += [(t, e.message) for e in decision.events if e.reason == reasons.SEASONS_DISCOVERED]
@@ -218,7 +217,7 @@ def replay(trace: Trace, spec: InferenceServiceSpec, settings: Settings | None =
         event = world.next_event_after(t)
         if event is not None:
             candidates.append(event)
-        if decision.requeue_after is not None and decision.requeue_after > decisions.BUSY_REQUEUE:
+        if decision.requeue_after is not None and decision.requeue_after > actions.BUSY_REQUEUE:
             candidates.append(t + decision.requeue_after)  # a season boundary; busy polls are the world's events
         t = min(candidates)
     _serve(served, world, math.inf)

@@ -21,6 +21,7 @@ DAY0 = 1767571200.0  # 2026-01-05 00:00 UTC
 INTERVAL = 60.0
 
 
+@pytest.mark.prometheus
 def test_too_small_engine_reports_its_censored_share(prometheus_factory) -> None:
     # Evening hours of m-large: the long-prompt season; the stand-in engine is sized for the morning.
     t = read_trace(TRACES / "servegen_m-large_14d.csv.xz").window(18 * 3600, 24 * 3600).shifted(DAY0)
@@ -48,6 +49,7 @@ def test_too_small_engine_reports_its_censored_share(prometheus_factory) -> None
     assert profile.quantile(Dimension.input, 0.999) > small.max_input_len  # admission still sees the prompts
 
 
+@pytest.mark.prometheus
 def test_presets_without_counters_say_censoring_is_unknown(prometheus_factory) -> None:
     t = read_trace(TRACES / "azure2023_conv.csv.xz")
     server = prometheus_factory(openmetrics.to_text(t, presets.TRITON_TRTLLM, 15.0, labels={"model": "a"}))
@@ -62,6 +64,7 @@ def test_presets_without_counters_say_censoring_is_unknown(prometheus_factory) -
     assert profile.sequence_source.value == "bound"
 
 
+@pytest.mark.prometheus
 def test_vllm_finish_reason_length_is_only_an_upper_bound(prometheus_factory) -> None:
     t = read_trace(TRACES / "azure2023_conv.csv.xz")
     first = t.first_s - 15.0

@@ -32,6 +32,7 @@ def seasonal(args: list[str]) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=60, check=False)
 
 
+@pytest.mark.prometheus
 def test_cli_json_contract_and_table(prometheus_factory) -> None:
     t = trace(2000, DAY0, 3600, 1)
     server = prometheus_factory(openmetrics.to_text(t, presets.SEASONAL, 30.0, labels={"model": "m"}))
@@ -55,6 +56,7 @@ def test_cli_json_contract_and_table(prometheus_factory) -> None:
     assert table.returncode == 0 and "p99.9" in table.stdout and "sequence (joint)" in table.stdout
 
 
+@pytest.mark.prometheus
 def test_cli_errors_are_clean(prometheus_factory) -> None:
     server = prometheus_factory()
     bad = seasonal(["--prometheus", server.url, "--selector", "model=m"])
@@ -63,6 +65,7 @@ def test_cli_errors_are_clean(prometheus_factory) -> None:
     assert empty.returncode == 1 and json.loads(empty.stdout)["error"]["reason"] == "NoData"
 
 
+@pytest.mark.prometheus
 def test_selector_values_cannot_inject_promql(prometheus_factory) -> None:
     weird = trace(500, DAY0, 3600, 2)
     other = trace(700, DAY0, 3600, 3)
@@ -81,6 +84,7 @@ def test_selector_values_cannot_inject_promql(prometheus_factory) -> None:
         assert isinstance(result, TrafficUnavailable) and result.reason == "NoData", result
 
 
+@pytest.mark.prometheus
 def test_season_history_is_the_sum_of_its_occurrences(prometheus_factory) -> None:
     parts = [trace(300 + 100 * k, DAY0 + k * 86400 + 8 * 3600, 4 * 3600, 10 + k) for k in range(3)]
     # each day: series from 07:00 to 13:00 (the occurrence 08-12 plus margins), one-minute scrapes
@@ -103,6 +107,7 @@ def test_season_history_is_the_sum_of_its_occurrences(prometheus_factory) -> Non
     assert season.end - season.start == timedelta(days=2, hours=4)
 
 
+@pytest.mark.prometheus
 def test_the_recent_window_comes_back_with_the_trailing_window_from_one_query(prometheus_factory) -> None:
     base = trace(3000, DAY0, 3600, 4)
     late = base.timestamps_s >= DAY0 + 2700  # the last 15 minutes: prompts four times longer

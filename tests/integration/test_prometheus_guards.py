@@ -40,6 +40,7 @@ def unavailable(result: object, reason: str) -> TrafficUnavailable:
     return result
 
 
+@pytest.mark.prometheus
 def test_stopped_prometheus_is_unreachable(prometheus_factory) -> None:
     server = prometheus_factory()
     server.stop()
@@ -47,12 +48,14 @@ def test_stopped_prometheus_is_unreachable(prometheus_factory) -> None:
     assert str(server.port) in unavailable(result, reasons.PROMETHEUS_UNREACHABLE).message
 
 
+@pytest.mark.prometheus
 def test_empty_prometheus_has_no_data(prometheus_factory) -> None:
     server = prometheus_factory()
     result = PrometheusTraffic(server.url).window(presets.SEASONAL, MODEL, at(time.time()), 3600)
     assert "seasonal_request_input_tokens" in unavailable(result, reasons.NO_DATA).message
 
 
+@pytest.mark.prometheus
 def test_wrong_selector_has_no_data_and_fewer_samples_is_insufficient(prometheus_factory) -> None:
     server = prometheus_factory(openmetrics.to_text(trace(), presets.SEASONAL, 60.0, labels={"model": "m"}))
     reader = PrometheusTraffic(server.url)
@@ -64,6 +67,7 @@ def test_wrong_selector_has_no_data_and_fewer_samples_is_insufficient(prometheus
     assert isinstance(ok, TrafficProfile) and ok.samples >= 500
 
 
+@pytest.mark.prometheus
 def test_nan_in_the_data_is_refused(prometheus_factory) -> None:
     lines = []
     for k in range(10):
@@ -77,6 +81,7 @@ def test_nan_in_the_data_is_refused(prometheus_factory) -> None:
     assert "NaN" in unavailable(result, reasons.NAN_IN_DATA).message
 
 
+@pytest.mark.prometheus
 def test_counter_reset_leaves_the_profile_right(prometheus_factory) -> None:
     t = trace(n=3000, span_s=6 * 3600.0, seed=5)
     text = openmetrics.to_text(t, presets.SEASONAL, 60.0, labels={"model": "m"})

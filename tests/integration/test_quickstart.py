@@ -111,13 +111,11 @@ def processes_mentioning(text: str) -> list[str]:
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path, dict]:
     out = tmp_path_factory.mktemp("quickstart")
-    started = time.monotonic()
-    # A relative --out, as the README runs it: Triton and Prometheus run in directories of their own.
+    # A relative --out, as the README runs it: Triton and Prometheus run in directories of their own. How
+    # long it takes is a figure, not a test: summary.json keeps it (wall_seconds) and the summary prints it.
     result = subprocess.run(quickstart(Path(out.name), "--minutes", "1"), capture_output=True, text=True,
                             timeout=150, cwd=out.parent)
-    took = time.monotonic() - started
     assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
-    assert took < 75, f"a one-minute quickstart took {took:.0f} s"
     return result, out, json.loads((out / "summary.json").read_text())
 
 
@@ -150,8 +148,12 @@ def test_the_bootstrap_and_the_seasons_engine_were_built_and_rolled_over(finishe
     # At 12:00 the second half begins: it gets its own engine, or shares the serving one when it plans the same.
     journal = (out / "journal.txt").read_text()
     assert "season second-half begins" in journal
-    assert any(r["season"] == "second-half" for r in served[2:]) or \
-        f"season second-half plans the serving engine {sized['engine_hash'][:12]}" in journal
+    shared = f"season second-half plans the serving engine {sized['engine_hash'][:12]}" in journal
+    own = [r for r in served[2:] if r["season"] == "second-half"]
+    if shared:
+        assert not own, "a shared engine is relabelled, not rolled out again"
+    else:
+        assert own, "the second half is served by an engine planned for it"
     # Each served engine is a CPU stand-in published in the store, and Triton loaded it through the
     # repository API (explicit model control): one successful load per rollover.
     for r in served:

@@ -95,6 +95,7 @@ def test_suggest_needs_exactly_one_source(capsys: pytest.CaptureFixture[str]) ->
     assert "exactly one of --trace FILE or --prometheus URL" in capsys.readouterr().err
 
 
+@pytest.mark.prometheus
 def test_history_from_a_real_prometheus_equals_the_trace_hour_by_hour(prometheus_factory) -> None:
     """One range query of `increase(...[1h])` every hour gives the hours the requests fell in."""
     trace = day_night_trace(2, per_hour=120)
@@ -119,6 +120,7 @@ def test_history_from_a_real_prometheus_equals_the_trace_hour_by_hour(prometheus
     assert got.rejected is not None and got.rejected.sum() == 0
 
 
+@pytest.mark.prometheus
 def test_suggest_from_a_real_prometheus_fits_and_scores_the_held_out_hours(
         prometheus_factory, capsys: pytest.CaptureFixture[str]) -> None:
     trace = day_night_trace(9, per_hour=60)

@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,7 @@ REPO = Path(__file__).resolve().parents[1]
 TRACES = REPO / "examples" / "traces"
 SERVICE_SPEC = REPO / "examples" / "replay" / "servegen-m-mid.yaml"
 SEASON_SPEC = REPO / "examples" / "replay" / "servegen-m-large.yaml"
-END = datetime(2026, 3, 2, 0, 0, tzinfo=timezone.utc)  # the instant evaluations start at
+END = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # the instant evaluations start at
 SCRAPE_S = 60.0
 INTERVAL_S = 300.0
 BLOCK_S = 7200.0  # promtool's block length
@@ -162,42 +162,50 @@ def rss_mb(pid: int) -> float:
 
 
 class StandInCluster:
-    """What ``Reconciler`` asks of Kubernetes, answered at once: builds succeed, rollouts are ready."""
+    """A ``core.ports.Cluster`` that answers at once: builds succeed, rollouts are ready, every write is
+    accepted (what the benchmark measures is the reconciler and Prometheus, not the API server)."""
 
     def __init__(self) -> None:
         self.published: dict[str, set[str]] = {}
+        self.bodies: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def read_service(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self.bodies.get((namespace, name))
+
+    def write_status(self, body: Any, status: Any) -> str:
+        return str(body["metadata"].get("resourceVersion") or "1")
 
     def published_engines(self, namespace: str, service: str) -> frozenset[str]:
         return frozenset(self.published.get(service, set()))
 
     def build_state(self, namespace: str, job_name: str) -> Any:
-        from seasonal_engines.core import decisions
+        from seasonal_engines.core import observations
 
-        return decisions.BuildObservation(job_name, decisions.JobState.succeeded)
+        return observations.BuildObservation(job_name, observations.JobState.succeeded)
 
     def rollout_state(self, spec: Any, owner: Any, engine: Any, colour: Any) -> Any:
-        from seasonal_engines.core import decisions
+        from seasonal_engines.core import observations
 
-        return decisions.RolloutObservation(engine.hash, True, True, True)
-
-    def start_build(self, namespace: str, manifests: Any) -> None:
-        pass
-
-    def roll_out(self, spec: Any, owner: Any, engine: Any, colour: Any) -> None:
-        pass
+        return observations.RolloutObservation(engine.hash, True, True, True)
 
     def colour_for(self, owner: Any, engine_hash: str) -> str:
         return "blue"
 
-    def switch_service(self, spec: Any, owner: Any, colour: str) -> None:
-        pass
+    def start_build(self, namespace: str, manifests: Any) -> list[Any]:
+        return []
 
-    def ensure_service(self, spec: Any, owner: Any, colour: Any) -> None:
-        pass
+    def roll_out(self, spec: Any, owner: Any, engine: Any, colour: Any) -> list[Any]:
+        return []
+
+    def apply_service(self, spec: Any, owner: Any, colour: Any) -> list[Any]:
+        return []
+
+    def record_references(self, namespace: str, job: Any) -> list[Any]:
+        return []
 
 
 def evaluate(url: str, services: int, rounds: int) -> dict[str, Any]:
-    from seasonal_engines.core import decisions
+    from seasonal_engines.core import actions
     from seasonal_engines.reconciling import Reconciler
 
     manifest = yaml.safe_load(SERVICE_SPEC.read_text())
@@ -211,20 +219,20 @@ def evaluate(url: str, services: int, rounds: int) -> dict[str, Any]:
         bodies.append(m)
     clock = {"now": END}
     cluster = StandInCluster()
-    rec = Reconciler(cluster=cluster, clock=lambda: clock["now"])  # type: ignore[arg-type]
+    rec = Reconciler(cluster=cluster, clock=lambda: clock["now"])
     per_round = []
     for r in range(rounds):
         clock["now"] = END + timedelta(seconds=r * INTERVAL_S)
         cpu, wall, queries, phases = [], [], [], {}
         for body in bodies:
-            q0 = sum(p.queries_sent for p in rec._prometheus.values())
+            q0 = sum(p.queries_sent for p in rec.sources.values())
             c0, w0 = time.process_time(), time.perf_counter()
             out = rec.reconcile(body)
             cpu.append(time.process_time() - c0)
             wall.append(time.perf_counter() - w0)
-            queries.append(sum(p.queries_sent for p in rec._prometheus.values()) - q0)
+            queries.append(sum(p.queries_sent for p in rec.sources.values()) - q0)
             for a in out.decision.actions:
-                if isinstance(a, decisions.StartBuild):
+                if isinstance(a, actions.StartBuild):
                     cluster.published.setdefault(body["metadata"]["name"], set()).add(a.engine.hash)
             if out.status is not None:
                 body["status"] = out.status

@@ -76,7 +76,8 @@ def calibration() -> int:
 def speed() -> int:
     from seasonal_engines.cli import replay as cli
     from seasonal_engines.core import planners, presets
-    from seasonal_engines.core.serving import calibration as cal, engines, predictions, requests, simulating
+    from seasonal_engines.core.serving import calibration as cal
+    from seasonal_engines.core.serving import engines, predictions, requests, simulating
     from seasonal_engines.core.sizing.plans import Plan
     from seasonal_engines.replay import baselines, exports
     from seasonal_engines.traces import read_trace

@@ -20,7 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +33,7 @@ from seasonal_engines.traces import openmetrics, read_trace
 from seasonal_engines.traces.readers import Trace
 
 TRACES = Path(__file__).resolve().parents[1] / "examples" / "traces"
-START = datetime(2026, 1, 5, tzinfo=timezone.utc)  # a Monday
+START = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday
 DAY = 86400.0
 
 

@@ -1,9 +1,11 @@
-"""An in-memory stand-in for ``adapters.kubernetes.Cluster``, for unit tests of the reconciler and handlers.
+"""An in-memory ``core.ports.Cluster``, for unit tests of the reconciler and handlers.
 
-It honours the adapter's contract, not Kubernetes': the methods the reconciler calls, with the same
-return types; ``write_status`` replaces the stored status and bumps an integer resourceVersion, and raises
-``StatusConflict`` when the body it is given is older, as the real API server answers 409. Tests that
-need the real server's behaviour run against the control plane in ``tests/testbed/cluster.py``.
+It honours the port's contract, not Kubernetes': the methods the reconciler calls, with the same
+return types (mypy checks it against the Protocol); ``write_status`` replaces the stored status and bumps
+an integer resourceVersion, and raises ``StatusConflict`` when the body it is given is older, as the real
+API server answers 409. Builds run until ``finish_builds`` says so, rollouts are ready once
+``rollouts_ready`` is set. Tests that need the real server's behaviour run against the control plane in
+``tests/testbed/cluster.py``.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from seasonal_engines.adapters.kubernetes import FieldConflict, StatusConflict
-from seasonal_engines.core import build_jobs, decisions
+from seasonal_engines.api import spec as api
+from seasonal_engines.api.status import EngineRef
+from seasonal_engines.core import build_jobs, observations, ports
+from seasonal_engines.core.ports import FieldConflict, StatusConflict
 
 
 @dataclass
@@ -27,12 +31,22 @@ class FakeCluster:
     refuse_applies_with: ApiException | None = None
     conflicts_before_write: int = 0   # status writes answered 409 (someone else wrote in between)
     status_writes: int = 0
+    finished_builds: set[str] = field(default_factory=set)   # Job names whose build succeeded
+    rollouts_ready: bool = False                              # every rollout is ready at once
+    live: str | None = None                                   # BlueGreen: the colour the Service selects
 
     def add(self, body: Mapping[str, Any]) -> dict[str, Any]:
         obj = copy.deepcopy(dict(body))
         obj["metadata"].setdefault("resourceVersion", "1")
         self.objects[(obj["metadata"]["namespace"], obj["metadata"]["name"])] = obj
         return copy.deepcopy(obj)
+
+    def finish_builds(self) -> None:
+        """Every build Job started so far succeeds (its engine is published)."""
+        self.finished_builds |= set(self.jobs)
+
+    def kinds(self) -> list[str]:
+        return [kind for kind, _ in self.applied]
 
     # --- the InferenceService ---------------------------------------------------------------
 
@@ -51,27 +65,32 @@ class FakeCluster:
         self.status_writes += 1
         stored["status"] = copy.deepcopy(dict(status))
         stored["metadata"]["resourceVersion"] = str(int(stored["metadata"]["resourceVersion"]) + 1)
-        return stored["metadata"]["resourceVersion"]
+        return str(stored["metadata"]["resourceVersion"])
 
     # --- gathering --------------------------------------------------------------------------
 
-    def build_state(self, namespace: str, job_name: str) -> decisions.BuildObservation:
+    def build_state(self, namespace: str, job_name: str) -> observations.BuildObservation:
         if job_name not in self.jobs:
-            return decisions.BuildObservation(job_name, decisions.JobState.missing)
-        return decisions.BuildObservation(job_name, decisions.JobState.running)
+            return observations.BuildObservation(job_name, observations.JobState.missing)
+        if job_name in self.finished_builds:
+            return observations.BuildObservation(job_name, observations.JobState.succeeded)
+        return observations.BuildObservation(job_name, observations.JobState.running)
 
     def published_engines(self, namespace: str, service: str) -> frozenset[str]:
-        return frozenset()
+        return frozenset(job["metadata"]["annotations"][build_jobs.ANNOTATION_FULL_HASH]
+                         for name, job in self.jobs.items() if name in self.finished_builds)
 
-    def rollout_state(self, spec: Any, owner: Mapping[str, Any], target: Any,
-                      colour: str | None) -> decisions.RolloutObservation:
-        return decisions.RolloutObservation(target.hash, False, False, False, message="not rolled yet")
+    def rollout_state(self, spec: api.InferenceServiceSpec, owner: Mapping[str, Any], target: EngineRef,
+                      colour: str | None) -> observations.RolloutObservation:
+        if self.rollouts_ready:
+            return observations.RolloutObservation(target.hash, True, True, True)
+        return observations.RolloutObservation(target.hash, False, False, False, message="not rolled yet")
 
     def colour_for(self, owner: Mapping[str, Any], engine_hash: str) -> str:
-        return "blue"
-
-    def live_colour(self, owner: Mapping[str, Any]) -> str | None:
-        return None
+        for kind, manifest in reversed(self.applied):
+            if kind == "Deployment" and manifest["engine"] == engine_hash and manifest["colour"]:
+                return str(manifest["colour"])
+        return "green" if self.live == "blue" else "blue"
 
     # --- applying ------------------------------------------------------------------------------
 
@@ -86,11 +105,18 @@ class FakeCluster:
         self.jobs[manifests.job["metadata"]["name"]] = manifests.job
         return self._record("Job", manifests.job)
 
-    def roll_out(self, spec: Any, owner: Mapping[str, Any], engine: Any, colour: str | None) -> list[FieldConflict]:
+    def roll_out(self, spec: api.InferenceServiceSpec, owner: Mapping[str, Any], engine: EngineRef,
+                 colour: str | None) -> list[FieldConflict]:
         return self._record("Deployment", {"engine": engine.hash, "colour": colour})
 
-    def apply_service(self, spec: Any, owner: Mapping[str, Any], colour: str | None) -> list[FieldConflict]:
+    def apply_service(self, spec: api.InferenceServiceSpec, owner: Mapping[str, Any],
+                      colour: str | None) -> list[FieldConflict]:
+        self.live = colour
         return self._record("Service", {"colour": colour})
 
     def record_references(self, namespace: str, job: dict[str, Any]) -> list[FieldConflict]:
         return self._record("ReferencesJob", job)
+
+
+def _conforms(cluster: FakeCluster) -> ports.Cluster:
+    return cluster  # mypy checks here that the fake is a ports.Cluster

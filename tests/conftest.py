@@ -24,6 +24,18 @@ from tests.testbed import binaries, cluster, prometheus, triton  # noqa: E402
 PrometheusFactory = Callable[..., prometheus.PrometheusServer]
 TritonFactory = Callable[..., triton.TritonServer]
 
+# A test that starts a real server carries its marker (so `-m "not cluster"` and friends select honestly).
+FIXTURE_MARKERS = {"prometheus_factory": "prometheus", "triton_factory": "triton", "control_plane": "cluster"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Refuse a run with a test that uses a server fixture without that server's marker."""
+    missing = [f"{item.nodeid} uses {fixture} without @pytest.mark.{mark}"
+               for item in items for fixture, mark in FIXTURE_MARKERS.items()
+               if fixture in getattr(item, "fixturenames", ()) and item.get_closest_marker(mark) is None]
+    if missing:
+        raise pytest.UsageError("tests start real servers without their markers:\n  " + "\n  ".join(missing))
+
 
 @pytest.fixture()
 def prometheus_factory(tmp_path: Path) -> Iterator[PrometheusFactory]:

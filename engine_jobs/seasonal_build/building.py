@@ -17,10 +17,11 @@ import platform
 import shutil
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator, TextIO
+from typing import Any, TextIO
 
 import seasonal_build
 from seasonal_build import commands, engine_store, manifests, plans, stand_in, triton_repo, trtllm, verification

@@ -28,8 +28,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from seasonal_build import (building, commands, engine_store, plans, runtime_limits, triton_repo, trtllm,
-                            verification)
+from seasonal_build import building, commands, engine_store, plans, runtime_limits, triton_repo, trtllm, verification
 
 EXIT_OK, EXIT_INPUT, EXIT_VERIFY, EXIT_COMMAND, EXIT_STORE = 0, 2, 3, 4, 5
 

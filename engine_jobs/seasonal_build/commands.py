@@ -10,8 +10,9 @@ rank from the checkpoint's mapping.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from seasonal_build import plans
 

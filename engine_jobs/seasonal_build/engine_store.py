@@ -18,16 +18,18 @@ delete is :mod:`seasonal_build.retention`.
 
 from __future__ import annotations
 
+import builtins
 import errno
 import json
 import os
 import secrets
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from seasonal_build import manifests, retention
 
@@ -227,7 +229,7 @@ class EngineStore:
         os.replace(tmp, path)
         return path
 
-    def read_references(self, model: str) -> list[References]:
+    def read_references(self, model: str) -> builtins.list[References]:  # list: this class's method
         base = self.root / model / REFS_DIR
         if not base.is_dir():
             return []

@@ -8,7 +8,8 @@ TensorRT-LLM engine. Pure: dicts in, dicts out.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 FILENAME = "manifest.json"
 SCHEMA = "seasonal-engines/engine-manifest/v1"

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from seasonal_build import builder_rules
 
@@ -360,7 +361,7 @@ def _enum(d: Mapping[str, Any], key: str, where: str, enum: type[Enum]) -> Any:
     try:
         return enum(value)
     except ValueError:
-        allowed = ", ".join(str(e.value) for e in enum)  # type: ignore[var-annotated]
+        allowed = ", ".join(str(e.value) for e in enum)
         raise PlanError(f"{where}.{key} must be one of {allowed}, got {value!r}") from None
 
 

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Union
+from typing import Any
 
 from seasonal_build import pbtxt, plans, runtime_limits, verification
 from seasonal_build.pbtxt import Token
@@ -58,7 +59,7 @@ LLMAPI_INPUTS = (("max_tokens", "sampling_param_max_tokens"), ("top_k", "samplin
                  ("frequency_penalty", "sampling_param_frequency_penalty"), ("seed", "sampling_param_seed"),
                  ("stop_words", "sampling_param_stop"))
 
-FileSource = Union[Path, str]  # a file to copy, or the text to write
+FileSource = Path | str  # a file to copy, or the text to write
 
 
 def tensor(name: str, dtype: str, dims: list[int], *, optional: bool = False, scalar: bool = False,
@@ -284,7 +285,7 @@ def llmapi_model_files(plan: plans.Plan, model_dir: str) -> dict[str, dict[str, 
 
 
 def write(repo_dir: Path, model_configs: Mapping[str, Mapping[str, Any]],
-          model_files: Mapping[str, Union[Path, Mapping[str, FileSource]]] | None = None) -> None:
+          model_files: Mapping[str, Path | Mapping[str, FileSource]] | None = None) -> None:
     """Write ``<repo>/<model>/config.pbtxt`` and version ``1/`` with the model's files.
 
     A model's files are ``{name: source path or text}``; a bare path means ``model.py``.

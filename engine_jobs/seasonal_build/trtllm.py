@@ -12,9 +12,10 @@ import collections
 import importlib.metadata
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import TextIO
 
 from seasonal_build import commands, verification
 

@@ -1,12 +1,16 @@
 """One evaluation of one InferenceService: gather, decide, apply, write status.
 
-Gather reads the world into a ``decisions.Observation`` (Prometheus profiles, the build Job, the rollout,
+Gather reads the world into a ``observations.Observation`` (Prometheus profiles, the build Job, the rollout,
 the engines published); ``core.decisions.decide`` returns the actions and status; apply creates Jobs and
 moves Deployments; the status is then replaced with the resourceVersion it was decided from. Nothing here
 decides. A failure to reach Prometheus or Triton is an observation, not an exception. A change the API
 server refuses (403, 422, ...) becomes condition Synced False and a Warning Event on the object, with the
 status left as it was (``decisions.apply_failed``): nothing that did not happen is recorded as started.
 A status write that meets a newer object (409) is decided again from a fresh read.
+
+The world is reached through ``core.ports`` only: a ``Cluster`` (``adapters.kubernetes.KubernetesCluster``
+in the operator, an in-memory fake in tests), and a ``TrafficSource`` per Prometheus URL made by
+``traffic_source`` (``adapters.prometheus.PrometheusTraffic`` by default).
 """
 
 from __future__ import annotations
@@ -15,20 +19,32 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
 from seasonal_engines import settings as configuration
-from seasonal_engines.adapters.kubernetes import Cluster, FieldConflict, Refused, StatusConflict, api_error
+from seasonal_engines.adapters.kubernetes import api_error
 from seasonal_engines.adapters.metrics import OperatorMetrics
 from seasonal_engines.adapters.prometheus import PrometheusTraffic
 from seasonal_engines.api import durations, validation
 from seasonal_engines.api import spec as api
 from seasonal_engines.api import status as status_model
 from seasonal_engines.api.status import InferenceServiceStatus
-from seasonal_engines.core import build_jobs, decisions, planners, presets, promql, reasons, season_schedules, seasons
+from seasonal_engines.core import (
+    actions,
+    build_jobs,
+    decisions,
+    observations,
+    planners,
+    ports,
+    presets,
+    promql,
+    reasons,
+    season_schedules,
+    seasons,
+)
 from seasonal_engines.core.hourly_history import HourlyHistory
 from seasonal_engines.core.traffic import TrafficProfile, TrafficUnavailable
 
@@ -39,23 +55,25 @@ SEASON_PROFILE_TTL = timedelta(hours=1)  # a season's history changes once per o
 @dataclass
 class Outcome:
     status: dict[str, Any] | None        # the status written, or None when unchanged (or not writable)
-    events: tuple[decisions.Event, ...]
+    events: tuple[actions.Event, ...]
     requeue_after: float | None
-    decision: decisions.Decision
+    decision: actions.Decision
     written_from: str | None = None      # the resourceVersion the written status was decided from
 
 
 def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass
 class Reconciler:
-    cluster: Cluster
+    cluster: ports.Cluster
     settings: configuration.OperatorSettings = field(default_factory=configuration.OperatorSettings)
     metrics: OperatorMetrics = field(default_factory=OperatorMetrics)
     clock: Callable[[], datetime] = _utc_now
-    _prometheus: dict[str, PrometheusTraffic] = field(default_factory=dict)
+    # The traffic source for a Prometheus URL; None: PrometheusTraffic with settings.prometheus.
+    traffic_source: Callable[[str], ports.TrafficSource] | None = None
+    sources: dict[str, ports.TrafficSource] = field(default_factory=dict)  # one per URL, kept
     _season_cache: dict[tuple[str, str, str, str], tuple[datetime, TrafficProfile | TrafficUnavailable]] = \
         field(default_factory=dict)
     _history_cache: dict[tuple[str, str, str, str], tuple[datetime, HourlyHistory | TrafficUnavailable]] = \
@@ -84,19 +102,20 @@ class Reconciler:
                 self.cluster.write_status(body, outcome.status)
                 outcome.written_from = meta.get("resourceVersion")
                 return outcome
-            except StatusConflict:
+            except ports.StatusConflict:
                 pass
             except ApiException as exc:
                 # Status is our only channel besides Events: say it there, and in the log.
                 message = api_error(exc, "writing status")
                 log.error("%s/%s: %s", namespace, name, message)
-                return Outcome(None, (*outcome.events, decisions.Event("Warning", reasons.KUBERNETES_API_ERROR,
+                return Outcome(None, (*outcome.events, actions.Event("Warning", reasons.KUBERNETES_API_ERROR,
                                                                        message)), outcome.requeue_after,
                                outcome.decision)
             fresh = self.cluster.read_service(namespace, name)
             if fresh is None:
                 return Outcome(None, (), None, outcome.decision)  # deleted meanwhile
-            same_inputs = fresh.get("spec") == body.get("spec") and _own(fresh.get("status")) == _own(body.get("status"))
+            same_inputs = (fresh.get("spec") == body.get("spec")
+                           and _own(fresh.get("status")) == _own(body.get("status")))
             body, meta = fresh, fresh["metadata"]
             if same_inputs:
                 log.info("%s/%s: its metadata changed while it was evaluated; writing the same status again",
@@ -104,16 +123,17 @@ class Reconciler:
                 continue
             log.info("%s/%s changed while it was evaluated; evaluating again", namespace, name)
             outcome = self.evaluate(body)
-        return Outcome(None, outcome.events, decisions.BUSY_REQUEUE, outcome.decision)
+        return Outcome(None, outcome.events, actions.BUSY_REQUEUE, outcome.decision)
 
     def evaluate(self, body: Mapping[str, Any]) -> Outcome:
         """Gather, decide and apply for ``body``; the status to write (None when it would not change)."""
         started = time.monotonic()
         now = self.clock()
         obs, parsed = self.gather(body, now)
-        planner = planners.for_spec(parsed) if parsed else (lambda p, s: decisions.PlanRefused("InvalidSpec", ""))
+        planner = planners.for_spec(parsed) if parsed else (
+            lambda p, s: planners.PlanRefused(reasons.INVALID_SPEC, ""))
         bootstrap = planners.bootstrap_for_spec(parsed) if parsed else (
-            lambda: decisions.PlanRefused("InvalidSpec", ""))
+            lambda: planners.PlanRefused(reasons.INVALID_SPEC, ""))
         decision = decisions.decide(obs, planner, bootstrap)
         if parsed is not None:
             decision = self.apply(body, parsed, obs, decision)
@@ -126,7 +146,7 @@ class Reconciler:
 
     # --- gather ----------------------------------------------------------------------------------
 
-    def gather(self, body: Mapping[str, Any], now: datetime) -> tuple[decisions.Observation,
+    def gather(self, body: Mapping[str, Any], now: datetime) -> tuple[observations.Observation,
                                                                       api.InferenceServiceSpec | None]:
         meta = body["metadata"]
         namespace, name = meta.get("namespace", "default"), meta["name"]
@@ -135,8 +155,8 @@ class Reconciler:
         try:
             parsed = validation.parse_spec(body.get("spec"))
         except validation.SpecError as exc:
-            return decisions.Observation(now=now, generation=generation, spec=None, spec_error=str(exc),
-                                         status=status, traffic=TrafficUnavailable("InvalidSpec", str(exc)),
+            return observations.Observation(now=now, generation=generation, spec=None, spec_error=str(exc),
+                                         status=status, traffic=TrafficUnavailable(reasons.INVALID_SPEC, str(exc)),
                                          status_problem=status_problem), None
 
         source = self._source(parsed)
@@ -159,34 +179,28 @@ class Reconciler:
         if status.rollout is not None and status.target_engine is not None:
             colour = self._colour_for(parsed, body, status.target_engine.hash)
             rollout = self.cluster.rollout_state(parsed, body, status.target_engine, colour)
-        return decisions.Observation(now=now, generation=generation, spec=parsed, spec_error=None, status=status,
+        return observations.Observation(now=now, generation=generation, spec=parsed, spec_error=None, status=status,
                                      owner=f"{namespace}/{name}",
                                      traffic=trailing, season_traffic=season_traffic, store=frozenset(store),
                                      build=build, rollout=rollout, status_problem=status_problem,
                                      history=history), parsed
 
-    def _source(self, spec: api.InferenceServiceSpec) -> PrometheusTraffic:
+    def _source(self, spec: api.InferenceServiceSpec) -> ports.TrafficSource:
         url = spec.traffic.prometheus_url
-        if url not in self._prometheus:
-            self._prometheus[url] = PrometheusTraffic(url, timeout_s=self.settings.prometheus.timeout_seconds,
-                                                      max_reply_bytes=self.settings.prometheus.max_reply_bytes)
-        return self._prometheus[url]
+        if url not in self.sources:
+            self.sources[url] = self.traffic_source(url) if self.traffic_source is not None else PrometheusTraffic(
+                url, timeout_s=self.settings.prometheus.timeout_seconds,
+                max_reply_bytes=self.settings.prometheus.max_reply_bytes)
+        return self.sources[url]
 
     def _season_profiles(self, namespace: str, name: str, spec: api.InferenceServiceSpec,
                          preset: presets.MetricPreset, matchers: tuple[promql.Matcher, ...],
                          now: datetime, build_durations: list[float]) -> dict[str, TrafficProfile | TrafficUnavailable]:
-        """Profiles of the seasons that matter now (active, due, next), from cache when fresh: at most one
-        season query per evaluation keeps the query budget at two."""
-        # The same lead time decide() uses, so a season's history is fetched before its prebuild is due.
-        lead = seasons.lead_time(timedelta(seconds=durations.seconds(spec.engine.build_lead_time)), build_durations)
-        look = seasons.outlook(spec.seasons, now, lead)
-        wanted = [n for n in ([look.active.name] if look.active else []) + list(look.due) +
-                  ([look.next.name] if look.next else [])]
+        """Profiles of the seasons ``decide`` reads now (``seasons.profiles_needed``), from cache when fresh: at
+        most one season query per evaluation keeps the query budget at two."""
         out: dict[str, TrafficProfile | TrafficUnavailable] = {}
         queried = False
-        for season in spec.seasons:
-            if season.name not in wanted:
-                continue
+        for season in seasons.profiles_needed(spec, build_durations, now):
             key = (namespace, name, season.name, season.model_dump_json())
             cached = self._season_cache.get(key)
             if cached and cached[0] > now:
@@ -225,54 +239,46 @@ class Reconciler:
 
     # --- apply -----------------------------------------------------------------------------------
 
-    def apply(self, body: Mapping[str, Any], spec: api.InferenceServiceSpec, obs: decisions.Observation,
-              decision: decisions.Decision) -> decisions.Decision:
+    def apply(self, body: Mapping[str, Any], spec: api.InferenceServiceSpec, obs: observations.Observation,
+              decision: actions.Decision) -> actions.Decision:
         """Carry out ``decision``'s actions; the decision to record (``apply_failed`` if one was refused)."""
         try:
-            conflicts = self._apply_actions(body, spec, obs, decision)
+            conflicts = self._apply_actions(body, spec, decision)
         except ApiException as exc:
             return decisions.apply_failed(obs, decision, reasons.KUBERNETES_API_ERROR,
                                           api_error(exc, "applying the decision"))
-        except Refused as exc:
+        except ports.Refused as exc:
             return decisions.apply_failed(obs, decision, exc.reason, str(exc))
         decision = decisions.applied(decision, obs.now, obs.generation)
-        return decisions.with_events(decision, [decisions.Event("Warning", reasons.FIELD_MANAGER_CONFLICT,
+        return decisions.with_events(decision, [actions.Event("Warning", reasons.FIELD_MANAGER_CONFLICT,
                                                                 c.describe()) for c in conflicts])
 
-    def _apply_actions(self, body: Mapping[str, Any], spec: api.InferenceServiceSpec, obs: decisions.Observation,
-                       decision: decisions.Decision) -> list[FieldConflict]:
+    def _apply_actions(self, body: Mapping[str, Any], spec: api.InferenceServiceSpec,
+                       decision: actions.Decision) -> list[ports.FieldConflict]:
         namespace = body["metadata"].get("namespace", "default")
-        conflicts: list[FieldConflict] = []
+        conflicts: list[ports.FieldConflict] = []
         for action in decision.actions:
-            if isinstance(action, decisions.StartBuild):
+            if isinstance(action, actions.StartBuild):
                 manifests = build_jobs.render(action.engine.plan, body, self.settings.jobs,
                                               attempt=action.attempt)
                 conflicts += self.cluster.start_build(namespace, manifests)
                 log.info("build %s started for engine %s (%s)", action.job_name, action.engine.hash[:12],
                          action.reason)
-            elif isinstance(action, decisions.RollOut):
+            elif isinstance(action, actions.RollOut):
                 colour = self._colour_for(spec, body, action.engine.hash)
                 conflicts += self.cluster.roll_out(spec, body, action.engine, colour)
                 log.info("rolling out engine %s%s", action.engine.hash[:12], " (rollback)" if action.rollback else "")
-            elif isinstance(action, decisions.RecordReferences):
+            elif isinstance(action, actions.RecordReferences):
                 conflicts += self.cluster.record_references(
                     namespace, build_jobs.references_job(action.references, body, self.settings.jobs))
-        before = obs.status.serving_engine
-        after = decision.status.serving_engine
-        if spec.rollout.strategy == api.Strategy.blue_green.value and spec.serving.deployment_ref is None \
-                and after is not None and (before is None or before.hash != after.hash
-                                           or obs.status.engine_generation != decision.status.engine_generation):
-            colour = self._colour_for(spec, body, after.hash)
-            if colour is not None:
+            elif isinstance(action, actions.SwitchTraffic):
+                colour = None if action.engine is None else self._colour_for(spec, body, action.engine.hash)
                 conflicts += self.cluster.apply_service(spec, body, colour)
-        elif spec.rollout.strategy != api.Strategy.blue_green.value and spec.serving.deployment_ref is None \
-                and any(isinstance(a, (decisions.StartBuild, decisions.RollOut)) for a in decision.actions):
-            conflicts += self.cluster.apply_service(spec, body, None)
         return conflicts
 
     def _colour_for(self, spec: api.InferenceServiceSpec, body: Mapping[str, Any], engine_hash: str) -> str | None:
         """BlueGreen: the colour whose Deployment serves ``engine_hash``, else the one not live."""
-        if spec.rollout.strategy != api.Strategy.blue_green.value or spec.serving.deployment_ref is not None:
+        if spec.rollout.strategy != api.Strategy.blue_green or spec.serving.deployment_ref is not None:
             return None
         return self.cluster.colour_for(body, engine_hash)
 

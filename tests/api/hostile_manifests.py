@@ -117,7 +117,8 @@ CASES: dict[str, Case] = {
         "allowPrivilegeEscalation": True}}]}), "spec.serving", _PRIVILEGED[0], _PRIVILEGED[1]),
     "template-privileged-init-container": Case(SEASONS, _template({"initContainers": [{"name": "i", "securityContext": {
         "privileged": True}}]}), "spec.serving", _PRIVILEGED[0], _PRIVILEGED[1]),
-    "name-with-dots": Case(SEASONS, _set("metadata.name", "chat.v2"), "metadata.name", "DNS-1035 label", "metadata.name"),
+    "name-with-dots": Case(SEASONS, _set("metadata.name", "chat.v2"), "metadata.name", "DNS-1035 label",
+                           "metadata.name"),
     "name-leading-digit": Case(SEASONS, _set("metadata.name", "9chat"), "metadata.name", "DNS-1035 label",
                                "metadata.name"),
     "name-64-characters": Case(SEASONS, _set("metadata.name", "c" * 64), "metadata.name", "at most 63 characters",
@@ -134,8 +135,8 @@ CASES: dict[str, Case] = {
                                "less than or equal", "spec.model.tensorParallelSize"),
     "headroom-5": Case(SEASONS, _set("spec.sizing.headroom", 5), "spec.sizing.headroom", "less than or equal",
                        "spec.sizing.headroom"),
-    "ladder-step-15": Case(SEASONS, _set("spec.sizing.ladder", [15, 4096]), "spec.sizing.ladder", "greater than or equal",
-                           "spec.sizing.ladder"),
+    "ladder-step-15": Case(SEASONS, _set("spec.sizing.ladder", [15, 4096]), "spec.sizing.ladder",
+                           "greater than or equal", "spec.sizing.ladder"),
     "ladder-step-2-million": Case(SEASONS, _set("spec.sizing.ladder", [4096, 2_097_152]), "spec.sizing.ladder",
                                   "less than or equal", "spec.sizing.ladder"),
     "ladder-65-steps": Case(SEASONS, _set("spec.sizing.ladder", list(range(16, 16 + 65))), "spec.sizing.ladder",
@@ -201,7 +202,8 @@ CASES: dict[str, Case] = {
                                       "spec.seasonDiscovery.churnPenalty", "less than or equal to 1",
                                       "spec.seasonDiscovery.churnPenalty"),
     "discovery-confidence-one": Case(DISCOVERY, _set("spec.seasonDiscovery.confidence", 1.0),
-                                     "spec.seasonDiscovery.confidence", "less than 1", "spec.seasonDiscovery.confidence"),
+                                     "spec.seasonDiscovery.confidence", "less than 1",
+                                     "spec.seasonDiscovery.confidence"),
     "discovery-tail-half": Case(DISCOVERY, _set("spec.seasonDiscovery.tailRequests", 0.5),
                                 "spec.seasonDiscovery.tailRequests", "greater than or equal to 1",
                                 "spec.seasonDiscovery.tailRequests"),
@@ -239,7 +241,8 @@ CASES: dict[str, Case] = {
 # SpecValid False, and `seasonal validate`); the API server accepts them.
 OPERATOR_ONLY: dict[str, Case] = {
     "season-longer-than-its-period": Case(SEASONS, lambda d: d["spec"]["seasons"][0].update(
-        schedule="0 * * * *", duration="2h"), "spec.seasons[0]", "must not be longer than the time between two starts", None),
+        schedule="0 * * * *", duration="2h"), "spec.seasons[0]",
+        "must not be longer than the time between two starts", None),
     "unknown-timezone": Case(SEASONS, _set("spec.seasons.0.timezone", "Europe/Atlantis"), "spec.seasons[0].timezone",
                              "unknown IANA timezone", None),
     "cron-out-of-range": Case(SEASONS, _set("spec.seasons.0.schedule", "0 25 * * *"), "spec.seasons[0]",

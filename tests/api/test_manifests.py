@@ -52,8 +52,9 @@ def test_a_yaml_error_is_named_with_file_line_and_column(tmp_path: Path) -> None
     path.write_text("apiVersion: seasonalengines.io/v1alpha1\nkind: InferenceService\nspec:\n  model: [unclosed\n")
     done = subprocess.run([sys.executable, "-m", "seasonal_engines", "validate", str(path)], capture_output=True,
                           text=True, timeout=60)
-    assert done.returncode == 1 and "Traceback" not in done.stderr
-    assert f"{path}:5:1: not valid YAML" in done.stderr or f"{path}:4:" in done.stderr, done.stderr
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert f"{path}:5:1: not valid YAML" in done.stderr, done.stderr  # where the unclosed list runs out
 
 
 def test_validate_warns_about_recreate_but_accepts_it(tmp_path: Path) -> None:

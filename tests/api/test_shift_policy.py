@@ -34,7 +34,8 @@ def test_the_recent_window_is_at_most_half_the_trailing_window() -> None:
 
 
 def test_a_zero_window_is_refused_with_the_fix() -> None:
-    with pytest.raises(validation.SpecError, match=r"spec.drift.shift.window: must be a duration from 1m to 24h \(got '0s'\)"):
+    with pytest.raises(validation.SpecError,
+                       match=r"spec.drift.shift.window: must be a duration from 1m to 24h \(got '0s'\)"):
         parsed("1h", {"window": "0s"})
     with pytest.raises(validation.SpecError, match="significance"):
         parsed("1h", {"significance": 0.7})

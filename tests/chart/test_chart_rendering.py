@@ -212,7 +212,8 @@ def test_monitors_scrape_what_exists(helm_bin: Path) -> None:
     assert pod_monitor["spec"]["podMetricsEndpoints"][0]["port"] == "metrics"
     assert pod_monitor["spec"]["namespaceSelector"] == {"matchNames": ["llm", "research"]}
     with pytest.raises(AssertionError, match="metrics.service.enabled"):
-        cr.template(helm_bin, ["--set", "metrics.serviceMonitor.enabled=true", "--set", "metrics.service.enabled=false"])
+        cr.template(helm_bin, ["--set", "metrics.serviceMonitor.enabled=true",
+                               "--set", "metrics.service.enabled=false"])
 
 
 @pytest.mark.helm

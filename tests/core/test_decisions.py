@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 import yaml
 
 from seasonal_engines.api import validation
 from seasonal_engines.api.status import EngineRef, EnvelopeStatus, InferenceServiceStatus, Phase
-from seasonal_engines.core import build_jobs
+from seasonal_engines.core import actions, build_jobs, observations, planners, reasons
 from seasonal_engines.core import conditions as cond
 from seasonal_engines.core import decisions as dc
-from seasonal_engines.core import reasons
 from seasonal_engines.core.envelopes import Envelope
 from seasonal_engines.core.traffic import Dimension, TrafficProfile, TrafficUnavailable, profile_from_requests
 
 REPO = Path(__file__).resolve().parents[2]
-NOW = datetime(2026, 11, 18, 3, 0, tzinfo=timezone.utc)  # a Wednesday, 04:00 in Berlin: night-batch season
+NOW = datetime(2026, 11, 18, 3, 0, tzinfo=UTC)  # a Wednesday, 04:00 in Berlin: night-batch season
 
 
 def manifest(**spec_updates: Any) -> dict[str, Any]:
@@ -45,50 +45,51 @@ def traffic(seq_scale: float = 1000.0, n: int = 5000, seed: int = 1, rejected: i
                                  limit_stopped=limit_stopped)
 
 
-def planner(profile: TrafficProfile, season: str | None) -> dc.PlannedEngine:
+def planner(profile: TrafficProfile, season: str | None) -> planners.PlannedEngine:
     """Fake planner: limits at the p99.9 rounded up to a power of two; the hash depends on limits only,
     so seasons whose traffic plans alike share an engine (as the real planner's hash does)."""
     seq = int(2 ** np.ceil(np.log2(max(64.0, profile.quantile(Dimension.sequence, 0.999)))))
     inp = min(seq, int(2 ** np.ceil(np.log2(max(64.0, profile.quantile(Dimension.input, 0.999))))))
     env = Envelope(inp, seq, 64, 8192)
-    return dc.PlannedEngine(hash=f"{seq:08d}{inp:08d}" + "0" * 48, envelope=env, season=season,
+    return planners.PlannedEngine(hash=f"{seq:08d}{inp:08d}" + "0" * 48, envelope=env, season=season,
                             backend="tensorrt", plan={"engine_hash": "x"})
 
 
-def bootstrap() -> dc.PlannedEngine:
-    return dc.PlannedEngine(hash="b" * 64, envelope=Envelope(8192, 8192, 64, 8192), season=None,
+def bootstrap() -> planners.PlannedEngine:
+    return planners.PlannedEngine(hash="b" * 64, envelope=Envelope(8192, 8192, 64, 8192), season=None,
                             backend="tensorrt")
 
 
-def ref(engine: dc.PlannedEngine, **kw: Any) -> EngineRef:
+def ref(engine: planners.PlannedEngine, **kw: Any) -> EngineRef:
     e = engine.envelope
     return EngineRef(hash=engine.hash, envelope=EnvelopeStatus(max_input_len=e.max_input_len,
                      max_seq_len=e.max_seq_len, max_batch_size=e.max_batch_size, max_num_tokens=e.max_num_tokens),
                      season=engine.season, **kw)
 
 
-def observe(spec=NO_SEASONS, status: InferenceServiceStatus | None = None, **kw: Any) -> dc.Observation:
+def observe(spec=NO_SEASONS, status: InferenceServiceStatus | None = None, **kw: Any) -> observations.Observation:
     base: dict[str, Any] = dict(now=NOW, generation=1, spec=spec, spec_error=None,
                                 status=status or InferenceServiceStatus(), traffic=traffic())
     base.update(kw)
-    return dc.Observation(**base)
+    return observations.Observation(**base)
 
 
-def run(obs: dc.Observation) -> dc.Decision:
+def run(obs: observations.Observation) -> actions.Decision:
     return dc.decide(obs, planner, bootstrap)
 
 
-def serving_status(engine: dc.PlannedEngine, **kw: Any) -> InferenceServiceStatus:
+def serving_status(engine: planners.PlannedEngine, **kw: Any) -> InferenceServiceStatus:
     r = ref(engine, generation=1)
     return InferenceServiceStatus(serving_engine=r, engine_generation=1, engine_history=[r],
                                   envelope=engine.envelope.summary(), **kw)
 
 
-def kinds(d: dc.Decision) -> list[str]:
-    return [type(a).__name__ for a in d.actions]
+def kinds(d: actions.Decision) -> list[str]:
+    """The actions that build and roll (the Service's ``SwitchTraffic`` has tests of its own)."""
+    return [type(a).__name__ for a in d.actions if not isinstance(a, actions.SwitchTraffic)]
 
 
-def reasons_of(d: dc.Decision) -> list[str]:
+def reasons_of(d: actions.Decision) -> list[str]:
     return [e.reason for e in d.events]
 
 
@@ -124,7 +125,7 @@ def test_first_evaluation_builds_the_planned_engine() -> None:
     d = run(observe())
     assert kinds(d) == ["StartBuild"]
     build = d.actions[0]
-    assert isinstance(build, dc.StartBuild) and build.reason == reasons.INITIAL
+    assert isinstance(build, actions.StartBuild) and build.reason == reasons.INITIAL
     assert build.engine.hash == planner(traffic(), None).hash
     assert build.job_name == build_jobs.job_name("llama-3-8b", build.engine.hash)
     assert d.status.phase == Phase.building.value
@@ -149,7 +150,7 @@ def test_too_few_samples_are_not_planned_from() -> None:
 # --- builds ----------------------------------------------------------------------------------
 
 
-def building() -> dc.Decision:
+def building() -> actions.Decision:
     return run(observe())
 
 
@@ -158,10 +159,10 @@ def test_running_build_waits_and_a_restart_never_starts_a_second_job() -> None:
     b = first.status.build
     assert b is not None
     later = run(observe(now=NOW + timedelta(minutes=10), status=first.status,
-                        build=dc.BuildObservation(b.job_name, dc.JobState.running)))
+                        build=observations.BuildObservation(b.job_name, observations.JobState.running)))
     assert later.actions == ()
     assert later.status.phase == Phase.building.value
-    assert later.requeue_after == dc.BUSY_REQUEUE
+    assert later.requeue_after == actions.BUSY_REQUEUE
 
 
 def test_build_success_rolls_the_target_out_and_records_the_duration() -> None:
@@ -169,7 +170,7 @@ def test_build_success_rolls_the_target_out_and_records_the_duration() -> None:
     b = first.status.build
     assert b is not None
     d = run(observe(now=NOW + timedelta(minutes=30), status=first.status, store=frozenset({b.engine_hash}),
-                    build=dc.BuildObservation(b.job_name, dc.JobState.succeeded)))
+                    build=observations.BuildObservation(b.job_name, observations.JobState.succeeded)))
     assert kinds(d) == ["RollOut"]
     assert d.actions[0].engine.hash == b.engine_hash  # type: ignore[union-attr]
     assert d.status.phase == Phase.rolling_out.value
@@ -185,28 +186,44 @@ def test_job_gone_after_ttl_but_engine_in_store_counts_as_success() -> None:
     assert kinds(d) == ["RollOut"]
 
 
-def test_failed_build_never_rolls_out_and_retries_after_backoff_three_times_at_most() -> None:
-    first = building()
-    status = first.status
-    for attempt in range(1, dc.MAX_BUILD_ATTEMPTS + 1):
+@pytest.mark.parametrize("attempt, backoff", [(1, timedelta(minutes=2)), (2, timedelta(minutes=4))],
+                         ids=["after-one-failure", "after-two"])
+def test_a_failed_build_is_retried_after_a_doubling_backoff(attempt: int, backoff: timedelta) -> None:
+    status = building().status
+    for failures in range(1, attempt + 1):
         b = status.build
         assert b is not None
-        failed = run(observe(status=status, build=dc.BuildObservation(b.job_name, dc.JobState.failed,
-                                                                     "OOMKilled"), now=NOW))
+        failed = run(observe(status=status, build=observations.BuildObservation(
+            b.job_name, observations.JobState.failed, "OOMKilled"), now=NOW))
         assert "RollOut" not in kinds(failed)
-        assert failed.status.build_failures == attempt
+        assert failed.status.build_failures == failures
         assert failed.status.phase == Phase.degraded.value
         assert reasons.BUILD_FAILED in reasons_of(failed)
         c = cond.get(failed.status.conditions, cond.BUILDING)
-        assert c is not None and "OOMKilled" in c.message
-        soon = run(observe(status=failed.status, now=NOW + timedelta(seconds=30)))
-        assert soon.actions == (), "no retry inside the backoff"
-        later = run(observe(status=failed.status, now=NOW + dc._backoff(attempt) + timedelta(seconds=1)))
-        if attempt < dc.MAX_BUILD_ATTEMPTS:
-            assert kinds(later) == ["StartBuild"]
-            status = later.status
-        else:
-            assert later.actions == (), "after three failures in a row builds stop"
+        assert c is not None
+        assert "OOMKilled" in c.message
+        status = failed.status
+        if failures < attempt:
+            status = run(observe(status=status, now=NOW + timedelta(hours=1))).status  # the retry's build
+    soon = run(observe(status=status, now=NOW + backoff - timedelta(seconds=1)))
+    assert soon.actions == (), "no retry inside the backoff"
+    assert soon.requeue_after == 1.0, "it looks again when the backoff ends"
+    later = run(observe(status=status, now=NOW + backoff + timedelta(seconds=1)))
+    assert kinds(later) == ["StartBuild"]
+
+
+def test_builds_stop_after_three_failures_in_a_row() -> None:
+    status = building().status
+    for _ in range(3):
+        b = status.build
+        assert b is not None
+        status = run(observe(status=status, build=observations.BuildObservation(
+            b.job_name, observations.JobState.failed, "OOMKilled"), now=NOW)).status
+        assert status.build is None
+        status = run(observe(status=status, now=NOW + timedelta(hours=1))).status
+    assert status.build_failures == 3
+    assert status.build is None, "after three failures in a row builds stop"
+    assert run(observe(status=status, now=NOW + timedelta(days=1))).actions == ()
 
 
 def test_build_past_its_deadline_counts_as_failed() -> None:
@@ -214,7 +231,7 @@ def test_build_past_its_deadline_counts_as_failed() -> None:
     b = first.status.build
     assert b is not None
     d = run(observe(status=first.status, now=NOW + timedelta(hours=3),
-                    build=dc.BuildObservation(b.job_name, dc.JobState.running)))
+                    build=observations.BuildObservation(b.job_name, observations.JobState.running)))
     assert d.status.build is None and d.status.build_failures == 1
     assert "buildDeadline" in (cond.get(d.status.conditions, cond.BUILDING).message)  # type: ignore[union-attr]
 
@@ -229,14 +246,14 @@ def test_spec_change_resets_build_failures() -> None:
 # --- rollouts --------------------------------------------------------------------------------
 
 
-def rolling(old: dc.PlannedEngine | None = None) -> tuple[dc.Decision, str]:
+def rolling(old: planners.PlannedEngine | None = None) -> tuple[actions.Decision, str]:
     """A rollout under way: of the first engine, or from ``old`` to a larger one drift asked for."""
     if old is None:
         first = building()
         b = first.status.build
         assert b is not None
         d = run(observe(status=first.status, store=frozenset({b.engine_hash}),
-                        build=dc.BuildObservation(b.job_name, dc.JobState.succeeded)))
+                        build=observations.BuildObservation(b.job_name, observations.JobState.succeeded)))
         return d, b.engine_hash
     new = planner(traffic(4000), None)
     status = serving_status(old).model_copy(update={"target_engine": ref(new, reason=reasons.DRIFT_BREACH)})
@@ -245,10 +262,10 @@ def rolling(old: dc.PlannedEngine | None = None) -> tuple[dc.Decision, str]:
     return d, new.hash
 
 
-def ready(h: str, **kw: Any) -> dc.RolloutObservation:
+def ready(h: str, **kw: Any) -> observations.RolloutObservation:
     base = dict(engine_hash=h, deployment_ready=True, model_ready=True, config_matches=True)
     base.update(kw)
-    return dc.RolloutObservation(**base)  # type: ignore[arg-type]
+    return observations.RolloutObservation(**base)  # type: ignore[arg-type]
 
 
 def test_rollout_completes_only_when_triton_reports_the_model_ready() -> None:
@@ -271,7 +288,7 @@ def test_rollout_timeout_rolls_back_to_the_previous_engine() -> None:
                        now=NOW + timedelta(minutes=31), rollout=ready(h, model_ready=False)))
     assert kinds(late) == ["RollOut"]
     back = late.actions[0]
-    assert isinstance(back, dc.RollOut) and back.rollback and back.engine.hash == old.hash
+    assert isinstance(back, actions.RollOut) and back.rollback and back.engine.hash == old.hash
     assert reasons.ROLLOUT_FAILED in reasons_of(late)
     assert late.status.serving_engine.hash == old.hash, "nothing changes serving before a rollout completes"  # type: ignore[union-attr]
     restored = run(observe(status=late.status, store=frozenset({h, old.hash}), traffic=traffic(4000),
@@ -298,7 +315,7 @@ def test_failed_rollback_degrades_and_stops() -> None:
                        rollout=ready(h, deployment_ready=False, failed=True, message="CrashLoopBackOff")))
     worse = run(observe(status=late.status, traffic=traffic(4000), now=NOW + timedelta(minutes=70),
                         rollout=ready(old.hash, deployment_ready=False, failed=True, message="CrashLoopBackOff")))
-    assert worse.actions == () or "RollOut" not in kinds(worse)[:1] or not worse.actions[0].rollback  # type: ignore[union-attr]
+    assert worse.actions == (), "no rollout after a failed rollback: a person must look"
     assert reasons.ROLLBACK_FAILED in reasons_of(worse)
     assert cond.get(worse.status.conditions, cond.DEGRADED).reason == reasons.ROLLBACK_FAILED  # type: ignore[union-attr]
 
@@ -313,6 +330,48 @@ def test_without_auto_rollback_a_failed_rollout_only_degrades() -> None:
                     rollout=ready(new.hash, deployment_ready=False, failed=True, message="ImagePullBackOff")))
     assert "RollOut" not in kinds(d)
     assert cond.is_true(d.status.conditions, cond.DEGRADED)
+
+
+# --- the Service's traffic ---------------------------------------------------------------------------
+
+
+BLUE_GREEN = spec_of(manifest(seasons=[], rollout={"strategy": "BlueGreen"}))
+
+
+def switched(d: actions.Decision) -> list[actions.SwitchTraffic]:
+    return [a for a in d.actions if isinstance(a, actions.SwitchTraffic)]
+
+
+def test_a_rolling_service_is_applied_with_every_build_and_rollout() -> None:
+    d, h = rolling()
+    assert kinds(d) == ["RollOut"]
+    assert switched(d) == [actions.SwitchTraffic(None)], "every pod of the service, applied with the rollout"
+    assert switched(building()) == [actions.SwitchTraffic(None)]
+    done = run(observe(status=d.status, store=frozenset({h}), rollout=ready(h)))
+    assert done.status.serving_engine is not None
+    assert switched(done) == [], "a Rolling Service does not move when the engine changes"
+
+
+def test_blue_green_switches_traffic_once_the_new_colour_serves() -> None:
+    first = run(observe(spec=BLUE_GREEN))
+    b = first.status.build
+    assert b is not None
+    assert switched(first) == [], "nothing serves yet: the Service stays where it is"
+    started = run(observe(spec=BLUE_GREEN, status=first.status, store=frozenset({b.engine_hash}),
+                          build=observations.BuildObservation(b.job_name, observations.JobState.succeeded)))
+    assert kinds(started) == ["RollOut"]
+    assert switched(started) == [], "traffic waits for the new colour to be ready"
+    done = run(observe(spec=BLUE_GREEN, status=started.status, store=frozenset({b.engine_hash}),
+                       rollout=ready(b.engine_hash)))
+    assert done.status.serving_engine is not None
+    assert switched(done) == [actions.SwitchTraffic(done.status.serving_engine)]
+    again = run(observe(spec=BLUE_GREEN, status=done.status, store=frozenset({b.engine_hash})))
+    assert switched(again) == [], "the same engine serving: no switch"
+
+
+def test_a_referenced_deployment_brings_its_own_service() -> None:
+    ref_spec = spec_of(manifest(seasons=[], serving={"deploymentRef": {"name": "triton"}}))
+    assert switched(run(observe(spec=ref_spec))) == []
 
 
 # --- steady state and drift -----------------------------------------------------------------------
@@ -337,7 +396,7 @@ def test_confirmed_breach_rebuilds_upward_after_k_evaluations() -> None:
             assert d.actions == (), f"hysteresis: evaluation {k} of 3 must not act"
     assert kinds(d) == ["StartBuild"]
     build = d.actions[0]
-    assert isinstance(build, dc.StartBuild) and build.reason == reasons.DRIFT_BREACH
+    assert isinstance(build, actions.StartBuild) and build.reason == reasons.DRIFT_BREACH
     assert build.engine.envelope.max_seq_len > small.envelope.max_seq_len
     assert cond.is_true(d.status.conditions, cond.DRIFTED)
 
@@ -397,7 +456,7 @@ def test_seasons_planning_the_same_engine_share_it() -> None:
 def test_next_season_engine_is_prebuilt_within_its_lead_time() -> None:
     # 07:30 Berlin on a Wednesday: night-batch active until 06:00? No: 20:00-06:00, so none active at 07:30;
     # business-hours starts 08:00, inside its 1h lead time.
-    now = datetime(2026, 11, 18, 6, 30, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 18, 6, 30, tzinfo=UTC)
     night = planner(traffic(4000), "night-batch")
     status = serving_status(night)
     d = run(observe(spec=SEASONS, now=now, status=status, traffic=traffic(4000),
@@ -411,7 +470,7 @@ def test_next_season_engine_is_prebuilt_within_its_lead_time() -> None:
     assert b is not None
     done = run(observe(spec=SEASONS, now=now + timedelta(minutes=20), status=d.status, traffic=traffic(4000),
                        season_traffic={"business-hours": traffic(700)}, store=frozenset({night.hash, b.engine_hash}),
-                       build=dc.BuildObservation(b.job_name, dc.JobState.succeeded)))
+                       build=observations.BuildObservation(b.job_name, observations.JobState.succeeded)))
     assert done.actions == (), "a prebuilt engine waits for its season"
     assert done.status.next_season.engine_ready is True  # type: ignore[union-attr]
     assert done.status.phase == Phase.serving.value

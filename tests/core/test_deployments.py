@@ -13,7 +13,7 @@ import yaml
 from seasonal_engines.adapters import kubernetes as kube_adapter
 from seasonal_engines.api import validation
 from seasonal_engines.api.status import EngineRef, EnvelopeStatus
-from seasonal_engines.core import decisions, deployments
+from seasonal_engines.core import deployments, observations
 
 REPO = Path(__file__).resolve().parents[2]
 K8S_VERSION = "1.35"
@@ -87,7 +87,8 @@ def test_users_template_is_kept_and_completed() -> None:
 
 def test_triton_pods_meet_pod_security_restricted_whatever_the_template_says() -> None:
     template = {"spec": {"securityContext": {"runAsUser": 0}, "containers": [
-        {"name": "triton", "securityContext": {"allowPrivilegeEscalation": True, "capabilities": {"drop": ["NET_RAW"]}}},
+        {"name": "triton",
+         "securityContext": {"allowPrivilegeEscalation": True, "capabilities": {"drop": ["NET_RAW"]}}},
         {"name": "sidecar", "image": "busybox"}]}}
     # validate() refuses the escalation; the renderer enforces the same on its own (objects created before
     # a CRD upgrade reach it unvalidated by the API server).
@@ -131,17 +132,18 @@ def test_referenced_deployment_apply_names_a_missing_container_and_owns_only_eng
 
 
 @pytest.mark.parametrize(("status", "state"), [
-    ({}, decisions.JobState.running),
-    ({"active": 1}, decisions.JobState.running),
-    ({"conditions": [{"type": "Complete", "status": "True"}], "succeeded": 1}, decisions.JobState.succeeded),
-    ({"conditions": [{"type": "SuccessCriteriaMet", "status": "True"}]}, decisions.JobState.succeeded),
-    ({"conditions": [{"type": "Failed", "status": "True", "message": "DeadlineExceeded"}]}, decisions.JobState.failed),
-    ({"conditions": [{"type": "Failed", "status": "False"}]}, decisions.JobState.running),
+    ({}, observations.JobState.running),
+    ({"active": 1}, observations.JobState.running),
+    ({"conditions": [{"type": "Complete", "status": "True"}], "succeeded": 1}, observations.JobState.succeeded),
+    ({"conditions": [{"type": "SuccessCriteriaMet", "status": "True"}]}, observations.JobState.succeeded),
+    ({"conditions": [{"type": "Failed", "status": "True", "message": "DeadlineExceeded"}]},
+     observations.JobState.failed),
+    ({"conditions": [{"type": "Failed", "status": "False"}]}, observations.JobState.running),
 ], ids=["new", "active", "complete", "success-criteria", "failed", "condition-false"])
-def test_job_state_follows_the_job_controllers_conditions(status: dict[str, Any], state: decisions.JobState) -> None:
+def test_job_state_follows_the_job_controllers_conditions(status: dict[str, Any], state: observations.JobState) -> None:
     seen = kube_adapter.job_observation({"metadata": {"name": "j"}, "status": status})
     assert seen.state == state
-    if state == decisions.JobState.failed:
+    if state == observations.JobState.failed:
         assert "DeadlineExceeded" in seen.message
 
 

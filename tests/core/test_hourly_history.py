@@ -3,7 +3,7 @@ range answer and per-request lengths give the same history. Pure."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -12,7 +12,7 @@ from seasonal_engines.core import hourly_history as hh
 from seasonal_engines.core import presets
 from seasonal_engines.core.traffic import TrafficProfile, TrafficUnavailable
 
-END = datetime(2026, 1, 7, 12, 0, tzinfo=timezone.utc)
+END = datetime(2026, 1, 7, 12, 0, tzinfo=UTC)
 BOUNDS = presets.SEASONAL.bounds
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from seasonal_engines.core import presets
-from seasonal_engines.core.traffic import Reason, SequenceSource, TrafficUnavailable
+from seasonal_engines.core import presets, reasons
+from seasonal_engines.core.traffic import SequenceSource, TrafficUnavailable
 from seasonal_engines.replay import exports
 from seasonal_engines.traces import Trace
 
@@ -55,7 +55,7 @@ def test_several_windows_are_summed_and_an_empty_one_is_unavailable() -> None:
     p = exports.profile(s, [(0.0, 2.0), (5.0, 7.0)], presets.SEASONAL)
     assert not isinstance(p, TrafficUnavailable) and p.samples == 4
     empty = exports.profile(s, [(50.0, 60.0)], presets.SEASONAL)
-    assert isinstance(empty, TrafficUnavailable) and empty.reason == Reason.InsufficientSamples
+    assert isinstance(empty, TrafficUnavailable) and empty.reason == reasons.INSUFFICIENT_SAMPLES
 
 
 def test_a_profile_cannot_look_at_requests_not_yet_served() -> None:

@@ -8,7 +8,7 @@ import copy
 import numpy as np
 
 from seasonal_engines.replay import comparing, reports
-from tests.core.test_replay_simulation import FAST, H, MANIFEST, T0, spec, synthetic
+from tests.core.test_replay_simulation import FAST, MANIFEST, T0, H, spec, synthetic
 
 
 def test_best_hindsight_static_is_the_smallest_step_within_the_coverage_target() -> None:

@@ -4,20 +4,20 @@ their modelled time, traffic moves to an engine when its rollout is ready, drift
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pytest
 
 from seasonal_engines.api import validation
-from seasonal_engines.core import decisions, presets, reasons, seasons
+from seasonal_engines.core import actions, planners, presets, reasons, seasons
 from seasonal_engines.core.envelopes import Envelope
 from seasonal_engines.replay import exports, reports, shifts, simulating
 from seasonal_engines.replay.world import Durations, World
 from seasonal_engines.traces import Trace
 
-T0 = datetime(2026, 1, 5, tzinfo=timezone.utc).timestamp()  # a Monday, 00:00 UTC
+T0 = datetime(2026, 1, 5, tzinfo=UTC).timestamp()  # a Monday, 00:00 UTC
 H = 3600.0
 
 MANIFEST: dict[str, Any] = {
@@ -57,22 +57,22 @@ FAST = simulating.Settings(Durations(1200.0, 1200.0, 300.0))
 # --- the world ----------------------------------------------------------------------------------
 
 
-def planned(h: str, size: int) -> decisions.PlannedEngine:
-    return decisions.PlannedEngine(h, Envelope(size, size, 8, 8192), None, "tensorrt")
+def planned(h: str, size: int) -> planners.PlannedEngine:
+    return planners.PlannedEngine(h, Envelope(size, size, 8, 8192), None, "tensorrt")
 
 
 def test_a_build_completes_after_its_duration_and_a_rollout_serves_when_ready() -> None:
     w = World(Durations(600.0, 600.0, 120.0))
-    w.apply((decisions.StartBuild(planned("a" * 16, 4096), reasons.INITIAL, "job-a"),), 1000.0)
+    w.apply((actions.StartBuild(planned("a" * 16, 4096), reasons.INITIAL, "job-a"),), 1000.0)
     assert w.next_event_after(1000.0) == 1600.0
     w.advance(1599.0)
     assert "a" * 16 not in w.store
     w.advance(1600.0)
     assert "a" * 16 in w.store
-    from seasonal_engines.core import summaries
+    from seasonal_engines.core import status_codec
 
-    ref = summaries.engine_ref(planned("a" * 16, 4096))
-    w.apply((decisions.RollOut(ref, None),), 1600.0)
+    ref = status_codec.engine_ref(planned("a" * 16, 4096))
+    w.apply((actions.RollOut(ref, None),), 1600.0)
     w.advance(1700.0)
     assert w.serving is None                      # not ready before rollout_s
     w.advance(1720.0)
@@ -85,7 +85,7 @@ def test_build_durations_are_drawn_from_the_range_reproducibly() -> None:
     def durations(seed: int) -> list[float]:
         w = World(Durations(1200.0, 2400.0, 300.0, seed))
         for i in range(20):
-            w.apply((decisions.StartBuild(planned(f"{i:016x}", 4096), reasons.INITIAL, f"job-{i}"),), 0.0)
+            w.apply((actions.StartBuild(planned(f"{i:016x}", 4096), reasons.INITIAL, f"job-{i}"),), 0.0)
         return [b.done_s for b in w.builds]
 
     first = durations(0)
@@ -105,7 +105,7 @@ def test_season_histories_are_the_windows_the_reconciler_would_query() -> None:
     profiles = simulating._SeasonProfiles(s, presets.SEASONAL, served, t.first_s, t.last_s)
     rng = np.random.default_rng(3)
     for now in rng.uniform(t.first_s, t.last_s, 40):
-        at = datetime.fromtimestamp(now, tz=timezone.utc)
+        at = datetime.fromtimestamp(now, tz=UTC)
         for season in s.seasons:
             expected = [(a.timestamp(), b.timestamp()) for a, b in
                         seasons.season_history_query_windows(season, at, timedelta(hours=1))]

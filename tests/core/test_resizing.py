@@ -5,7 +5,7 @@ coverage. Pure: the real planner, synthetic histories, the replay's simulated cl
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,19 +15,24 @@ import yaml
 
 from seasonal_engines.api import spec as api
 from seasonal_engines.api import validation
-from seasonal_engines.api.status import (DiscoveredSeason, EngineRef, EnvelopeStatus, InferenceServiceStatus,
-                                         SeasonScheduleStatus)
+from seasonal_engines.api.status import (
+    DiscoveredSeason,
+    EngineRef,
+    EnvelopeStatus,
+    InferenceServiceStatus,
+    SeasonScheduleStatus,
+)
+from seasonal_engines.core import actions, hourly_history, observations, planners, presets, reasons, resizing
 from seasonal_engines.core import decisions as dc
-from seasonal_engines.core import hourly_history, planners, presets, reasons, resizing
-from seasonal_engines.core.conditions import rfc3339
 from seasonal_engines.core.envelopes import Envelope
+from seasonal_engines.core.times import rfc3339
 from seasonal_engines.core.traffic import TrafficProfile, profile_from_requests
 from seasonal_engines.replay import comparing, simulating
 from seasonal_engines.replay.world import Durations
 from seasonal_engines.traces.readers import Trace
 
 REPO = Path(__file__).resolve().parents[2]
-NOW = datetime(2026, 1, 14, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 14, 12, 0, tzinfo=UTC)
 ALL_DAY = api.Season(name="all-day", schedule="0 0 * * *", duration="24h", history=14)
 
 
@@ -66,11 +71,11 @@ def test_a_pool_takes_the_newest_occurrences_until_it_holds_enough() -> None:
     assert isinstance(today, TrafficProfile)
     # today's 12 hours (6,000) are not enough: yesterday's whole day is added, nothing older
     assert today.samples == pytest.approx(18_000, rel=0.05)
-    assert today.start == datetime(2026, 1, 13, tzinfo=timezone.utc)
+    assert today.start == datetime(2026, 1, 13, tzinfo=UTC)
     more = resizing.season_pool(h, ALL_DAY, NOW, active=True, target=40_000)
     assert more.samples == pytest.approx(42_000, rel=0.05)
     ahead = resizing.season_pool(h, ALL_DAY, NOW, active=False, target=10_000)
-    assert ahead.start == datetime(2026, 1, 13, tzinfo=timezone.utc) and ahead.end <= NOW - timedelta(hours=12)
+    assert ahead.start == datetime(2026, 1, 13, tzinfo=UTC) and ahead.end <= NOW - timedelta(hours=12)
 
 
 def test_a_first_day_pools_everything_it_has_seen() -> None:
@@ -104,7 +109,7 @@ def test_shrinking_waits_for_evidence_streak_and_interval() -> None:
     t = NOW
     s, v = resizing.advance(s, resizing.Move.down, now=t, enough=False, **kw)
     assert not v.act and s.shrink_streak == 0 and "too few" in v.message
-    for i in range(2):
+    for _ in range(2):
         t += timedelta(minutes=5)
         s, v = resizing.advance(s, resizing.Move.down, now=t, enough=True, **kw)
         assert not v.act
@@ -143,15 +148,15 @@ def trailing(median: float, seed: int = 1) -> TrafficProfile:
 
 
 def decide(status: InferenceServiceStatus, history: hourly_history.HourlyHistory, now: datetime = NOW,
-           median: float = 1000) -> dc.Decision:
-    obs = dc.Observation(now=now, generation=1, spec=SPEC, spec_error=None, status=status,
+           median: float = 1000) -> actions.Decision:
+    obs = observations.Observation(now=now, generation=1, spec=SPEC, spec_error=None, status=status,
                          traffic=trailing(median), history=history, store=frozenset({status.serving_engine.hash}))
     return dc.decide(obs, planners.for_spec(SPEC), planners.bootstrap_for_spec(SPEC))
 
 
 def test_a_season_whose_history_needs_more_grows_at_once() -> None:
     d = decide(serving(2048), history_of(48, 600, 2000))
-    builds = [a for a in d.actions if isinstance(a, dc.StartBuild)]
+    builds = [a for a in d.actions if isinstance(a, actions.StartBuild)]
     assert builds and builds[0].reason == reasons.SEASON_GROWN
     assert builds[0].engine.envelope.max_seq_len > 2048
 
@@ -161,16 +166,17 @@ def test_a_season_whose_history_needs_less_shrinks_after_the_streak_to_the_cauti
     status, now = serving(32768), NOW
     for i in range(3):
         d = decide(status, h, now)
-        builds = [a for a in d.actions if isinstance(a, dc.StartBuild)]
+        builds = [a for a in d.actions if isinstance(a, actions.StartBuild)]
         if i < 2:
             assert not builds, f"shrunk on evaluation {i + 1} of 3"
         status, now = d.status, now + timedelta(minutes=5)
     assert builds and builds[0].reason == reasons.SEASON_SHRUNK
     point = planners.for_spec(SPEC)(resizing.season_pool(h, ALL_DAY, NOW, active=True, target=10_000), "all-day")
     cautious = builds[0].engine.envelope
-    assert isinstance(point, dc.PlannedEngine)
+    assert isinstance(point, planners.PlannedEngine)
     assert point.envelope.max_seq_len <= cautious.max_seq_len < 32768, "it shrinks to the upper bound's plan"
-    assert d.status.season_schedule is not None and d.status.season_schedule.last_resized_at == rfc3339(NOW + timedelta(minutes=10))
+    assert d.status.season_schedule is not None
+    assert d.status.season_schedule.last_resized_at == rfc3339(NOW + timedelta(minutes=10))
 
 
 def test_a_season_with_too_few_requests_never_shrinks() -> None:
@@ -200,7 +206,7 @@ def test_discovery_runs_when_due_and_reports_a_changed_schedule_once() -> None:
 
 def test_a_first_day_holds_the_coverage_target_and_leaves_the_bootstrap_only_on_enough_requests() -> None:
     rng = np.random.default_rng(11)
-    start = datetime(2026, 1, 5, tzinfo=timezone.utc).timestamp()
+    start = datetime(2026, 1, 5, tzinfo=UTC).timestamp()
     n = 24 * 600
     ts = np.sort(rng.uniform(start, start + 86400, n))
     seq = np.maximum(4, rng.lognormal(math.log(500), 0.6, n)).astype(np.int64)  # Llama-3-8B: 8k context

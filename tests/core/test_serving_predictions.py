@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +11,7 @@ import yaml
 
 from seasonal_engines.api import validation
 from seasonal_engines.api.status import EngineRef, EnvelopeStatus, InferenceServiceStatus, ServingPrediction
-from seasonal_engines.core import decisions, planners, summaries
+from seasonal_engines.core import decisions, observations, planners, status_codec
 from seasonal_engines.core.envelopes import Envelope
 from seasonal_engines.core.serving import predictions, requests, simulating
 from seasonal_engines.core.sizing import gpus, models, planning
@@ -19,7 +19,7 @@ from seasonal_engines.core.traffic import profile_from_requests
 from tests.core.serving_fixtures import EXACT, replica
 
 REPO = Path(__file__).resolve().parents[2]
-NOW = datetime(2026, 11, 18, 3, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 18, 3, 0, tzinfo=UTC)
 
 
 def chat_profile(n: int = 3000):
@@ -117,11 +117,11 @@ def spec(slo: bool = True):
 def test_the_planner_attaches_a_prediction_for_the_specs_slo_and_the_bootstrap_none() -> None:
     s = spec()
     engine = planners.for_spec(s)(chat_profile(), None)
-    assert isinstance(engine, decisions.PlannedEngine) and engine.serving is not None
+    assert isinstance(engine, planners.PlannedEngine) and engine.serving is not None
     made = engine.serving()
     assert made is not None and made.slo == predictions.Slo(2.0, 0.1) and made.replicas is not None
     boot = planners.bootstrap_for_spec(s)()
-    assert isinstance(boot, decisions.PlannedEngine) and boot.serving is None
+    assert isinstance(boot, planners.PlannedEngine) and boot.serving is None
 
 
 def test_an_engine_ref_carries_the_prediction_and_reuses_it_for_the_same_engine() -> None:
@@ -135,26 +135,26 @@ def test_an_engine_ref_carries_the_prediction_and_reuses_it_for_the_same_engine(
         calls.append(1)
         return made
 
-    engine = decisions.PlannedEngine(hash="a" * 64, envelope=Envelope(4096, 8192, 64, 8192), season=None,
+    engine = planners.PlannedEngine(hash="a" * 64, envelope=Envelope(4096, 8192, 64, 8192), season=None,
                                      backend="tensorrt", serving=serving)
-    first = summaries.engine_ref(engine)
+    first = status_codec.engine_ref(engine)
     assert first.prediction == ServingPrediction(peak_rps=3.0, replicas=2, ttft_p50_seconds=0.1,
                                                  ttft_p99_seconds=0.5, itl_p50_seconds=0.01, itl_p99_seconds=0.02,
                                                  output_tokens_per_second_per_gpu=1000.0)
-    again = summaries.engine_ref(engine, reuse=first)
+    again = status_codec.engine_ref(engine, reuse=first)
     assert again.prediction == first.prediction and len(calls) == 1, "the same engine is not simulated twice"
     other = EngineRef(hash="b" * 64, envelope=EnvelopeStatus(max_input_len=1, max_seq_len=2, max_batch_size=1,
                                                              max_num_tokens=1))
-    summaries.engine_ref(engine, reuse=other)
+    status_codec.engine_ref(engine, reuse=other)
     assert len(calls) == 2
 
 
 def test_the_first_build_target_carries_the_prediction() -> None:
     s = spec()
-    obs = decisions.Observation(now=NOW, generation=1, spec=s, spec_error=None,
+    obs = observations.Observation(now=NOW, generation=1, spec=s, spec_error=None,
                                 status=InferenceServiceStatus(), traffic=chat_profile())
     d = decisions.decide(obs, planners.for_spec(s), planners.bootstrap_for_spec(s))
-    assert [type(a).__name__ for a in d.actions] == ["StartBuild"]
+    assert [type(a).__name__ for a in d.actions] == ["StartBuild", "SwitchTraffic"]  # the Service with it
     target = d.status.target_engine
     assert target is not None and target.prediction is not None
     assert target.prediction.label == "modelled" and target.prediction.replicas is not None

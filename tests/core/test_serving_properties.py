@@ -71,7 +71,8 @@ def test_more_kv_memory_never_lowers_throughput(pairs: list[tuple[int, int]], sm
     # Up to one iteration: schedules of different batch sizes end differently (hypothesis found a burst
     # of four whose bigger pool admitted all four at once and then ended on a lone decode step).
     assert b.makespan_s <= a.makespan_s + longest_iteration_s(a, b)
-    assert b.max_in_flight >= a.max_in_flight or scheduler is Scheduler.max_utilization
+    if scheduler is not Scheduler.max_utilization:  # it may pause (and so hold fewer) with more memory
+        assert b.max_in_flight >= a.max_in_flight
 
 
 @settings(max_examples=150, deadline=None)

@@ -12,7 +12,6 @@ from seasonal_engines.core.serving.engines import EngineLimits, Scheduler
 from seasonal_engines.core.serving.kv_pool import KvPool
 from tests.core.serving_fixtures import EXACT, flat_hardware, replica
 
-
 # --- the KV pool -------------------------------------------------------------------------------------
 
 

@@ -3,8 +3,8 @@ reaches the coverage target on its own window (and, for the smaller engine, not 
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from functools import lru_cache
+from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,7 @@ TRACES = Path(__file__).resolve().parents[2] / "examples" / "traces"
 POLICY = api.SizingPolicy()
 
 
-@lru_cache(maxsize=None)
+@cache
 def trace(name: str) -> Trace:
     return read_trace(TRACES / f"servegen_{name}_14d.csv.xz")
 
@@ -34,7 +34,7 @@ def plan_for(t: Trace, season: str) -> Plan:
     inp, out = t.input_tokens, t.output_tokens
     covered = (t.last_s - t.first_s) * (6 / 24)
     profile = traffic.profile_from_histograms(
-        datetime.fromtimestamp(t.first_s, timezone.utc), datetime.fromtimestamp(t.last_s, timezone.utc),
+        datetime.fromtimestamp(t.first_s, UTC), datetime.fromtimestamp(t.last_s, UTC),
         histograms.from_values(inp, bounds), histograms.from_values(out, bounds),
         histograms.from_values(inp.astype(np.float64) + out, bounds), covered_s=covered)
     return planning.plan(profile, models.preset("llama-3.1-8b"), gpus.preset("h100"), policy=POLICY, season=season)
@@ -62,7 +62,7 @@ def test_evening_needs_a_longer_engine_and_each_meets_its_target(name: str, shor
         assert p.predictions.coverage_sequence >= POLICY.sequence_quantile
         exact_in, exact_seq = exact_share(t, p)
         assert exact_in >= POLICY.input_quantile and exact_seq >= POLICY.sequence_quantile
-        assert p.warnings == () or all("capped" not in w for w in p.warnings)
+        assert not [w for w in p.warnings if "capped" in w]
     # Serving the evening with the morning's engine would miss the target: the seasons are real.
     _, morning_engine_on_evening = exact_share(evening_t, morning)
     assert morning_engine_on_evening < POLICY.sequence_quantile

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from seasonal_engines.api.spec import LabelMatcher, TrafficSpec
 from seasonal_engines.core import presets, promql
 
-T = datetime(2026, 1, 5, 12, tzinfo=timezone.utc)
+T = datetime(2026, 1, 5, 12, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("value, literal", [

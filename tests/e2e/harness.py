@@ -19,7 +19,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ NAME = "chat"
 OPERATOR_NAMESPACE = "seasonal-engines"
 OPERATOR_ACCOUNT = "se-seasonal-engines"   # the chart's ServiceAccount for release "se"
 SPEEDUP = 60.0                             # 1 s of wall time = 1 min of operator time
-T0 = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)  # operator time when a test starts
+T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)  # operator time when a test starts
 SHIFT_AT = T0 + timedelta(minutes=12)       # traffic grows here (operator time)
 GROUP, VERSION, PLURAL = "seasonalengines.io", "v1alpha1", "inferenceservices"
 
@@ -177,7 +177,8 @@ class Bed:
         if not self.operators:
             self.origin = time.time()  # the scenario's clock starts with its first operator, at T0
         scope = ["--all-namespaces"] if all_namespaces else ["--namespace", self.namespace]
-        command = [sys.executable, "-m", "tests.e2e.operator_process", *scope, "--metrics-port", "0", "--liveness", "", "--tick", "0.5", "--log-format", "plain",
+        command = [sys.executable, "-m", "tests.e2e.operator_process", *scope, "--metrics-port", "0",
+                   "--liveness", "", "--tick", "0.5", "--log-format", "plain",
                    "--clock-origin", repr(self.origin), "--clock-start", T0.isoformat(),
                    "--speedup", str(SPEEDUP), "--triton-map", str(self.triton_map),
                    # Build pods run until the test says how they end (finish()), as a GPU build takes its time.

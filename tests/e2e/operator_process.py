@@ -25,9 +25,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from seasonal_engines.adapters.triton import ModelCheck, check_model
+from seasonal_engines.adapters.triton import check_model
 from seasonal_engines.api.status import EngineRef
 from seasonal_engines.cli import run as run_cli
+from seasonal_engines.core.ports import ModelCheck
 
 
 def parser() -> argparse.ArgumentParser:
@@ -80,10 +81,10 @@ def _conflict_before_first_write(api_client: Any) -> None:
 
     from seasonal_engines.adapters import kubernetes as adapter
 
-    original = adapter.Cluster.write_status
+    original = adapter.KubernetesCluster.write_status
     lock, done = threading.Lock(), []
 
-    def write_status(self: adapter.Cluster, body: Any, status: Any) -> str:
+    def write_status(self: adapter.KubernetesCluster, body: Any, status: Any) -> str:
         with lock:
             first = not done
             done.append(True)
@@ -94,7 +95,7 @@ def _conflict_before_first_write(api_client: Any) -> None:
                 {"metadata": {"labels": {"testbed.seasonalengines.io/touched": "once"}}})
         return original(self, body, status)
 
-    adapter.Cluster.write_status = write_status  # type: ignore[method-assign]
+    adapter.KubernetesCluster.write_status = write_status  # type: ignore[method-assign]
 
 
 if __name__ == "__main__":

@@ -38,7 +38,8 @@ def monitoring_crds() -> str:
                      "spec": {"group": "monitoring.coreos.com", "scope": "Namespaced",
                               "names": {"kind": kind, "plural": plural, "singular": kind.lower()},
                               "versions": [{"name": "v1", "served": True, "storage": True, "schema": {
-                                  "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]}})
+                                  "openAPIV3Schema": {"type": "object",
+                                                      "x-kubernetes-preserve-unknown-fields": True}}}]}})
     return yaml.safe_dump_all(docs)
 
 

@@ -17,7 +17,7 @@ def _cell(text: str) -> str:
     return text.strip().replace("`", "")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def table(name: str) -> tuple[dict[str, str], ...]:
     lines = DOC.read_text(encoding="utf-8").splitlines()
     try:

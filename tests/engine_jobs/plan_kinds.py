@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from seasonal_engines.core.sizing import gpus, models, planning
 from seasonal_engines.core.sizing.plans import ModelRef
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "kinds"
-START = datetime(2026, 1, 5, 9, tzinfo=timezone.utc)
+START = datetime(2026, 1, 5, 9, tzinfo=UTC)
 IMAGE = "nvcr.io/nvidia/tritonserver:26.07-trtllm-python-py3"
 
 

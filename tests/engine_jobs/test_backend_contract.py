@@ -86,7 +86,8 @@ def test_tensorrt_llm_inputs_and_outputs_are_the_backends(tmp_path: Path, versio
         assert t.optional == row["optional"].startswith("yes"), name
     outputs = {row["name"]: row for row in facts.table("trt-outputs")}
     for name, t in tensors(trt, "output").items():
-        assert TYPE[t.data_type] == f"TYPE_{outputs[name]['type']}" and list(t.dims) == facts.dims(outputs[name]["dims"])
+        assert TYPE[t.data_type] == f"TYPE_{outputs[name]['type']}"
+        assert list(t.dims) == facts.dims(outputs[name]["dims"])
     assert {"output_ids", "sequence_length"} <= set(tensors(trt, "output"))
 
 
@@ -96,7 +97,8 @@ def test_the_ensemble_takes_ngc_names_and_feeds_the_backend_its_inputs(tmp_path:
     ngc = {row["name"]: row for row in facts.table("ensemble-inputs")}
     ensemble = models["ensemble"]
     inputs = tensors(ensemble, "input")
-    assert {"text_input", "max_tokens", "top_k", "top_p", "seed", "stop_words", "bad_words", "min_tokens"} <= set(inputs)
+    assert {"text_input", "max_tokens", "top_k", "top_p", "seed", "stop_words", "bad_words",
+            "min_tokens"} <= set(inputs)
     for name, t in inputs.items():
         row = ngc[name]  # no input NGC's ensemble lacks
         assert not row["tensorrt_llm input"].startswith("(not ours"), name
@@ -137,7 +139,8 @@ def test_every_python_model_records_token_metrics_once_per_request(tmp_path: Pat
     assert pbtxt.one(triton_repo.read_dir(repo)["tensorrt_llm"], "model_transaction_policy")["decoupled"] == [False]
 
 
-@pytest.mark.parametrize("row", facts.table("builder-rewrites"), ids=lambda r: f"{r['weights']}-{r['kv cache']}-{r['sm']}")
+@pytest.mark.parametrize("row", facts.table("builder-rewrites"),
+                         ids=lambda r: f"{r['weights']}-{r['kv cache']}-{r['sm']}")
 def test_builder_rewrites_match_builder_py(row: dict[str, str]) -> None:
     want = (row["paged context FMHA"] == "on", row["FP8 context FMHA"] == "on")
     built = builder_rules.built_fmha(weights=row["weights"], kv_cache=row["kv cache"], sm=row["sm"],
@@ -170,7 +173,8 @@ def test_plugin_values_are_plugin_pys() -> None:
 
 @pytest.mark.parametrize("found,pinned,ok", [
     ("1.2.1", "1.2.1", True), ("1.2.1", "1.2", True), ("1.2.0rc8", "1.2.0rc8", True), ("1.2.1+cu13", "1.2.1", True),
-    ("1.2.0rc8", "1.2.1", False), ("1.2.0rc8", "1.2.0", False), ("1.2.0", "1.2.0rc8", False), ("1.2.10", "1.2.1", False),
+    ("1.2.0rc8", "1.2.1", False), ("1.2.0rc8", "1.2.0", False), ("1.2.0", "1.2.0rc8", False),
+    ("1.2.10", "1.2.1", False),
     ("1.2", "1.2.1", False), ("1.1.0", "1.2", False),
 ])
 def test_the_image_version_must_be_the_pinned_release(found: str, pinned: str, ok: bool) -> None:

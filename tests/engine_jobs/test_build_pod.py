@@ -43,12 +43,12 @@ def service(source: dict[str, Any] | None = None) -> dict[str, Any]:
 
 
 def job(kind: str = "bf16", source: dict[str, Any] | None = None,
-        settings: build_jobs.JobSettings = build_jobs.JobSettings()) -> dict[str, Any]:
+        settings: build_jobs.JobSettings | None = None) -> dict[str, Any]:
     plan = copy.deepcopy(plan_kinds.golden(plan_kinds.BY_NAME[kind], "plan"))
     svc = service(source)
     svc["spec"]["model"]["name"] = plan["model"]["name"]
     plan["model"]["source"] = svc["spec"]["model"]["source"]
-    return build_jobs.render(plan, svc, settings).job
+    return build_jobs.render(plan, svc, settings or build_jobs.JobSettings()).job
 
 
 def pod(j: dict[str, Any]) -> dict[str, Any]:
@@ -73,7 +73,8 @@ def test_every_kinds_job_is_valid_and_restricted(kind: str) -> None:
         sc = c["securityContext"]
         assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"] == {"drop": ["ALL"]}
         assert sc["runAsNonRoot"] is True
-        assert {"cpu", "memory"} <= set(c["resources"]["requests"]) and {"cpu", "memory"} <= set(c["resources"]["limits"])
+        assert {"cpu", "memory"} <= set(c["resources"]["requests"])
+        assert {"cpu", "memory"} <= set(c["resources"]["limits"])
 
 
 @pytest.mark.parametrize("kind", ["bf16", "tp4-70b"])
@@ -137,8 +138,8 @@ def test_checkov_passes_the_required_checks_and_reports_only_the_known_findings(
     path = tmp_path / "jobs.yaml"
     path.write_text(yaml.safe_dump_all([job(), job("tp4-70b", source=PVC)]))
     # --skip-download: no Prisma Cloud guidelines (no network needed); the checks themselves are local.
-    result = subprocess.run([str(policy_tools.checkov()), "--framework", "kubernetes", "-f", str(path), "--skip-download",
-                             "-o", "json"], capture_output=True, text=True, timeout=300)
+    result = subprocess.run([str(policy_tools.checkov()), "--framework", "kubernetes", "-f", str(path),
+                             "--skip-download", "-o", "json"], capture_output=True, text=True, timeout=300)
     report = json.loads(result.stdout)
     results = report["results"]
     passed = {c["check_id"] for c in results["passed_checks"]}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -41,7 +41,7 @@ def quiet() -> building.Progress:
 def build(tmp_path: Path, p: plans.Plan, tools: Tools, **options) -> building.Outcome:
     opts = building.Options(store=tmp_path / "store", work_dir=tmp_path / "scratch", **options)
     return building.build(p, opts, runner=tools, versions=samples.versions, progress=quiet(),
-                          now=lambda: datetime(2026, 3, 1, tzinfo=timezone.utc))
+                          now=lambda: datetime(2026, 3, 1, tzinfo=UTC))
 
 
 def hf_plan(kind: str = "bf16") -> plans.Plan:

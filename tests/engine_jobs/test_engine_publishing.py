@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -27,7 +27,7 @@ def options(tmp_path: Path) -> building.Options:
 
 def run_build(tmp_path: Path, p: plans.Plan, tools: samples.FakeTools) -> building.Outcome:
     return building.build(p, options(tmp_path), runner=tools, versions=samples.versions,
-                          now=lambda: datetime(2026, 3, 1, 12, tzinfo=timezone.utc),
+                          now=lambda: datetime(2026, 3, 1, 12, tzinfo=UTC),
                           progress=building.Progress(out=open(os.devnull, "w")))
 
 
@@ -121,7 +121,7 @@ def _publish_racer(store: str, p_dict: dict, barrier, results) -> None:
     (staged / "engine" / "rank0.engine").write_bytes(os.urandom(4096))
     doc = manifests.build(plan=p_dict, engine_hash=p.engine_hash, model=p.model.name, backend="tensorrt",
                           versions={}, gpu=None, envelope={}, sizes={"total_bytes": 4096}, timings={},
-                          source_revision=None, created_at=datetime.now(timezone.utc).isoformat(),
+                          source_revision=None, created_at=datetime.now(UTC).isoformat(),
                           layout={"engine": "engine"})
     engine_store.write_json_atomic(staged / "manifest.json", doc)
     barrier.wait()  # all builders reach the rename together

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,7 @@ from seasonal_engines.core import build_jobs, engine_references
 from tests.engine_jobs.test_engine_retention import publish
 
 MODEL = "llama-3-8b"
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 H = {name: f"{i:02x}" + "ab" * 31 for i, name in enumerate(
     ["old1", "old2", "rollback2", "rollback1", "serving", "target", "day", "night", "stray"])}
 SERVICE = {"apiVersion": "seasonalengines.io/v1alpha1", "kind": "InferenceService",

@@ -15,7 +15,7 @@ import json
 import re
 import time
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -169,7 +169,7 @@ def test_triton_serves_ngc_requests_and_the_seasonal_query_sees_them(
     from seasonal_engines.core.traffic import Dimension, TrafficProfile
 
     last = instant_query(prom.url, f"timestamp({query})")
-    at = datetime.fromtimestamp(float(last[0]["value"][1]), tz=timezone.utc)
+    at = datetime.fromtimestamp(float(last[0]["value"][1]), tz=UTC)
     profile = PrometheusTraffic(prom.url).window(presets.SEASONAL, [promql.matcher("model", "=", label)], at, 300)
     assert isinstance(profile, TrafficProfile), profile
     assert profile.samples == pytest.approx(4, rel=1e-9)

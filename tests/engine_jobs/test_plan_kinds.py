@@ -74,7 +74,9 @@ def test_every_flag_is_one_its_script_has(name: str) -> None:
     for flag, values in plugins.items():
         assert build[build.index(f"--{flag}") + 1] in values
     if p.model.family == "gemma":
-        assert "--world-size" in convert and "--tp_size" not in convert and convert[convert.index("--ckpt-type") + 1] == "hf"
+        assert "--world-size" in convert
+        assert "--tp_size" not in convert
+        assert convert[convert.index("--ckpt-type") + 1] == "hf"
 
 
 @pytest.mark.parametrize("name,paged,fp8,why", [

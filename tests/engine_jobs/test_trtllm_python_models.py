@@ -44,7 +44,7 @@ class Request:
 
 
 class Metric:
-    def __init__(self, family: "MetricFamily", labels: dict, buckets: Any = None) -> None:
+    def __init__(self, family: MetricFamily, labels: dict, buckets: Any = None) -> None:
         self.family, self.labels, self.values = family, labels, []
 
     def observe(self, value: float) -> None:
@@ -59,7 +59,7 @@ class Metric:
 
 class MetricFamily:
     HISTOGRAM, COUNTER, GAUGE = "histogram", "counter", "gauge"
-    created: dict[str, "MetricFamily"] = {}
+    created: dict[str, MetricFamily] = {}
 
     def __init__(self, name: str, description: str, kind: str) -> None:
         self.name, self.metrics = name, []

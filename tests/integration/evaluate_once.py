@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from seasonal_engines import settings as configuration
@@ -39,7 +39,7 @@ def main() -> None:
                  "traffic": {"prometheusUrl": url, "minSamples": 10}}})
     ours = configuration.OperatorSettings(prometheus=configuration.PrometheusSettings(timeout_seconds=timeout))
     reconciler = Reconciler(cluster=cluster, settings=ours,  # type: ignore[arg-type]
-                            clock=lambda: datetime(2026, 1, 5, 1, 0, tzinfo=timezone.utc))
+                            clock=lambda: datetime(2026, 1, 5, 1, 0, tzinfo=UTC))
     started = time.monotonic()
     outcome = reconciler.reconcile(body)
     took = time.monotonic() - started

@@ -190,7 +190,8 @@ def test_failed_outcome_fails_the_job_with_the_exit_code(cluster_namespace, api)
                                                 (cluster.Outcome.NOT_READY, "False")])
 def test_running_outcomes_keep_a_job_pod_running_ready_or_not(cluster_namespace, api, outcome, ready):
     batch, core = kubernetes.client.BatchV1Api(api), kubernetes.client.CoreV1Api(api)
-    batch.create_namespaced_job(cluster_namespace, gpu_job("serve", cluster.L40S, annotations=cluster.pod_fate(outcome)))
+    batch.create_namespaced_job(cluster_namespace,
+                                gpu_job("serve", cluster.L40S, annotations=cluster.pod_fate(outcome)))
 
     def running() -> Any:
         pod = only_pod(core, cluster_namespace, "batch.kubernetes.io/job-name=serve")
@@ -301,7 +302,8 @@ def test_block_owner_deletion_needs_update_on_the_owners_finalizers(control_plan
 
     with control_plane.api_client(kubeconfig) as as_writer:
         writer = kubernetes.client.CoreV1Api(as_writer)
-        cluster.wait_until(lambda: writer.create_namespaced_config_map(cluster_namespace, {"metadata": {"name": "plain"}}),
+        cluster.wait_until(lambda: writer.create_namespaced_config_map(cluster_namespace,
+                                                                       {"metadata": {"name": "plain"}}),
                            timeout_s=TIMEOUT_S, what="the writer's Role in effect")
         with pytest.raises(ApiException) as refused:
             writer.create_namespaced_config_map(cluster_namespace, owned("owned"))

@@ -25,7 +25,7 @@ import urllib.request
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from seasonal_engines.adapters.metrics import OperatorMetrics
 from seasonal_engines.api import status as st
-from seasonal_engines.core import censoring, decisions
+from seasonal_engines.core import actions, censoring
 from seasonal_engines.core.presets import SEASONAL
 from seasonal_engines.dashboards import alert_rules, fleet_dashboard, generating, service_dashboard
 from seasonal_engines.traces import openmetrics, read_trace
@@ -83,7 +83,7 @@ GRAFANA = {"namespace": CHAT.namespace, "name": CHAT.name, "model": CHAT.name, "
 
 
 def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
 
 
 def engine(envelope: tuple[int, int, int, int], season: str | None) -> st.EngineRef:
@@ -96,9 +96,9 @@ def engine(envelope: tuple[int, int, int, int], season: str | None) -> st.Engine
                         envelope=st.EnvelopeStatus(max_input_len=i, max_seq_len=s, max_batch_size=b, max_num_tokens=n))
 
 
-def traffic_summary(t: float, samples: int, censored: float, peak: float) -> st.TrafficSummary:
-    q = st.Quantiles()
-    return st.TrafficSummary(window="10m", evaluated_at=_iso(t), samples=samples, input=q, output=q, sequence=q,
+def traffic_summary(t: float, samples: int, censored: float, peak: float) -> st.TrafficStatus:
+    q = st.QuantilesStatus()
+    return st.TrafficStatus(window="10m", evaluated_at=_iso(t), samples=samples, input=q, output=q, sequence=q,
                              sequence_source="joint", rate_rps=samples / 600, peak_rps=peak,
                              censored_fraction=censored)
 
@@ -123,7 +123,7 @@ class Timeline:
         per_min = np.bincount(((ts[sel] - (t - 600)) // 60).astype(int), minlength=10)
         return int(sel.sum()), beyond, float(per_min.max()) / 60 * 1.2
 
-    def chat(self, t: float, minute: int) -> tuple[decisions.Decision, int]:
+    def chat(self, t: float, minute: int) -> tuple[actions.Decision, int]:
         gen = 2 if minute >= 34 else 1
         env = CHAT.envelopes[gen - 1]
         season = "business-hours" if minute < 28 else (None if minute < 30 else "evening")
@@ -137,14 +137,15 @@ class Timeline:
             phase="Serving", serving_engine=engine(env, season), engine_generation=gen, active_season=season,
             build=st.BuildStatus(job_name="build-x", engine_hash="b" * 16, reason="Season",
                                  started_at=_iso(self.t0 + (5 if minute < 20 else 53) * 60)) if building else None,
-            rollout=st.RolloutStatus(engine_hash="c" * 16, started_at=_iso(self.t0 + (12 if minute < 14 else 30 if minute < 34 else 52) * 60))
+            rollout=st.RolloutStatus(engine_hash="c" * 16,
+                                     started_at=_iso(self.t0 + (12 if minute < 14 else 30 if minute < 34 else 52) * 60))
             if rolling else None,
             traffic=traffic_summary(t, n, beyond, peak), conditions=[condition(t, True)],
             drift=st.DriftStatus(state="Stable", score=0.03 + 0.02 * math.sin(minute / 6), beyond_fraction=beyond),
             build_durations_seconds=[900.0] if minute >= 20 else [])
         return _decision(status, events), max(1, math.ceil(peak / 2))
 
-    def batch(self, t: float, minute: int) -> tuple[decisions.Decision, int]:
+    def batch(self, t: float, minute: int) -> tuple[actions.Decision, int]:
         env = BATCH.envelopes[0]
         n, beyond, peak = self.window(t, env)
         events = {10: ["BuildStarted"], 25: ["BuildFailed"], 27: ["BuildStarted"], 40: ["BuildFailed"],
@@ -164,13 +165,13 @@ class Timeline:
                                                       message="input lengths longer")))
         return _decision(status, events), max(1, math.ceil(peak / 2))
 
-    def advisor(self, t: float, minute: int) -> tuple[decisions.Decision, int | None]:
+    def advisor(self, t: float, minute: int) -> tuple[actions.Decision, int | None]:
         status = st.InferenceServiceStatus(phase="InsufficientTraffic", conditions=[condition(t, False)])
         return _decision(status, []), None
 
 
-def _decision(status: st.InferenceServiceStatus, reasons: list[str]) -> decisions.Decision:
-    return decisions.Decision(status=status, events=tuple(decisions.Event("Normal", r, r) for r in reasons))
+def _decision(status: st.InferenceServiceStatus, reasons: list[str]) -> actions.Decision:
+    return actions.Decision(status=status, events=tuple(actions.Event("Normal", r, r) for r in reasons))
 
 
 def _labels(labels: dict[str, str]) -> str:
@@ -245,7 +246,8 @@ def triton_history(families: Families, trace: Any, svc: Service, times: np.ndarr
     busy, ttft_sum = cumulative(slot[ran], duration_us), cumulative(slot[ran], ttft_ms)
     buckets = {le: cumulative(slot[ran][ttft_ms <= le]) for le in TRITON_TTFT_BUCKETS_MS}
     for i, t in enumerate(times):
-        families.add("nv_inference_request_success", "unknown", "nv_inference_request_success", base, float(success[i]), t)
+        families.add("nv_inference_request_success", "unknown", "nv_inference_request_success", base,
+                     float(success[i]), t)
         for reason in ("OTHER", "BACKEND", "REJECTED", "CANCELED"):
             value = float(failures[i]) if reason == "BACKEND" else 0.0  # the model raised: a backend error
             families.add("nv_inference_request_failure", "unknown", "nv_inference_request_failure",

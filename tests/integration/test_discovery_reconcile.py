@@ -6,19 +6,20 @@ rollouts are not what is tested here)."""
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
-from seasonal_engines.core import decisions, presets, reasons
+from seasonal_engines.core import actions, observations, presets, reasons
 from seasonal_engines.reconciling import Reconciler
-from tests.cluster_fake import FakeCluster
 from seasonal_engines.traces import openmetrics, read_trace
+from tests.cluster_fake import FakeCluster
 
 REPO = Path(__file__).resolve().parents[2]
-DAY0 = datetime(2026, 1, 5, tzinfo=timezone.utc)
+DAY0 = datetime(2026, 1, 5, tzinfo=UTC)
 
 
 class StandInCluster(FakeCluster):
@@ -31,11 +32,11 @@ class StandInCluster(FakeCluster):
     def published_engines(self, namespace: str, service: str) -> frozenset[str]:
         return frozenset(self.published)
 
-    def build_state(self, namespace: str, job_name: str) -> decisions.BuildObservation:
-        return decisions.BuildObservation(job_name, decisions.JobState.succeeded)
+    def build_state(self, namespace: str, job_name: str) -> observations.BuildObservation:
+        return observations.BuildObservation(job_name, observations.JobState.succeeded)
 
-    def rollout_state(self, spec: Any, owner: Any, engine: Any, colour: Any) -> decisions.RolloutObservation:
-        return decisions.RolloutObservation(engine.hash, True, True, True)
+    def rollout_state(self, spec: Any, owner: Any, engine: Any, colour: Any) -> observations.RolloutObservation:
+        return observations.RolloutObservation(engine.hash, True, True, True)
 
 
 def body(url: str) -> dict[str, Any]:
@@ -49,6 +50,7 @@ def body(url: str) -> dict[str, Any]:
     return copy.deepcopy(doc)
 
 
+@pytest.mark.prometheus
 def test_discovery_reads_one_history_query_keeps_the_schedule_and_stays_in_budget(prometheus_factory) -> None:
     trace = read_trace(REPO / "examples" / "traces" / "servegen_m-large_14d.csv.xz").window(0, 3 * 86400)
     text = openmetrics.to_text(trace.shifted(DAY0.timestamp()), presets.SEASONAL, 60.0, labels={"model": "m"})
@@ -63,7 +65,7 @@ def test_discovery_reads_one_history_query_keeps_the_schedule_and_stays_in_budge
         out = rec.reconcile(svc)
         sent.append(sum(p.queries_sent for p in rec._prometheus.values()) - before)
         for a in out.decision.actions:
-            if isinstance(a, decisions.StartBuild):
+            if isinstance(a, actions.StartBuild):
                 cluster.published.add(a.engine.hash)
         svc = cluster.read_service(svc["metadata"]["namespace"], svc["metadata"]["name"])
         if i == 0:

@@ -105,6 +105,7 @@ def test_plan_errors_are_clean_and_actionable(capsys: pytest.CaptureFixture[str]
     assert err.startswith("seasonal plan: error: ") and message in err and "Traceback" not in err
 
 
+@pytest.mark.prometheus
 def test_plan_from_prometheus_matches_the_trace(prometheus_factory, capsys: pytest.CaptureFixture[str],
                                                 tmp_path: Path) -> None:
     day = read_trace(M_LARGE).window(0, 86400).shifted(DAY0)

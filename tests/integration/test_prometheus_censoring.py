@@ -5,7 +5,7 @@ rejected and clamped requests, while the served histograms alone hide it."""
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,7 @@ DAY0 = 1767571200.0  # 2026-01-05 00:00 UTC
 INTERVAL = 60.0
 
 
+@pytest.mark.prometheus
 def test_too_small_engine_reports_its_censored_share(prometheus_factory) -> None:
     # Evening hours of m-large: the long-prompt season; the stand-in engine is sized for the morning.
     t = read_trace(TRACES / "servegen_m-large_14d.csv.xz").window(18 * 3600, 24 * 3600).shifted(DAY0)
@@ -36,7 +37,7 @@ def test_too_small_engine_reports_its_censored_share(prometheus_factory) -> None
                                end_s=last, engine=openmetrics.Engine(small.max_input_len, small.max_seq_len))
     server = prometheus_factory(text)
     profile = PrometheusTraffic(server.url).window(
-        presets.SEASONAL, [promql.matcher("model", "=", "m")], datetime.fromtimestamp(last, tz=timezone.utc),
+        presets.SEASONAL, [promql.matcher("model", "=", "m")], datetime.fromtimestamp(last, tz=UTC),
         last - first + 1)
     assert isinstance(profile, TrafficProfile), profile
     assert profile.samples == pytest.approx(len(t), rel=1e-9)
@@ -48,10 +49,11 @@ def test_too_small_engine_reports_its_censored_share(prometheus_factory) -> None
     assert profile.quantile(Dimension.input, 0.999) > small.max_input_len  # admission still sees the prompts
 
 
+@pytest.mark.prometheus
 def test_presets_without_counters_say_censoring_is_unknown(prometheus_factory) -> None:
     t = read_trace(TRACES / "azure2023_conv.csv.xz")
     server = prometheus_factory(openmetrics.to_text(t, presets.TRITON_TRTLLM, 15.0, labels={"model": "a"}))
-    end = datetime.fromtimestamp(t.first_s + 3000, tz=timezone.utc)
+    end = datetime.fromtimestamp(t.first_s + 3000, tz=UTC)
     profile = PrometheusTraffic(server.url).window(presets.TRITON_TRTLLM, [promql.matcher("model", "=", "a")],
                                                    end, 2400)
     assert isinstance(profile, TrafficProfile), profile
@@ -62,6 +64,7 @@ def test_presets_without_counters_say_censoring_is_unknown(prometheus_factory) -
     assert profile.sequence_source.value == "bound"
 
 
+@pytest.mark.prometheus
 def test_vllm_finish_reason_length_is_only_an_upper_bound(prometheus_factory) -> None:
     t = read_trace(TRACES / "azure2023_conv.csv.xz")
     first = t.first_s - 15.0
@@ -71,7 +74,7 @@ def test_vllm_finish_reason_length_is_only_an_upper_bound(prometheus_factory) ->
     server = prometheus_factory(openmetrics.to_text(t, presets.VLLM, 15.0, labels={"model_name": "v"},
                                                     start_s=first, end_s=last, engine=engine))
     profile = PrometheusTraffic(server.url).window(presets.VLLM, [promql.matcher("model_name", "=", "v")],
-                                                   datetime.fromtimestamp(last, tz=timezone.utc), last - first + 1)
+                                                   datetime.fromtimestamp(last, tz=UTC), last - first + 1)
     assert isinstance(profile, TrafficProfile), profile
     assert profile.censored_fraction is None  # finished_reason="length" also counts max_tokens stops
     assert profile.censored_upper_bound == pytest.approx(adm.limit_stopped.sum() / len(t), rel=1e-9)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -32,10 +32,11 @@ def seasonal(args: list[str]) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=60, check=False)
 
 
+@pytest.mark.prometheus
 def test_cli_json_contract_and_table(prometheus_factory) -> None:
     t = trace(2000, DAY0, 3600, 1)
     server = prometheus_factory(openmetrics.to_text(t, presets.SEASONAL, 30.0, labels={"model": "m"}))
-    end = datetime.fromtimestamp(DAY0 + 3600, tz=timezone.utc)
+    end = datetime.fromtimestamp(DAY0 + 3600, tz=UTC)
     common = ["--prometheus", server.url, "--preset", "seasonal", "--selector", 'model="m"', "--window", "1h"]
     out = seasonal([*common, "--at", end.isoformat().replace("+00:00", "Z"), "--json"])
     assert out.returncode == 0, out.stderr
@@ -55,6 +56,7 @@ def test_cli_json_contract_and_table(prometheus_factory) -> None:
     assert table.returncode == 0 and "p99.9" in table.stdout and "sequence (joint)" in table.stdout
 
 
+@pytest.mark.prometheus
 def test_cli_errors_are_clean(prometheus_factory) -> None:
     server = prometheus_factory()
     bad = seasonal(["--prometheus", server.url, "--selector", "model=m"])
@@ -63,6 +65,7 @@ def test_cli_errors_are_clean(prometheus_factory) -> None:
     assert empty.returncode == 1 and json.loads(empty.stdout)["error"]["reason"] == "NoData"
 
 
+@pytest.mark.prometheus
 def test_selector_values_cannot_inject_promql(prometheus_factory) -> None:
     weird = trace(500, DAY0, 3600, 2)
     other = trace(700, DAY0, 3600, 3)
@@ -70,7 +73,7 @@ def test_selector_values_cannot_inject_promql(prometheus_factory) -> None:
     text += openmetrics.to_text(other, presets.SEASONAL, 60.0, labels={"model": "other"})
     server = prometheus_factory(text)
     reader = PrometheusTraffic(server.url)
-    end = datetime.fromtimestamp(DAY0 + 3600, tz=timezone.utc)
+    end = datetime.fromtimestamp(DAY0 + 3600, tz=UTC)
     exact = reader.window(presets.SEASONAL, [promql.matcher("model", "=", WEIRD)], end, 3600)
     assert isinstance(exact, TrafficProfile), exact
     whole = reader.window(presets.SEASONAL, [promql.matcher("model", "=~", ".+")], end, 3600)
@@ -81,6 +84,7 @@ def test_selector_values_cannot_inject_promql(prometheus_factory) -> None:
         assert isinstance(result, TrafficUnavailable) and result.reason == "NoData", result
 
 
+@pytest.mark.prometheus
 def test_season_history_is_the_sum_of_its_occurrences(prometheus_factory) -> None:
     parts = [trace(300 + 100 * k, DAY0 + k * 86400 + 8 * 3600, 4 * 3600, 10 + k) for k in range(3)]
     # each day: series from 07:00 to 13:00 (the occurrence 08-12 plus margins), one-minute scrapes
@@ -90,8 +94,8 @@ def test_season_history_is_the_sum_of_its_occurrences(prometheus_factory) -> Non
     server = prometheus_factory(text)
     reader = PrometheusTraffic(server.url)
     m = [promql.matcher("model", "=", "m")]
-    occurrences = [(datetime.fromtimestamp(DAY0 + k * 86400 + 8 * 3600, tz=timezone.utc),
-                    datetime.fromtimestamp(DAY0 + k * 86400 + 12 * 3600, tz=timezone.utc)) for k in range(3)]
+    occurrences = [(datetime.fromtimestamp(DAY0 + k * 86400 + 8 * 3600, tz=UTC),
+                    datetime.fromtimestamp(DAY0 + k * 86400 + 12 * 3600, tz=UTC)) for k in range(3)]
     season = reader.season(presets.SEASONAL, m, occurrences)
     assert reader.queries_sent == 1
     singles = [reader.window(presets.SEASONAL, m, e, (e - s).total_seconds()) for s, e in occurrences]
@@ -103,6 +107,7 @@ def test_season_history_is_the_sum_of_its_occurrences(prometheus_factory) -> Non
     assert season.end - season.start == timedelta(days=2, hours=4)
 
 
+@pytest.mark.prometheus
 def test_the_recent_window_comes_back_with_the_trailing_window_from_one_query(prometheus_factory) -> None:
     base = trace(3000, DAY0, 3600, 4)
     late = base.timestamps_s >= DAY0 + 2700  # the last 15 minutes: prompts four times longer
@@ -111,7 +116,7 @@ def test_the_recent_window_comes_back_with_the_trailing_window_from_one_query(pr
     server = prometheus_factory(openmetrics.to_text(longer, presets.SEASONAL, 30.0, labels={"model": "m"}))
     reader = PrometheusTraffic(server.url)
     m = [promql.matcher("model", "=", "m")]
-    end = datetime.fromtimestamp(DAY0 + 3600, tz=timezone.utc)
+    end = datetime.fromtimestamp(DAY0 + 3600, tz=UTC)
     profile = reader.window(presets.SEASONAL, m, end, 3600, recent_s=900)
     assert reader.queries_sent == 1
     assert isinstance(profile, TrafficProfile) and profile.recent is not None

@@ -8,14 +8,14 @@ import http.server
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
 
 from seasonal_engines.adapters.prometheus import PrometheusTraffic
-from seasonal_engines.core import presets, promql
-from seasonal_engines.core.traffic import Dimension, Reason, TrafficProfile, TrafficUnavailable
+from seasonal_engines.core import presets, promql, reasons
+from seasonal_engines.core.traffic import Dimension, TrafficProfile, TrafficUnavailable
 from seasonal_engines.traces import openmetrics
 from seasonal_engines.traces.readers import Trace
 
@@ -30,7 +30,7 @@ def trace(n: int = 600, span_s: float = 3600.0, seed: int = 1) -> Trace:
 
 
 def at(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, tz=timezone.utc)
+    return datetime.fromtimestamp(seconds, tz=UTC)
 
 
 def unavailable(result: object, reason: str) -> TrafficUnavailable:
@@ -40,30 +40,34 @@ def unavailable(result: object, reason: str) -> TrafficUnavailable:
     return result
 
 
+@pytest.mark.prometheus
 def test_stopped_prometheus_is_unreachable(prometheus_factory) -> None:
     server = prometheus_factory()
     server.stop()
     result = PrometheusTraffic(server.url, timeout_s=2).window(presets.SEASONAL, MODEL, at(DAY0), 3600)
-    assert str(server.port) in unavailable(result, Reason.PrometheusUnreachable).message
+    assert str(server.port) in unavailable(result, reasons.PROMETHEUS_UNREACHABLE).message
 
 
+@pytest.mark.prometheus
 def test_empty_prometheus_has_no_data(prometheus_factory) -> None:
     server = prometheus_factory()
     result = PrometheusTraffic(server.url).window(presets.SEASONAL, MODEL, at(time.time()), 3600)
-    assert "seasonal_request_input_tokens" in unavailable(result, Reason.NoData).message
+    assert "seasonal_request_input_tokens" in unavailable(result, reasons.NO_DATA).message
 
 
+@pytest.mark.prometheus
 def test_wrong_selector_has_no_data_and_fewer_samples_is_insufficient(prometheus_factory) -> None:
     server = prometheus_factory(openmetrics.to_text(trace(), presets.SEASONAL, 60.0, labels={"model": "m"}))
     reader = PrometheusTraffic(server.url)
     unavailable(reader.window(presets.SEASONAL, [promql.matcher("model", "=", "other")], at(DAY0 + 3600), 3600),
-                Reason.NoData)
+                reasons.NO_DATA)
     result = reader.window(presets.SEASONAL, MODEL, at(DAY0 + 3600), 3600, min_samples=1000)
-    assert "fewer than the minimum 1000" in unavailable(result, Reason.InsufficientSamples).message
+    assert "fewer than the minimum 1000" in unavailable(result, reasons.INSUFFICIENT_SAMPLES).message
     ok = reader.window(presets.SEASONAL, MODEL, at(DAY0 + 3600), 3600, min_samples=500)
     assert isinstance(ok, TrafficProfile) and ok.samples >= 500
 
 
+@pytest.mark.prometheus
 def test_nan_in_the_data_is_refused(prometheus_factory) -> None:
     lines = []
     for k in range(10):
@@ -74,9 +78,10 @@ def test_nan_in_the_data_is_refused(prometheus_factory) -> None:
     server = prometheus_factory("\n".join([*lines, "# EOF"]) + "\n")
     preset = presets.MetricPreset("t", "in", "out")
     result = PrometheusTraffic(server.url).window(preset, MODEL, at(DAY0 + 540), 540)
-    assert "NaN" in unavailable(result, Reason.NaNInData).message
+    assert "NaN" in unavailable(result, reasons.NAN_IN_DATA).message
 
 
+@pytest.mark.prometheus
 def test_counter_reset_leaves_the_profile_right(prometheus_factory) -> None:
     t = trace(n=3000, span_s=6 * 3600.0, seed=5)
     text = openmetrics.to_text(t, presets.SEASONAL, 60.0, labels={"model": "m"})
@@ -147,22 +152,22 @@ def fake_server() -> Iterator[Callable[..., FakeServer]]:
 
 
 @pytest.mark.parametrize("status, body, reason", [
-    (500, b'{"status":"error","errorType":"internal","error":"boom"}', Reason.PrometheusError),
-    (503, b"Service Unavailable", Reason.PrometheusError),
-    (400, b'{"status":"error","errorType":"bad_data","error":"parse error"}', Reason.QueryRejected),
-    (200, b"<html>this is not prometheus</html>", Reason.PrometheusGarbage),
-    (200, b'{"status":"success","data":{"resultType":"vector"}}', Reason.PrometheusGarbage),
-    (200, b'{"status":"success","data":{"resultType":"scalar","result":[1,"2"]}}', Reason.PrometheusGarbage),
+    (500, b'{"status":"error","errorType":"internal","error":"boom"}', reasons.PROMETHEUS_ERROR),
+    (503, b"Service Unavailable", reasons.PROMETHEUS_ERROR),
+    (400, b'{"status":"error","errorType":"bad_data","error":"parse error"}', reasons.QUERY_REJECTED),
+    (200, b"<html>this is not prometheus</html>", reasons.PROMETHEUS_GARBAGE),
+    (200, b'{"status":"success","data":{"resultType":"vector"}}', reasons.PROMETHEUS_GARBAGE),
+    (200, b'{"status":"success","data":{"resultType":"scalar","result":[1,"2"]}}', reasons.PROMETHEUS_GARBAGE),
     (200, b'{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"x"]}]}}',
-     Reason.PrometheusGarbage),
+     reasons.PROMETHEUS_GARBAGE),
     (200, b'{"status":"success","data":{"resultType":"vector","result":[{"metric":{"seasonal_part":"input",'
-          b'"le":"+Inf"},"value":[1,"NaN"]}]}}', Reason.NaNInData),
+          b'"le":"+Inf"},"value":[1,"NaN"]}]}}', reasons.NAN_IN_DATA),
     (200, b'{"status":"success","data":{"resultType":"vector","result":[{"metric":{"seasonal_part":"input",'
-          b'"le":"ten"},"value":[1,"3"]}]}}', Reason.MalformedHistogram),
+          b'"le":"ten"},"value":[1,"3"]}]}}', reasons.MALFORMED_HISTOGRAM),
     (200, b'{"status":"success","data":{"resultType":"vector","result":[{"metric":{"seasonal_part":"input",'
           b'"le":"10"},"value":[1,"3"]},{"metric":{"seasonal_part":"output","le":"+Inf"},"value":[1,"3"]}]}}',
-     Reason.MalformedHistogram),
-    (200, b'{"status":"success","data":{"resultType":"vector","result":[]}}', Reason.NoData),
+     reasons.MALFORMED_HISTOGRAM),
+    (200, b'{"status":"success","data":{"resultType":"vector","result":[]}}', reasons.NO_DATA),
 ], ids=["500", "503-text", "400", "html", "no-result", "scalar", "bad-value", "nan", "bad-le", "no-inf", "empty"])
 def test_bad_answers_become_reasons(fake_server, status: int, body: bytes, reason: str) -> None:
     server = fake_server(status, body)
@@ -175,5 +180,5 @@ def test_slow_prometheus_times_out(fake_server) -> None:
     server = fake_server(200, b'{"status":"success","data":{"resultType":"vector","result":[]}}', delay_s=3.0)
     started = time.monotonic()
     result = PrometheusTraffic(server.url, timeout_s=0.5).window(presets.SEASONAL, MODEL, at(DAY0), 3600)
-    assert "0.5 s" in unavailable(result, Reason.PrometheusTimeout).message
+    assert "0.5 s" in unavailable(result, reasons.PROMETHEUS_TIMEOUT).message
     assert time.monotonic() - started < 2.5

@@ -4,9 +4,10 @@ on the shared traces backfilled at a 1-minute scrape, and on random (also broken
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -34,6 +35,7 @@ def assert_close(ours: float, theirs: float, what: str) -> None:
         assert abs(ours - theirs) <= 1e-9 * abs(theirs), f"{what}: ours {ours!r}, Prometheus {theirs!r}"
 
 
+@pytest.mark.prometheus
 def test_shared_traces_quantiles_equal_histogram_quantile(prometheus_factory) -> None:
     mid = read_trace(TRACES / "servegen_m-mid_14d.csv.xz").window(0, 86400).shifted(DAY0)
     azure = read_trace(TRACES / "azure2023_conv.csv.xz")
@@ -47,7 +49,7 @@ def test_shared_traces_quantiles_equal_histogram_quantile(prometheus_factory) ->
     compared = 0
     for model, preset, label, at, window in cases:
         matchers = [promql.matcher(label, "=", model)]
-        end = datetime.fromtimestamp(at, tz=timezone.utc)
+        end = datetime.fromtimestamp(at, tz=UTC)
         profile = reader.window(preset, matchers, end, window)
         assert isinstance(profile, TrafficProfile), profile
         for dim, metric in ((Dimension.input, preset.input_metric), (Dimension.output, preset.output_metric)):
@@ -75,8 +77,9 @@ def random_histogram(draw: st.DrawFn) -> dict[str, float]:
 
 
 # Each example starts a Prometheus, so: few examples, no shrinking (the failure message names the histogram).
-@settings(max_examples=3, deadline=None, phases=(Phase.explicit, Phase.generate), suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                 HealthCheck.too_slow, HealthCheck.data_too_large])
+@pytest.mark.prometheus
+@settings(max_examples=3, deadline=None, phases=(Phase.explicit, Phase.generate),
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(st.lists(random_histogram(), min_size=60, max_size=60))
 def test_random_histograms_equal_histogram_quantile(prometheus_factory, hists: list[dict[str, float]]) -> None:
     at = 1767571200

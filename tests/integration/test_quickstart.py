@@ -18,7 +18,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +31,7 @@ from seasonal_engines.traces import read_trace
 
 REPO = Path(__file__).resolve().parents[2]
 TRACE = REPO / "examples" / "traces" / "servegen_m-large_14d.csv.xz"
-DAY0 = datetime(2026, 1, 5, tzinfo=timezone.utc)
+DAY0 = datetime(2026, 1, 5, tzinfo=UTC)
 
 
 # --- the pure parts -------------------------------------------------------------------------------
@@ -50,8 +50,8 @@ def test_the_clock_maps_simulated_windows_onto_the_wall_clock_and_back() -> None
 
 def test_a_profile_read_at_wall_time_gets_the_simulated_window_and_rate() -> None:
     clock = timing.SimClock(wall0=1_000_000.0, sim0=DAY0, speed=600.0)
-    wall_start = datetime.fromtimestamp(1_000_000.0, tz=timezone.utc)
-    wall_end = datetime.fromtimestamp(1_000_012.0, tz=timezone.utc)  # 12 wall seconds = 2 simulated hours
+    wall_start = datetime.fromtimestamp(1_000_000.0, tz=UTC)
+    wall_end = datetime.fromtimestamp(1_000_012.0, tz=UTC)  # 12 wall seconds = 2 simulated hours
     n = 720
     wall = traffic.profile_from_requests(wall_start, wall_end, np.full(n, 100), np.full(n, 50))
     assert wall.rate_rps == pytest.approx(60.0)
@@ -111,13 +111,11 @@ def processes_mentioning(text: str) -> list[str]:
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path, dict]:
     out = tmp_path_factory.mktemp("quickstart")
-    started = time.monotonic()
-    # A relative --out, as the README runs it: Triton and Prometheus run in directories of their own.
+    # A relative --out, as the README runs it: Triton and Prometheus run in directories of their own. How
+    # long it takes is a figure, not a test: summary.json keeps it (wall_seconds) and the summary prints it.
     result = subprocess.run(quickstart(Path(out.name), "--minutes", "1"), capture_output=True, text=True,
                             timeout=150, cwd=out.parent)
-    took = time.monotonic() - started
     assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
-    assert took < 75, f"a one-minute quickstart took {took:.0f} s"
     return result, out, json.loads((out / "summary.json").read_text())
 
 
@@ -150,12 +148,17 @@ def test_the_bootstrap_and_the_seasons_engine_were_built_and_rolled_over(finishe
     # At 12:00 the second half begins: it gets its own engine, or shares the serving one when it plans the same.
     journal = (out / "journal.txt").read_text()
     assert "season second-half begins" in journal
-    assert any(r["season"] == "second-half" for r in served[2:]) or \
-        f"season second-half plans the serving engine {sized['engine_hash'][:12]}" in journal
+    shared = f"season second-half plans the serving engine {sized['engine_hash'][:12]}" in journal
+    own = [r for r in served[2:] if r["season"] == "second-half"]
+    if shared:
+        assert not own, "a shared engine is relabelled, not rolled out again"
+    else:
+        assert own, "the second half is served by an engine planned for it"
     # Each served engine is a CPU stand-in published in the store, and Triton loaded it through the
     # repository API (explicit model control): one successful load per rollover.
     for r in served:
-        manifest = json.loads((out / "work" / "store" / "llama-3.1-8b" / r["engine_hash"] / "manifest.json").read_text())
+        manifest = json.loads((out / "work" / "store" / "llama-3.1-8b" / r["engine_hash"]
+                               / "manifest.json").read_text())
         assert manifest["backend"] == "cpu-stand-in"
     log = "".join(p.read_text(errors="replace") for p in (out / "work" / "triton").glob("tritonserver-*.log"))
     assert re.search(r"model_control_mode\s*\|\s*MODE_EXPLICIT", log)

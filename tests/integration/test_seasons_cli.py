@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,7 @@ from seasonal_engines.cli import main as cli
 from seasonal_engines.core import hourly_history, presets, promql
 from seasonal_engines.traces import Trace, openmetrics
 
-DAY0 = datetime(2026, 1, 5, tzinfo=timezone.utc).timestamp()  # a Monday
+DAY0 = datetime(2026, 1, 5, tzinfo=UTC).timestamp()  # a Monday
 SPEC = {
     "apiVersion": "seasonalengines.io/v1alpha1", "kind": "InferenceService",
     "metadata": {"name": "suggest", "namespace": "test"},
@@ -95,13 +95,14 @@ def test_suggest_needs_exactly_one_source(capsys: pytest.CaptureFixture[str]) ->
     assert "exactly one of --trace FILE or --prometheus URL" in capsys.readouterr().err
 
 
+@pytest.mark.prometheus
 def test_history_from_a_real_prometheus_equals_the_trace_hour_by_hour(prometheus_factory) -> None:
     """One range query of `increase(...[1h])` every hour gives the hours the requests fell in."""
     trace = day_night_trace(2, per_hour=120)
     text = openmetrics.to_text(trace, presets.SEASONAL, 60.0, labels={"model": "m"})
     server = prometheus_factory(text)
     reader = PrometheusTraffic(server.url)
-    end = datetime.fromtimestamp(DAY0 + 40 * 3600, tz=timezone.utc)
+    end = datetime.fromtimestamp(DAY0 + 40 * 3600, tz=UTC)
     got = reader.history(presets.SEASONAL, [promql.matcher("model", "=", "m")], end, 30)
     assert isinstance(got, hourly_history.HourlyHistory), got
     assert reader.queries_sent == 1
@@ -119,11 +120,12 @@ def test_history_from_a_real_prometheus_equals_the_trace_hour_by_hour(prometheus
     assert got.rejected is not None and got.rejected.sum() == 0
 
 
+@pytest.mark.prometheus
 def test_suggest_from_a_real_prometheus_fits_and_scores_the_held_out_hours(
         prometheus_factory, capsys: pytest.CaptureFixture[str]) -> None:
     trace = day_night_trace(9, per_hour=60)
     server = prometheus_factory(openmetrics.to_text(trace, presets.SEASONAL, 300.0, labels={"model": "m"}))
-    at = datetime.fromtimestamp(DAY0 + 9 * 86400, tz=timezone.utc).isoformat()
+    at = datetime.fromtimestamp(DAY0 + 9 * 86400, tz=UTC).isoformat()
     code = cli.main(["seasons", "suggest", "--prometheus", server.url, "--selector", 'model="m"', "--at", at,
                      "--history", "9d", "--holdout", "2d", "--json"])
     assert code == 0

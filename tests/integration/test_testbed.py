@@ -145,6 +145,7 @@ def test_triton_explicit_model_control_loads_and_unloads(triton_factory):
     assert not server.process.running()
 
 
+@pytest.mark.triton
 def test_triton_with_a_broken_model_fails_with_its_log(tmp_path, triton_factory):
     repository = tmp_path / "models"
     (repository / "broken" / "1").mkdir(parents=True)

@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import urllib.request
+from datetime import UTC
 from pathlib import Path
 
 import numpy as np
@@ -210,7 +211,7 @@ def test_exporter_layouts_equal_the_operator_presets() -> None:
 @pytest.mark.triton
 @pytest.mark.prometheus
 def test_exporter_scraped_by_prometheus_gives_the_profile(tmp_path: Path, triton_factory, prometheus_factory) -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from seasonal_engines.adapters.prometheus import PrometheusTraffic
     from seasonal_engines.core import promql
@@ -239,7 +240,7 @@ def test_exporter_scraped_by_prometheus_gives_the_profile(tmp_path: Path, triton
     # Evaluated at a scrape's own timestamp, with the zero sample inside the window, increase() has nothing
     # to extrapolate: the counts are exact.
     last = instant_query(prom.url, 'timestamp(seasonal_request_input_tokens_count{model="with-counts"})')
-    at = datetime.fromtimestamp(float(last[0]["value"][1]), tz=timezone.utc)
+    at = datetime.fromtimestamp(float(last[0]["value"][1]), tz=UTC)
     profile = PrometheusTraffic(prom.url).window(presets.SEASONAL, [promql.matcher("model", "=", "with-counts")],
                                                  at, 300)
     assert isinstance(profile, TrafficProfile), profile

@@ -24,7 +24,10 @@ Standard library only; ``triton_python_backend_utils`` is imported when the firs
 (or passed in, for tests), so this file imports anywhere. Copy it next to the ``model.py`` that uses it.
 """
 
+from __future__ import annotations
+
 import math
+from typing import Any
 
 INPUT = "seasonal_request_input_tokens"
 MAX_TOKENS = "seasonal_request_max_tokens"
@@ -36,7 +39,7 @@ LIMIT_STOPPED = "seasonal_requests_limit_stopped_total"
 LIMITS = "seasonal_engine_limit_tokens"
 
 
-def log_bounds(lo=16, hi=131072, max_width=0.1):
+def log_bounds(lo: float = 16, hi: float = 131072, max_width: float = 0.1) -> list[float]:
     """Finite bucket bounds: ``lo * 2**(i/k)`` rounded to 0.1, ``k`` steps per doubling so that each bucket
     is at most ``max_width`` wider than its lower bound. Same rule as ``core.histograms.log_buckets``."""
     per_octave = math.ceil(math.log(2) / math.log1p(max_width) - 1e-12)
@@ -49,7 +52,7 @@ JOINT_OUTPUT_BOUNDS = log_bounds(max_width=0.42)
 JOINT_INPUT_OCTAVES = [16.0 * 2**i for i in range(14)]
 
 
-def input_octave(input_tokens):
+def input_octave(input_tokens: float) -> str:
     """The ``input_le`` label of a prompt length: the smallest power of two bound at or above it."""
     for bound in JOINT_INPUT_OCTAVES:
         if input_tokens <= bound:
@@ -57,10 +60,10 @@ def input_octave(input_tokens):
     return "+Inf"
 
 
-_FAMILIES = {}
+_FAMILIES: dict[tuple[int, str], Any] = {}
 
 
-def _family(pb_utils, name, description, kind):
+def _family(pb_utils: Any, name: str, description: str, kind: Any) -> Any:
     """One family per name per process: Triton keeps families by name, and so must we (they must outlive
     their metrics)."""
     key = (id(pb_utils), name)
@@ -73,9 +76,12 @@ class TokenMetrics:
     """Per-model token-length metrics. Call ``observe_admission`` for every request, then either
     ``observe_rejection`` (refused for length) or ``observe_completion`` (ran)."""
 
-    def __init__(self, model, max_input_len=None, max_seq_len=None, pb_utils=None):
+    def __init__(self, model: str, max_input_len: int | None = None, max_seq_len: int | None = None,
+                 pb_utils: Any = None) -> None:
         if pb_utils is None:
-            import triton_python_backend_utils as pb_utils  # only inside Triton's Python backend
+            import triton_python_backend_utils  # only inside Triton's Python backend
+
+            pb_utils = triton_python_backend_utils
         hist = pb_utils.MetricFamily.HISTOGRAM
         counter = pb_utils.MetricFamily.COUNTER
         labels = {"model": str(model)}
@@ -90,12 +96,12 @@ class TokenMetrics:
                                  hist).Metric(labels=labels, buckets=FINE_BOUNDS)
         self._by_input_family = _family(pb_utils, OUTPUT_BY_INPUT, "Generated tokens per request that ran, by "
                                         "the power-of-two bound (input_le) of its prompt length", hist)
-        self._by_input = {}
+        self._by_input: dict[str, Any] = {}
         self._rejected = _family(pb_utils, REJECTED, "Requests refused because they exceed the engine's "
                                  "length limits", counter).Metric(labels=labels)
         self._limit_stopped = _family(pb_utils, LIMIT_STOPPED, "Outputs stopped by the engine's max_seq_len "
                                       "rather than by max_tokens or an end token", counter).Metric(labels=labels)
-        self._limits = []
+        self._limits: list[Any] = []
         if max_input_len is not None or max_seq_len is not None:
             gauges = _family(pb_utils, LIMITS, "Length limits of the serving engine, in tokens",
                              pb_utils.MetricFamily.GAUGE)
@@ -105,17 +111,17 @@ class TokenMetrics:
                     gauge.set(float(value))
                     self._limits.append(gauge)
 
-    def observe_admission(self, input_tokens, max_tokens=None):
+    def observe_admission(self, input_tokens: float, max_tokens: float | None = None) -> None:
         """A request arrived with this prompt length (and requested output limit, when it sent one)."""
         self._input.observe(float(input_tokens))
         if max_tokens is not None:
             self._max_tokens.observe(float(max_tokens))
 
-    def observe_rejection(self, input_tokens=None):
+    def observe_rejection(self, input_tokens: float | None = None) -> None:
         """The request was refused for length (it was already counted by ``observe_admission``)."""
         self._rejected.increment(1.0)
 
-    def observe_completion(self, input_tokens, output_tokens, limit_stopped=False):
+    def observe_completion(self, input_tokens: float, output_tokens: float, limit_stopped: bool = False) -> None:
         """The request ran and generated ``output_tokens``; ``limit_stopped`` when the engine's limit ended it."""
         self._output.observe(float(output_tokens))
         self._sequence.observe(float(input_tokens + output_tokens))

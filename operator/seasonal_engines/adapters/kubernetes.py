@@ -22,42 +22,16 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from seasonal_engines.adapters import api_usage
-from seasonal_engines.adapters.triton import ModelCheck, check_model
+from seasonal_engines.adapters.triton import check_model
 from seasonal_engines.api import spec as api
 from seasonal_engines.api.status import EngineRef
-from seasonal_engines.core import build_jobs, decisions, deployments, names
+from seasonal_engines.core import build_jobs, deployments, names, observations, reasons
+from seasonal_engines.core.ports import FieldConflict, Refused, StatusConflict, TritonProbe
 
 APPLY = "application/apply-patch+yaml"
 FIELD_MANAGER = "seasonal-engines"
 # A user's Deployment is changed only when its owner said so with this label (value: the InferenceService).
 DEPLOYMENT_OPT_IN_LABEL = f"{api.GROUP}/managed-by-inferenceservice"
-TritonCheck = Callable[[str, str, EngineRef], ModelCheck]
-
-
-@dataclass(frozen=True)
-class FieldConflict:
-    """Another field manager had changed fields we apply; we took them back (reported as an Event)."""
-
-    kind: str
-    name: str
-    managers: tuple[str, ...]
-    fields: tuple[str, ...]
-
-    def describe(self) -> str:
-        return (f"{self.kind} {self.name}: {', '.join(self.fields) or 'fields'} had been changed by "
-                f"{', '.join(self.managers) or 'another field manager'}; the operator's values were applied again")
-
-
-class Refused(Exception):
-    """A change the operator will not make (not an API error): ``reason`` for the condition."""
-
-    def __init__(self, reason: str, message: str):
-        super().__init__(message)
-        self.reason = reason
-
-
-class StatusConflict(Exception):
-    """The object changed since it was read (HTTP 409 on the status write): decide again from a fresh read."""
 
 
 def api_error(exc: ApiException, doing: str) -> str:
@@ -72,10 +46,10 @@ def api_error(exc: ApiException, doing: str) -> str:
     return f"{text}: {detail[:400]}" if detail else text
 
 
-class Cluster:
-    """One namespace's view, through an ``ApiClient`` (in-cluster or from a kubeconfig)."""
+class KubernetesCluster:
+    """``core.ports.Cluster`` through an ``ApiClient`` (in-cluster or from a kubeconfig)."""
 
-    def __init__(self, api_client: k8s.ApiClient, triton_check: TritonCheck = check_model):
+    def __init__(self, api_client: k8s.ApiClient, triton_check: TritonProbe = check_model):
         self.core = k8s.CoreV1Api(api_client)
         self.batch = k8s.BatchV1Api(api_client)
         self.apps = k8s.AppsV1Api(api_client)
@@ -111,17 +85,17 @@ class Cluster:
 
     # --- gathering --------------------------------------------------------------------------
 
-    def build_state(self, namespace: str, job_name: str) -> decisions.BuildObservation:
+    def build_state(self, namespace: str, job_name: str) -> observations.BuildObservation:
         api_usage.require("batch", "jobs", "get")
         job = _read_or_none(lambda: self.batch.read_namespaced_job(job_name, namespace, _preload_content=False))
         if job is None:
-            return decisions.BuildObservation(job_name, decisions.JobState.missing)
+            return observations.BuildObservation(job_name, observations.JobState.missing)
         seen = job_observation(job)
-        if seen.state != decisions.JobState.running:
+        if seen.state != observations.JobState.running:
             return seen
         pods = self._pods(namespace, {"batch.kubernetes.io/job-name": job_name})
         waiting = next((why for why in map(unschedulable, pods) if why), "")
-        return decisions.BuildObservation(seen.job_name, seen.state, seen.message, unschedulable=waiting)
+        return observations.BuildObservation(seen.job_name, seen.state, seen.message, unschedulable=waiting)
 
     def published_engines(self, namespace: str, service: str) -> frozenset[str]:
         """Engines whose build Job succeeded (full hashes from the Job annotation)."""
@@ -131,39 +105,39 @@ class Cluster:
             "app.kubernetes.io/component=engine-build", _preload_content=False))
         out = set()
         for job in jobs.get("items", []):
-            if job_observation(job).state == decisions.JobState.succeeded:
+            if job_observation(job).state == observations.JobState.succeeded:
                 full = (job["metadata"].get("annotations") or {}).get(build_jobs.ANNOTATION_FULL_HASH)
                 if full:
                     out.add(full)
         return frozenset(out)
 
     def rollout_state(self, spec: api.InferenceServiceSpec, owner: Mapping[str, Any],
-                      target: EngineRef, colour: str | None) -> decisions.RolloutObservation:
+                      target: EngineRef, colour: str | None) -> observations.RolloutObservation:
         """Whether every replica runs ``target`` and each one's Triton serves it."""
         name = _deployment_name(spec, owner, colour)
         namespace = owner["metadata"]["namespace"]
         api_usage.require("apps", "deployments", "get")
         dep = _read_or_none(lambda: self.apps.read_namespaced_deployment(name, namespace, _preload_content=False))
         if dep is None:
-            return decisions.RolloutObservation(target.hash, False, False, False,
+            return observations.RolloutObservation(target.hash, False, False, False,
                                                 message=f"Deployment {name} does not exist yet")
         progress = deployment_progress(dep, target.hash)
         pods = self._pods(namespace, {**(dep["spec"]["selector"].get("matchLabels") or {}),
                                       deployments.HASH_LABEL: target.hash[:build_jobs.HASH_IN_LABELS]})
         waiting = next((why for why in map(unschedulable, pods) if why), "")
         if progress.failed or not progress.ready:
-            return decisions.RolloutObservation(target.hash, False, False, False, failed=progress.failed,
+            return observations.RolloutObservation(target.hash, False, False, False, failed=progress.failed,
                                                 message=progress.message, unschedulable=waiting)
         checks = [self.triton_check(f"{ip}:{http_port(pod)}", spec.serving.model_name, target)
                   for pod in pods if (ip := (pod.get("status") or {}).get("podIP"))
                   and not (pod.get("metadata") or {}).get("deletionTimestamp")]
         if not checks:
-            return decisions.RolloutObservation(target.hash, True, False, False,
+            return observations.RolloutObservation(target.hash, True, False, False,
                                                 message="no running pod of the new engine to ask yet")
         ready = all(c.ready for c in checks)
         matches = all(c.config_matches for c in checks)
         bad = next((c.message for c in checks if not (c.ready and c.config_matches)), "")
-        return decisions.RolloutObservation(target.hash, True, ready, matches, message=bad)
+        return observations.RolloutObservation(target.hash, True, ready, matches, message=bad)
 
     def _pods(self, namespace: str, labels: Mapping[str, str]) -> list[dict[str, Any]]:
         api_usage.require("", "pods", "list")
@@ -233,16 +207,16 @@ class Cluster:
         existing = _read_or_none(lambda: self.apps.read_namespaced_deployment(ref.name, namespace,
                                                                               _preload_content=False))
         if existing is None:
-            raise Refused("DeploymentNotFound", f"serving.deploymentRef names Deployment {ref.name}, which does "
-                          f"not exist in namespace {namespace}")
+            raise Refused(reasons.DEPLOYMENT_NOT_FOUND, f"serving.deploymentRef names Deployment {ref.name}, "
+                          f"which does not exist in namespace {namespace}")
         if (existing["metadata"].get("labels") or {}).get(DEPLOYMENT_OPT_IN_LABEL) != service:
-            raise Refused("DeploymentNotOptedIn", f"Deployment {ref.name} is not ours to change: label it "
+            raise Refused(reasons.DEPLOYMENT_NOT_OPTED_IN, f"Deployment {ref.name} is not ours to change: label it "
                           f"{DEPLOYMENT_OPT_IN_LABEL}={service} to let InferenceService {service} manage its "
                           "engine (kubectl label deployment ...)")
         try:
             applied = deployments.referenced_apply(spec, existing, service, engine)
         except ValueError as exc:
-            raise Refused("DeploymentContainerMissing", str(exc)) from None
+            raise Refused(reasons.DEPLOYMENT_CONTAINER_MISSING, str(exc)) from None
         return self._apply_deployment(namespace, applied)
 
     def apply_service(self, spec: api.InferenceServiceSpec, owner: Mapping[str, Any],
@@ -302,7 +276,7 @@ def field_conflict(exc: ApiException, manifest: Mapping[str, Any]) -> FieldConfl
                          tuple(fields[:8]))
 
 
-def job_observation(job: Mapping[str, Any]) -> decisions.BuildObservation:
+def job_observation(job: Mapping[str, Any]) -> observations.BuildObservation:
     """A Job's state from its status conditions (Complete / Failed, as the Job controller writes them)."""
     name = job["metadata"]["name"]
     status = job.get("status") or {}
@@ -310,13 +284,13 @@ def job_observation(job: Mapping[str, Any]) -> decisions.BuildObservation:
         if c.get("status") != "True":
             continue
         if c.get("type") in ("Complete", "SuccessCriteriaMet"):
-            return decisions.BuildObservation(name, decisions.JobState.succeeded)
+            return observations.BuildObservation(name, observations.JobState.succeeded)
         if c.get("type") in ("Failed", "FailureTarget"):
             why = c.get("message") or c.get("reason") or "the Job failed"
-            return decisions.BuildObservation(name, decisions.JobState.failed, f"Job {name}: {why}")
+            return observations.BuildObservation(name, observations.JobState.failed, f"Job {name}: {why}")
     if status.get("succeeded"):
-        return decisions.BuildObservation(name, decisions.JobState.succeeded)
-    return decisions.BuildObservation(name, decisions.JobState.running)
+        return observations.BuildObservation(name, observations.JobState.succeeded)
+    return observations.BuildObservation(name, observations.JobState.running)
 
 
 def unschedulable(pod: Mapping[str, Any]) -> str:
@@ -385,5 +359,5 @@ def _json(response: Any) -> dict[str, Any]:
     return json.loads(data) if isinstance(data, (bytes, str)) else dict(data)
 
 
-__all__ = ["Cluster", "FieldConflict", "Refused", "StatusConflict", "api_error", "job_observation",
+__all__ = ["KubernetesCluster", "api_error", "job_observation",
            "deployment_progress", "unschedulable", "FIELD_MANAGER", "DEPLOYMENT_OPT_IN_LABEL"]

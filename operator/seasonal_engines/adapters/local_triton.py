@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import uuid
 import shutil
 import site
 import sys
 import sysconfig
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum

@@ -10,7 +10,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from seasonal_engines.api.status import InferenceServiceStatus, ServingPrediction
-from seasonal_engines.core import decisions
+from seasonal_engines.core import actions
 
 SERVICE = ("namespace", "name")
 LIMITS = ("max_input_len", "max_seq_len", "max_batch_size", "max_num_tokens")
@@ -71,7 +71,7 @@ class OperatorMetrics:
         self.peak_rps = Gauge("seasonal_operator_peak_request_rate", "Peak request rate (Poisson model) of the "
                               "trailing window, per second.", SERVICE, registry=r)
 
-    def record(self, namespace: str, name: str, decision: decisions.Decision, seconds: float,
+    def record(self, namespace: str, name: str, decision: actions.Decision, seconds: float,
                recommended_replicas: int | None = None) -> None:
         """Reflect one applied decision."""
         svc = (namespace, name)
@@ -165,6 +165,6 @@ def _forget(gauge: Gauge, *labels: str) -> None:
 
 
 def _epoch(text: str) -> float:
-    from seasonal_engines.core.conditions import parse_time
+    from seasonal_engines.core import times
 
-    return parse_time(text).timestamp()
+    return times.parse_time(text).timestamp()

@@ -34,10 +34,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from seasonal_engines.core import histograms, hourly_history, promql, traffic
+from seasonal_engines.core import histograms, hourly_history, promql, reasons, traffic
 from seasonal_engines.core.histograms import Histogram
 from seasonal_engines.core.presets import Censoring, MetricPreset
-from seasonal_engines.core.traffic import Reason, TrafficProfile, TrafficUnavailable
+from seasonal_engines.core.traffic import TrafficProfile, TrafficUnavailable
 
 Result = TrafficProfile | TrafficUnavailable
 API_PATH = "/api/v1/query"
@@ -86,7 +86,7 @@ class PrometheusTraffic:
         try:
             query = promql.profile_query(preset, matchers, windows, recent)
         except ValueError as exc:
-            return TrafficUnavailable(Reason.QueryRejected, str(exc))
+            return TrafficUnavailable(reasons.QUERY_REJECTED, str(exc))
         answer = self._query(query, max(w.end for w in windows))
         if isinstance(answer, TrafficUnavailable):
             return answer
@@ -97,7 +97,8 @@ class PrometheusTraffic:
                                    peak_percentile=peak_percentile, recent=recent)
 
     def history(self, preset: MetricPreset, matchers: Sequence[promql.Matcher], end: datetime,
-                hours: int, *, step_s: float = promql.HISTORY_STEP_S) -> hourly_history.HourlyHistory | TrafficUnavailable:
+                hours: int, *,
+                step_s: float = promql.HISTORY_STEP_S) -> hourly_history.HourlyHistory | TrafficUnavailable:
         """The ``hours`` steps (hours) of histograms ending at ``end`` (whole seconds), from one range query."""
         if not 1 <= hours <= promql.MAX_HISTORY_POINTS:
             raise ValueError(f"history hours must be in 1..{promql.MAX_HISTORY_POINTS}, got {hours}")
@@ -105,7 +106,7 @@ class PrometheusTraffic:
         try:
             query = promql.history_query(preset, matchers, step_s)
         except ValueError as exc:
-            return TrafficUnavailable(Reason.QueryRejected, str(exc))
+            return TrafficUnavailable(reasons.QUERY_REJECTED, str(exc))
         start = end - timedelta(seconds=step_s * (hours - 1))
         answer = self._query(query, end, start=start, step_s=step_s)
         if isinstance(answer, TrafficUnavailable):
@@ -133,7 +134,7 @@ class PrometheusTraffic:
         target = urllib.parse.urlsplit(self.url)
         if target.scheme not in ("http", "https") or not target.hostname or target.query or target.fragment \
                 or target.username or target.password:
-            raise _Refusal(Reason.QueryRejected, f"traffic.prometheusUrl {self.url!r} is not an http(s) URL of "
+            raise _Refusal(reasons.QUERY_REJECTED, f"traffic.prometheusUrl {self.url!r} is not an http(s) URL of "
                            "scheme, host, port and base path only")
         deadline = time.monotonic() + self.timeout_s
         conn_type = http.client.HTTPSConnection if target.scheme == "https" else http.client.HTTPConnection
@@ -154,20 +155,20 @@ class PrometheusTraffic:
                     break
                 size += len(chunk)
                 if size > self.max_reply_bytes:
-                    raise _Refusal(Reason.PrometheusGarbage, f"Prometheus at {self.url} answered more than "
+                    raise _Refusal(reasons.PROMETHEUS_GARBAGE, f"Prometheus at {self.url} answered more than "
                                    f"{self.max_reply_bytes // (1024 * 1024)} MiB; refused unread")
                 chunks.append(chunk)
             return response.status, b"".join(chunks)
         except _Refusal:
             raise
-        except (socket.timeout, TimeoutError):
-            raise _Refusal(Reason.PrometheusTimeout, f"Prometheus at {self.url} did not answer within "
+        except TimeoutError:
+            raise _Refusal(reasons.PROMETHEUS_TIMEOUT, f"Prometheus at {self.url} did not answer within "
                            f"{self.timeout_s:g} s") from None
         except (ssl.SSLError, ConnectionError, socket.gaierror, OSError) as exc:
-            raise _Refusal(Reason.PrometheusUnreachable, f"cannot reach Prometheus at {self.url} "
+            raise _Refusal(reasons.PROMETHEUS_UNREACHABLE, f"cannot reach Prometheus at {self.url} "
                            f"({type(exc).__name__})") from None
         except http.client.HTTPException as exc:
-            raise _Refusal(Reason.PrometheusGarbage, f"Prometheus at {self.url} did not answer in HTTP "
+            raise _Refusal(reasons.PROMETHEUS_GARBAGE, f"Prometheus at {self.url} did not answer in HTTP "
                            f"({type(exc).__name__})") from None
         finally:
             conn.close()
@@ -192,17 +193,17 @@ def answer_vector(status: int, body: bytes, url: str, kind: str = "vector") -> l
     if 400 <= status < 500 and isinstance(doc, dict) and doc.get("status") == "error":
         kind = str(doc.get("errorType") or "")[:32]
         log.warning("Prometheus at %s rejected the query: %.300s", url, doc.get("error"))
-        return TrafficUnavailable(Reason.QueryRejected, f"Prometheus at {url} rejected the query (HTTP {status}"
+        return TrafficUnavailable(reasons.QUERY_REJECTED, f"Prometheus at {url} rejected the query (HTTP {status}"
                                   + (f", {kind}" if kind.isidentifier() else "") + "); check the preset, "
                                   "metric names and selector")
     if status >= 400 or status < 200:
-        return TrafficUnavailable(Reason.PrometheusError, f"Prometheus at {url} answered HTTP {status}")
+        return TrafficUnavailable(reasons.PROMETHEUS_ERROR, f"Prometheus at {url} answered HTTP {status}")
     if not isinstance(doc, dict) or doc.get("status") != "success":
-        return TrafficUnavailable(Reason.PrometheusGarbage, f"Prometheus at {url} answered something that is "
+        return TrafficUnavailable(reasons.PROMETHEUS_GARBAGE, f"Prometheus at {url} answered something that is "
                                   "not its API's JSON; is traffic.prometheusUrl the Prometheus base URL?")
     data = doc.get("data")
     if not isinstance(data, dict) or data.get("resultType") != kind or not isinstance(data.get("result"), list):
-        return TrafficUnavailable(Reason.PrometheusGarbage, f"Prometheus at {url} answered with no {kind}")
+        return TrafficUnavailable(reasons.PROMETHEUS_GARBAGE, f"Prometheus at {url} answered with no {kind}")
     return list(data["result"])
 
 
@@ -225,16 +226,16 @@ def parse_answer(result: list[Any]) -> Parts | TrafficUnavailable:
             value = float(item["value"][1])
             le_text = labels.get("le")
         except (KeyError, TypeError, IndexError, ValueError):
-            return TrafficUnavailable(Reason.PrometheusGarbage, "a sample in the answer is not of the form "
+            return TrafficUnavailable(reasons.PROMETHEUS_GARBAGE, "a sample in the answer is not of the form "
                                       "{metric: {part, le}, value: [time, number]}")
         if not isinstance(part, str) or part not in promql.PARTS:
-            return TrafficUnavailable(Reason.PrometheusGarbage, "a sample in the answer belongs to no part of "
+            return TrafficUnavailable(reasons.PROMETHEUS_GARBAGE, "a sample in the answer belongs to no part of "
                                       "the query")
         if not math.isfinite(value):
-            return TrafficUnavailable(Reason.NaNInData, f"the {part} increase is {value} (le={_le(le_text)}); "
+            return TrafficUnavailable(reasons.NAN_IN_DATA, f"the {part} increase is {value} (le={_le(le_text)}); "
                                       "the exporter wrote NaN or infinite values")
         if value < 0 or value > MAX_COUNT:
-            return TrafficUnavailable(Reason.PrometheusGarbage, f"the {part} increase {value:g} is outside "
+            return TrafficUnavailable(reasons.PROMETHEUS_GARBAGE, f"the {part} increase {value:g} is outside "
                                       f"0..{MAX_COUNT:g}: no counter of requests looks like that")
         if le_text is None:
             counters[part] = counters.get(part, 0.0) + value
@@ -242,10 +243,10 @@ def parse_answer(result: list[Any]) -> Parts | TrafficUnavailable:
         try:
             le = float(le_text)
         except (ValueError, TypeError):
-            return TrafficUnavailable(Reason.MalformedHistogram, f"the {part} histogram has a bucket bound "
+            return TrafficUnavailable(reasons.MALFORMED_HISTOGRAM, f"the {part} histogram has a bucket bound "
                                       f"le={_le(le_text)} that is not a number")
         if math.isnan(le) or le < 0 or (le != math.inf and le > MAX_BOUND):
-            return TrafficUnavailable(Reason.MalformedHistogram, f"the {part} histogram has a bucket bound "
+            return TrafficUnavailable(reasons.MALFORMED_HISTOGRAM, f"the {part} histogram has a bucket bound "
                                       f"le={_le(le_text)} outside 0..{MAX_BOUND:g} tokens (or +Inf)")
         buckets.setdefault(part, []).append((le, value))
     return Parts(buckets, counters)
@@ -267,19 +268,19 @@ def profile_from_answer(result: list[Any], preset: MetricPreset, start: datetime
             continue
         h = histograms.from_buckets(pairs)
         if h.bounds[-1] != math.inf:
-            return TrafficUnavailable(Reason.MalformedHistogram, f"the {name} histogram has no le=\"+Inf\" "
+            return TrafficUnavailable(reasons.MALFORMED_HISTOGRAM, f"the {name} histogram has no le=\"+Inf\" "
                                       "bucket, so no quantile can be computed (PromQL answers NaN too)")
         hists[name] = h
     window_text = f"{start.isoformat()} .. {end.isoformat()}"
     if "input" not in hists or "output" not in hists:
         missing = " and ".join(n for n, m in (("input", preset.input_metric), ("output", preset.output_metric))
                                if n not in hists)
-        return TrafficUnavailable(Reason.NoData, f"no {missing} histogram series "
+        return TrafficUnavailable(reasons.NO_DATA, f"no {missing} histogram series "
                                   f"({preset.input_metric}, {preset.output_metric}) in {window_text}; check "
                                   "the preset and the selector")
     samples = hists["input"].total
     if samples <= 0 or samples < min_samples:
-        return TrafficUnavailable(Reason.InsufficientSamples, f"{samples:.0f} requests in {window_text}, fewer "
+        return TrafficUnavailable(reasons.INSUFFICIENT_SAMPLES, f"{samples:.0f} requests in {window_text}, fewer "
                                   f"than the minimum {min_samples}; nothing is planned from so little")
     notes = list(preset.notes)
     rejected = limit_stopped = upper = None
@@ -319,14 +320,14 @@ def history_from_answer(result: list[Any], preset: MetricPreset, end: datetime, 
             points = [(float(t), float(v)) for t, v in item["values"]]
             le_text = labels.get("le")
         except (KeyError, TypeError, IndexError, ValueError):
-            return TrafficUnavailable(Reason.PrometheusGarbage, "a series in the history answer is not of the form "
+            return TrafficUnavailable(reasons.PROMETHEUS_GARBAGE, "a series in the history answer is not of the form "
                                       "{metric: {part, le}, values: [[time, number], ...]}")
         if not isinstance(part, str) or part not in promql.PARTS or len(points) > 4 * promql.MAX_HISTORY_POINTS:
-            return TrafficUnavailable(Reason.PrometheusGarbage, "a series in the history answer belongs to no part "
+            return TrafficUnavailable(reasons.PROMETHEUS_GARBAGE, "a series in the history answer belongs to no part "
                                       "of the query, or has more points than asked for")
         bad = next((v for _, v in points if not math.isfinite(v) or not 0 <= v <= MAX_COUNT), None)
         if bad is not None:
-            return TrafficUnavailable(Reason.NaNInData if not math.isfinite(bad) else Reason.PrometheusGarbage,
+            return TrafficUnavailable(reasons.NAN_IN_DATA if not math.isfinite(bad) else reasons.PROMETHEUS_GARBAGE,
                                       f"the {part} history holds {bad:g}, not a count of requests")
         if le_text is None:
             counters.setdefault(part, []).extend(points)
@@ -336,11 +337,11 @@ def history_from_answer(result: list[Any], preset: MetricPreset, end: datetime, 
         except (ValueError, TypeError):
             le = math.nan
         if math.isnan(le) or le < 0 or (le != math.inf and le > MAX_BOUND):
-            return TrafficUnavailable(Reason.MalformedHistogram, f"the {part} history has a bucket bound "
+            return TrafficUnavailable(reasons.MALFORMED_HISTOGRAM, f"the {part} history has a bucket bound "
                                       f"le={_le(le_text)} outside 0..{MAX_BOUND:g} tokens (or +Inf)")
         series.setdefault(part, []).append((le, points))
     if "input" not in series or "output" not in series:
-        return TrafficUnavailable(Reason.NoData, f"no {preset.input_metric} or {preset.output_metric} series in "
+        return TrafficUnavailable(reasons.NO_DATA, f"no {preset.input_metric} or {preset.output_metric} series in "
                                   f"the {hours} h before {end.isoformat()}; check the preset and the selector")
     counted = {k: v for k, v in counters.items()
                if (k == "rejected" and preset.rejected and preset.rejected.censoring == Censoring.exact)

@@ -2,22 +2,16 @@
 
 "Ready" means more than pod Ready: the model is loaded and ready in Triton, and its config names the
 planned engine (the ``engine_hash`` parameter every model repository we write carries) with the planned
-limits. Failures come back as a ``ModelCheck`` with a reason; nothing raises.
+limits. Failures come back as a ``ModelCheck`` with a reason; nothing raises. ``check_model`` is the
+``core.ports.TritonProbe`` the operator runs with.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from seasonal_engines.api.status import EngineRef
-
-
-@dataclass(frozen=True)
-class ModelCheck:
-    ready: bool
-    config_matches: bool
-    message: str = ""
+from seasonal_engines.core.ports import ModelCheck
 
 
 def _param(config: dict[str, Any], key: str) -> str | None:

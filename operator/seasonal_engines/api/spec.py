@@ -13,10 +13,13 @@ from __future__ import annotations
 import functools
 import re
 import zoneinfo
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Annotated, Any
 
+import annotated_types
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
@@ -56,7 +59,9 @@ DEFAULT_LADDER = [
 
 
 class ApiModel(BaseModel):
-    """Base for API objects: camelCase on the wire, unknown fields refused."""
+    """Base for API objects: camelCase on the wire, unknown fields refused. Enum fields hold their values
+    (plain strings, which compare equal to the members), defaults included: a default is validated like a
+    value given, so a field never holds a member in one object and a string in another."""
 
     model_config = ConfigDict(
         alias_generator=to_camel,
@@ -64,6 +69,7 @@ class ApiModel(BaseModel):
         extra="forbid",
         frozen=True,
         use_enum_values=True,
+        validate_default=True,
     )
 
 
@@ -72,21 +78,25 @@ def cel(*rules: tuple[str, str]) -> dict[str, Any]:
     return {"x-kubernetes-validations": [{"rule": r, "message": m} for r, m in rules]}
 
 
-def bounded_duration(low: str, high: str) -> Any:
-    """A spec duration from ``low`` to ``high`` inclusive, checked by the API server (CEL) and by pydantic."""
-    lo, hi = durations.seconds(low), durations.seconds(high)
+@dataclass(frozen=True)
+class Bounded(annotated_types.GroupedMetadata):
+    """A spec duration from ``low`` to ``high`` inclusive, checked by the API server (CEL) and by pydantic:
+    ``Annotated[str, Bounded("1m", "24h")]``."""
 
-    def check(value: str) -> str:
-        got = durations.seconds(value)
-        if not lo <= got <= hi:
-            raise ValueError(f"must be a duration from {low} to {high}")
+    low: str
+    high: str
+
+    def __iter__(self) -> Iterator[Any]:
+        # The pattern first: the bound check only ever sees the form it parses.
+        yield Field(pattern=DURATION_PATTERN, max_length=32, json_schema_extra=cel(
+            (f"duration(self) >= duration('{self.low}') && duration(self) <= duration('{self.high}')",
+             f"must be a duration from {self.low} to {self.high}")))
+        yield AfterValidator(self.check)
+
+    def check(self, value: str) -> str:
+        if not durations.seconds(self.low) <= durations.seconds(value) <= durations.seconds(self.high):
+            raise ValueError(f"must be a duration from {self.low} to {self.high}")
         return value
-
-    # The pattern first: the bound check only ever sees the form it parses.
-    return Annotated[str, Field(
-        pattern=DURATION_PATTERN, max_length=32, json_schema_extra=cel(
-            (f"duration(self) >= duration('{low}') && duration(self) <= duration('{high}')",
-             f"must be a duration from {low} to {high}"))), AfterValidator(check)]
 
 
 DAYS_OR_HOURS = r"^[0-9]{1,4}(d|h)$"
@@ -289,9 +299,9 @@ class EngineSpec(ApiModel):
                                 "needs 1.2.x or older: 1.3 removed trtllm-build.",
                                 pattern=r"^[0-9]+\.[0-9]+(\.[0-9]+)?([.a-z0-9]*)$", max_length=32)
     store: EngineStoreSpec = Field(description="Where engines are published.")
-    build_deadline: bounded_duration("10m", "48h") = Field(
+    build_deadline: Annotated[str, Bounded("10m", "48h")] = Field(
         "2h", description="activeDeadline of a build Job (for example 90m, 2h), from 10m to 48h.")
-    build_lead_time: bounded_duration("0s", "168h") = Field(
+    build_lead_time: Annotated[str, Bounded("0s", "168h")] = Field(
         "1h", description="How long before a season starts its engine build begins, up to 168h; the operator "
         "uses the larger of this and the p95 of recorded build durations.")
 
@@ -342,7 +352,7 @@ class LabelMatcher(ApiModel):
             raise ValueError(f"selector label {self.label!r} is reserved (the metric name, the bucket bound or a "
                              "label the operator's queries add); select on the service's own labels such as model "
                              "or namespace")
-        if self.op in (MatchOp.re.value, MatchOp.nre.value):
+        if self.op in (MatchOp.re, MatchOp.nre):
             why = _re2_error(self.value)
             if why is not None:
                 raise ValueError(f"selector {self.label}{self.op} regex {self.value!r} is not valid RE2, the syntax "
@@ -383,10 +393,10 @@ class TrafficSpec(ApiModel):
     metrics: CustomMetrics | None = Field(None, description="Metric names, with preset custom.")
     selector: list[LabelMatcher] = Field(default_factory=list, description="Label matchers selecting this "
                                          "service's series.", max_length=16)
-    window: bounded_duration("1m", "168h") = Field("1h", description="Trailing window for drift evaluation, from "
-                                                   "1m to 168h.")
-    evaluation_interval: bounded_duration("10s", "24h") = Field("5m", description="How often traffic is evaluated, "
-                                                                "from 10s to 24h.")
+    window: Annotated[str, Bounded("1m", "168h")] = Field(
+        "1h", description="Trailing window for drift evaluation, from 1m to 168h.")
+    evaluation_interval: Annotated[str, Bounded("10s", "24h")] = Field(
+        "5m", description="How often traffic is evaluated, from 10s to 24h.")
     min_samples: int = Field(1000, description="Fewer requests than this in a window: traffic is insufficient "
                              "and nothing is planned from it.", ge=1, le=10_000_000)
     peak_percentile: float = Field(0.99, description="Percentile of the Poisson arrival model used for the peak "
@@ -406,9 +416,9 @@ class TrafficSpec(ApiModel):
 
     @model_validator(mode="after")
     def _metrics_iff_custom(self) -> TrafficSpec:
-        if self.preset == Preset.custom.value and self.metrics is None:
+        if self.preset == Preset.custom and self.metrics is None:
             raise ValueError("preset custom needs traffic.metrics (inputTokens, outputTokens)")
-        if self.preset != Preset.custom.value and self.metrics is not None:
+        if self.preset != Preset.custom and self.metrics is not None:
             raise ValueError("traffic.metrics is only read with preset custom; remove it or set preset: custom")
         return self
 
@@ -507,9 +517,9 @@ def shortest_period(schedule: str, tz: str, samples: int = 64) -> timedelta:
     """Shortest gap between consecutive starts of a cron schedule (sampled over the next occurrences)."""
     from croniter import croniter
 
-    start = datetime(2026, 1, 1, tzinfo=timezone.utc).astimezone(zoneinfo.ZoneInfo(tz))
+    start = datetime(2026, 1, 1, tzinfo=UTC).astimezone(zoneinfo.ZoneInfo(tz))
     it = croniter(schedule, start)
-    times = [it.get_next(datetime) for _ in range(samples)]
+    times: list[datetime] = [it.get_next(datetime) for _ in range(samples)]
     return min(b - a for a, b in zip(times, times[1:]))
 
 
@@ -573,13 +583,13 @@ class SeasonDiscovery(ApiModel):
 # --- drift and rollout -----------------------------------------------------
 
 
-class DowngradeWindow(ApiModel):
+class DownsizeWindow(ApiModel):
     """A low-traffic window in which downward rebuilds may roll out."""
 
     schedule: str = Field(description="Cron expression for the window's start.", min_length=9, max_length=128,
                           pattern=CRON_PATTERN)
     timezone: str = Field("UTC", description="IANA timezone of the schedule.", max_length=64)
-    duration: bounded_duration("1m", "168h") = Field(description="Window length in Go duration form, from 1m to "
+    duration: Annotated[str, Bounded("1m", "168h")] = Field(description="Window length in Go duration form, from 1m to "
                                                      "168h.")
 
     @field_validator("timezone")
@@ -605,9 +615,9 @@ class ShiftPolicy(ApiModel):
     rebuild by itself, because a few minutes of requests are too few to plan from: a coverage breach does."""
 
     enabled: bool = Field(True, description="Test every evaluation for a shift in input and sequence lengths.")
-    window: bounded_duration("1m", "24h") = Field("15m", description="The recent window compared with the planning "
-                                                  "traffic, from 1m to 24h. Shorter reacts sooner but holds fewer "
-                                                  "requests. At most half of traffic.window is used.")
+    window: Annotated[str, Bounded("1m", "24h")] = Field(
+        "15m", description="The recent window compared with the planning traffic, from 1m to 24h. Shorter reacts "
+        "sooner but holds fewer requests. At most half of traffic.window is used.")
     significance: float = Field(0.001, description="Chance of a false alarm per evaluation when nothing moved "
                                 "(statistical significance, split across the tests).", gt=0, lt=0.5)
     min_effect: float = Field(0.1, description="Least move that counts, as the mean rank of recent requests within "
@@ -627,10 +637,10 @@ class DriftPolicy(ApiModel):
                                 "than a fresh plan needs.", gt=1, le=100)
     consecutive_evaluations: int = Field(3, description="Evaluations in a row a breach or waste must persist "
                                          "before acting (hysteresis).", ge=1, le=100)
-    min_rebuild_interval: bounded_duration("0s", "720h") = Field(
+    min_rebuild_interval: Annotated[str, Bounded("0s", "720h")] = Field(
         "6h", description="Least time between two drift rebuilds, up to 720h. Breaches ignore it: rejecting "
         "requests is worse than one more build.")
-    downsize_window: DowngradeWindow | None = Field(None, description="When set, downward rebuilds roll out only "
+    downsize_window: DownsizeWindow | None = Field(None, description="When set, downward rebuilds roll out only "
                                                     "inside this window.")
     shift: ShiftPolicy = Field(default_factory=ShiftPolicy, description="Early warning of a shift in request "
                                "lengths (reported, never rebuilds by itself).")
@@ -657,7 +667,7 @@ class RolloutPolicy(ApiModel):
                                "and waits, condition RolloutBlocked, while there is none), BlueGreen (a second "
                                "Deployment; the Service switches when it is ready; needs the GPUs twice) or "
                                "Recreate (stops the serving pods first: downtime, needs no spare GPU).")
-    readiness_timeout: bounded_duration("1m", "24h") = Field(
+    readiness_timeout: Annotated[str, Bounded("1m", "24h")] = Field(
         "30m", description="How long a rollout may take (waiting for a GPU included) before it is rolled back, "
         "from 1m to 24h.")
     auto_rollback: bool = Field(True, description="Roll back to the previous engine when a rollout fails or "
@@ -715,7 +725,8 @@ TEMPLATE_SCHEMA = _open("Pod template.", {"spec": _open("Pod spec.", {
 def _privileged_asks(template: dict[str, Any]) -> list[str]:
     """What in a pod template reaches beyond the pod: host namespaces, hostPath, privileged containers, added
     capabilities, another service account. Each as the field path that asks for it."""
-    spec = template.get("spec") if isinstance(template.get("spec"), dict) else {}
+    found = template.get("spec")
+    spec: dict[str, Any] = found if isinstance(found, dict) else {}
     asks = [f"template.spec.{k}" for k in ("hostNetwork", "hostPID", "hostIPC") if spec.get(k)]
     if spec.get("serviceAccountName") or spec.get("serviceAccount"):
         asks.append("template.spec.serviceAccountName")
@@ -838,7 +849,7 @@ class InferenceServiceSpec(ApiModel):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> InferenceServiceSpec:
-        if self.engine.backend == Backend.tensorrt.value and not trtllm_has_build(self.engine.trtllm_version):
+        if self.engine.backend == Backend.tensorrt and not trtllm_has_build(self.engine.trtllm_version):
             raise ValueError(f"engine.trtllmVersion {self.engine.trtllm_version} has no trtllm-build (removed in "
                              "1.3): pin 1.2.x or older, or set engine.backend: pytorch")
         if self.season_discovery is not None and self.seasons:
@@ -857,7 +868,7 @@ class InferenceServiceSpec(ApiModel):
 def trtllm_has_build(version: str) -> bool:
     """TensorRT-LLM 1.3 removed the TensorRT engine path; 1.2.x is the last line with trtllm-build."""
     m = re.match(r"^(\d+)\.(\d+)", version)
-    return bool(m) and (int(m.group(1)), int(m.group(2))) <= (1, 2)
+    return m is not None and (int(m.group(1)), int(m.group(2))) <= (1, 2)
 
 
 __all__ = [

@@ -122,7 +122,7 @@ class EngineRef(StatusModel):
                                                  "engine (modelled); none for the bootstrap engine.")
 
 
-class Quantiles(StatusModel):
+class QuantilesStatus(StatusModel):
     """Token-length quantiles."""
 
     p50: float | None = Field(None, description="Median.")
@@ -131,15 +131,15 @@ class Quantiles(StatusModel):
     p999: float | None = Field(None, description="99.9th percentile.")
 
 
-class TrafficSummary(StatusModel):
+class TrafficStatus(StatusModel):
     """What the last evaluation observed."""
 
     window: str = Field(description="The window evaluated, for example 1h.", max_length=32)
     evaluated_at: Time = Field(description="Evaluation time.", json_schema_extra={"format": "date-time"})
     samples: float = Field(description="Requests in the window.", ge=0)
-    input: Quantiles = Field(description="Prompt tokens.")
-    output: Quantiles = Field(description="Generated tokens.")
-    sequence: Quantiles = Field(description="Prompt plus generated tokens.")
+    input: QuantilesStatus = Field(description="Prompt tokens.")
+    output: QuantilesStatus = Field(description="Generated tokens.")
+    sequence: QuantilesStatus = Field(description="Prompt plus generated tokens.")
     sequence_source: str = Field(description="joint (exact) or bound (conservative, from the marginals).",
                                  max_length=16)
     rate_rps: float = Field(description="Mean request rate, per second.", ge=0)
@@ -205,7 +205,7 @@ class DriftStatus(StatusModel):
     reason: str | None = Field(None, description="CamelCase reason of the last verdict.", max_length=128)
     message: str | None = Field(None, description="The last verdict, for people.", max_length=4096)
     score: float | None = Field(None, description="Distribution-shift score (Jensen-Shannon, 0 = same, 1 = "
-                                "disjoint) against the traffic the serving engine was planned from.")
+                                "disjoint) against the traffic the serving engine was planned from.", ge=0, le=1)
     beyond_fraction: float | None = Field(None, description="Share of requests beyond the serving envelope, "
                                           "censored ones included.", ge=0, le=1)
     breach_streak: int = Field(0, description="Evaluations in a row with a coverage breach.", ge=0)
@@ -293,7 +293,7 @@ class InferenceServiceStatus(StatusModel):
     target_engine: EngineRef | None = Field(None, description="The engine being built or rolled out.")
     build: BuildStatus | None = Field(None, description="The build in progress.")
     rollout: RolloutStatus | None = Field(None, description="The rollout in progress.")
-    traffic: TrafficSummary | None = Field(None, description="The last traffic evaluation.")
+    traffic: TrafficStatus | None = Field(None, description="The last traffic evaluation.")
     active_season: str | None = Field(None, description="The season in force now.", max_length=63)
     next_season: SeasonStatus | None = Field(None, description="The next season to start.")
     season_schedule: SeasonScheduleStatus | None = Field(None, description="Seasons found by "

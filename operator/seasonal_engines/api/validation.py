@@ -86,7 +86,7 @@ def name_problem(name: str) -> str | None:
 def warnings(spec: api.InferenceServiceSpec) -> list[FieldError]:
     """Valid choices a person should make knowingly."""
     out = []
-    if spec.rollout.strategy == api.Strategy.recreate.value:
+    if spec.rollout.strategy == api.Strategy.recreate:
         out.append(FieldError("spec.rollout.strategy", "Recreate stops every serving pod before the new engine is "
                               "ready: requests fail during each rollover. RollingUpdate (the default) keeps them "
                               "serving and needs one spare set of GPUs"))

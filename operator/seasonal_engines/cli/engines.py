@@ -15,7 +15,7 @@ from seasonal_build import cli as build_cli
 from seasonal_build import engine_store
 
 
-def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str) -> None:
     p = sub.add_parser(name, help="list or garbage-collect engines in an engine store directory",
                        description="Inspect and clean an engine store (<store>/<model>/<hash>/).")
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)

@@ -13,16 +13,18 @@ import math
 import re
 import sys
 import textwrap
-from datetime import datetime, timezone
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
-from seasonal_engines.cli import traffic as traffic_cli  # one parser for --at
 from seasonal_engines.api import durations
 from seasonal_engines.api import spec as api
+from seasonal_engines.cli import traffic as traffic_cli  # one parser for --at
 from seasonal_engines.core import histograms, poisson, traffic
 from seasonal_engines.core.serving import predictions
 from seasonal_engines.core.sizing import gpus, models, planning
@@ -37,7 +39,7 @@ WEIGHT_FORMATS = [q.value for q in api.WeightQuantization]
 KV_FORMATS = [q.value for q in api.KvCacheQuantization]
 
 
-def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str) -> None:
     p = sub.add_parser(
         name, help="plan an engine build from a trace or a Prometheus window",
         description="Size a TensorRT-LLM engine to observed traffic: limits from the window's quantiles, batch "
@@ -109,7 +111,8 @@ def run(args: argparse.Namespace) -> int:
     model, model_ref = _model(args)
     gpu = gpus.preset(args.gpu)
     policy = _policy(args)
-    requests: tuple[np.ndarray, np.ndarray] | None = None
+    requests: tuple[NDArray[Any], NDArray[Any]] | None = None
+    profile: TrafficProfile | TrafficUnavailable
     if args.trace is not None:
         profile, requests = _trace_profile(args)
     else:
@@ -193,7 +196,7 @@ def _window_text(args: argparse.Namespace) -> str | None:
     if args.trace is None:
         end = traffic_cli.parse_time(args.at).isoformat()[:19] + " UTC" if args.at else "now"
         return f"{args.window} ending {end} from {args.prometheus}"
-    text = args.trace.name
+    text = str(args.trace.name)
     if args.from_hour is not None:
         text += f", hours {args.from_hour:g}-{args.to_hour:g} of every day"
     elif args.start is not None or args.end is not None:
@@ -235,7 +238,7 @@ def _policy(args: argparse.Namespace) -> api.SizingPolicy:
         raise ValueError(f"sizing policy: {exc}") from None
 
 
-def _trace_profile(args: argparse.Namespace) -> tuple[TrafficProfile, tuple[np.ndarray, np.ndarray]]:
+def _trace_profile(args: argparse.Namespace) -> tuple[TrafficProfile, tuple[NDArray[Any], NDArray[Any]]]:
     from seasonal_engines.traces import read_trace
     from seasonal_engines.traces.readers import to_datetime
 
@@ -290,7 +293,7 @@ def _prometheus_profile(args: argparse.Namespace) -> TrafficProfile | TrafficUna
     if args.from_hour is not None or args.start is not None:
         raise ValueError("--from-hour/--start select part of a trace; with --prometheus use --window and --at")
     matchers = [promql.parse_matcher(text) for text in args.selector]
-    end = traffic_cli.parse_time(args.at) if args.at else datetime.now(timezone.utc)
+    end = traffic_cli.parse_time(args.at) if args.at else datetime.now(UTC)
     source = PrometheusTraffic(args.prometheus)
     return source.window(presets.get(args.preset), matchers, end, durations.seconds(args.window), min_samples=1,
                          peak_percentile=0.99)
@@ -329,7 +332,8 @@ def serving_rows(c: ServingComparison, width: int = TABLE_WIDTH) -> list[str]:
     lines = _wrap(f"Serving model, MODELLED: peak {c.peak_rps:,.2f} req/s{scaled}, "
                   f"{c.slo.describe()}", "", "  ", width)
     lines.append("  " + " " * key_w + "".join(name.ljust(col_w) for name, _ in cols).rstrip())
-    rows = [("max_seq_len", lambda p: f"{p.max_seq_len:,}"), ("scheduler", lambda p: p.scheduler),
+    rows: list[tuple[str, Callable[[predictions.Prediction], str]]] = [
+            ("max_seq_len", lambda p: f"{p.max_seq_len:,}"), ("scheduler", lambda p: p.scheduler),
             ("TTFT p50 / p99", lambda p: _latency(p, "ttft")), ("ITL p50 / p99", lambda p: _latency(p, "itl")),
             ("tokens/s per GPU", lambda p: f"{p.output_tokens_per_s_per_gpu:,.0f} at max load"),
             ("replicas at peak", _replicas)]

@@ -19,7 +19,7 @@ DEFAULT_TRACE = REPO / "examples" / "traces" / "servegen_m-large_14d.csv.xz"
 DEFAULT_SPEC = REPO / "examples" / "quickstart.yaml"
 
 
-def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str) -> None:
     p = sub.add_parser(
         name, help="run the operator locally against real Prometheus and Triton (CPU stand-in engine, no GPU)",
         description="Replay a real trace at accelerated speed into a CPU stand-in engine served by a real Triton, "

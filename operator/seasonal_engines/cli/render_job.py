@@ -19,7 +19,7 @@ from seasonal_engines.cli import image_flags
 from seasonal_engines.core import build_jobs
 
 
-def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str) -> None:
     p = sub.add_parser(name, help="print the engine build Job and plan ConfigMap as YAML",
                        description="Render the Kubernetes Job that builds a plan's engine, and the ConfigMap "
                                    "holding the plan, for an InferenceService.")

@@ -12,8 +12,8 @@ import argparse
 import json
 import re
 import sys
-from datetime import datetime, timezone
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ DEFAULT_ORIGIN = "2026-01-05T00:00:00Z"  # a Monday, 00:00 UTC: day 0 of a relat
 RELATIVE_BEFORE_S = 1e9  # timestamps before 2001-09-09 are seconds from the trace's origin, not Unix time
 
 
-def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str) -> None:
     p = sub.add_parser(
         name, help="replay a trace through the operator's decisions against static and oracle engines",
         description="Replay a per-request trace in simulated time: every evaluation interval the operator's "
@@ -122,7 +122,7 @@ def parse_origin(text: str) -> float:
     except ValueError:
         raise ValueError(f"--origin {text!r} is not an ISO 8601 instant such as {DEFAULT_ORIGIN}") from None
     if t.tzinfo is None:
-        t = t.replace(tzinfo=timezone.utc)
+        t = t.replace(tzinfo=UTC)
     return t.timestamp()
 
 

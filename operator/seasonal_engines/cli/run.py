@@ -16,12 +16,11 @@ from datetime import datetime
 from typing import Any
 
 from seasonal_engines import settings as configuration
+from seasonal_engines.cli import image_flags
 from seasonal_engines.core import build_jobs
 
-from seasonal_engines.cli import image_flags
 
-
-def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str) -> None:
     p = sub.add_parser(name, help="run the operator", description="Run the Seasonal Engines operator against "
                        "the cluster in the kubeconfig (or in-cluster service account).")
     scope = p.add_mutually_exclusive_group()
@@ -116,7 +115,7 @@ def start(ours: configuration.OperatorSettings, *, clock: Callable[[], datetime]
     import kopf
 
     from seasonal_engines import handlers
-    from seasonal_engines.adapters.kubernetes import Cluster
+    from seasonal_engines.adapters.kubernetes import KubernetesCluster
     from seasonal_engines.adapters.metrics import OperatorMetrics
     from seasonal_engines.adapters.triton import check_model
     from seasonal_engines.reconciling import Reconciler
@@ -128,9 +127,10 @@ def start(ours: configuration.OperatorSettings, *, clock: Callable[[], datetime]
         start_http_server(ours.listen.metrics_port, addr=ours.listen.metrics_host, registry=metrics.registry)
     timeout = ours.triton.timeout_seconds
     check = triton_check or (lambda url, model, engine: check_model(url, model, engine, timeout_s=timeout))
-    cluster = Cluster(api_client or kube_api_client(), triton_check=check)
-    reconciler = Reconciler(cluster=cluster, settings=ours, metrics=metrics,
-                            **({"clock": clock} if clock is not None else {}))
+    cluster = KubernetesCluster(api_client or kube_api_client(), triton_check=check)
+    reconciler = Reconciler(cluster=cluster, settings=ours, metrics=metrics)
+    if clock is not None:
+        reconciler.clock = clock
     registry = kopf.OperatorRegistry()
     handlers.register(registry, ours)
     kopf.run(registry=registry, memo=kopf.Memo({handlers.MEMO_RECONCILER: reconciler}),

@@ -17,7 +17,7 @@ import argparse
 import json
 import math
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ DEFAULT_MANIFEST: dict[str, Any] = {
 MAX_HOLDOUT_S = 7 * 86400.0
 
 
-def add_parser(sub: argparse._SubParsersAction, name: str) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str) -> None:
     p = sub.add_parser(name, help="find seasons from a trace or Prometheus history and score them on held-out "
                                   "traffic")
     actions = p.add_subparsers(dest="seasons_command", metavar="ACTION")
@@ -82,7 +82,11 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:  # type: ign
     o.add_argument("--build-minutes", default="20-40", help="modelled build duration in the replay")
     o.add_argument("--rollout-minutes", type=float, default=5.0, help="modelled rollout duration")
     s.set_defaults(run=run_suggest)
-    p.set_defaults(run=lambda args: (p.print_help(), 2)[1])
+    def usage(args: argparse.Namespace) -> int:
+        p.print_help()
+        return 2
+
+    p.set_defaults(run=usage)
 
 
 def load_spec(path: Path | None) -> api.InferenceServiceSpec:
@@ -176,7 +180,7 @@ def _from_prometheus(args: argparse.Namespace, spec: api.InferenceServiceSpec, s
 
     preset = presets.get(args.preset) if args.preset else presets.from_spec(spec.traffic)
     matchers = [promql.parse_matcher(s) for s in args.selector]
-    end = traffic_cli.parse_time(args.at) if args.at else datetime.now(timezone.utc)
+    end = traffic_cli.parse_time(args.at) if args.at else datetime.now(UTC)
     hist_s, hold_s = _split(28 * 86400.0, args.history, args.holdout, 14 * 86400.0)
     hours = int(hist_s // 3600)
     answer = PrometheusTraffic(args.prometheus).history(preset, matchers, end, hours)
@@ -282,7 +286,7 @@ def _num(v: Any) -> str:
 
 
 def _utc(t_s: float) -> datetime:
-    return datetime.fromtimestamp(t_s, tz=timezone.utc)
+    return datetime.fromtimestamp(t_s, tz=UTC)
 
 
 def _iso(t_s: float) -> str:

@@ -19,7 +19,7 @@ from seasonal_engines.traces import openmetrics, read_trace
 from seasonal_engines.traces.readers import Trace, to_datetime
 
 
-def add_parser(subparsers: argparse._SubParsersAction, name: str) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], name: str) -> argparse.ArgumentParser:
     p = subparsers.add_parser(name, help="convert or summarise per-request traces",
                               description="Per-request traces: convert to Prometheus series, or summarise.")
     sub = p.add_subparsers(dest="trace_command", metavar="ACTION", required=True)

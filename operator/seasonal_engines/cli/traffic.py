@@ -12,7 +12,7 @@ import argparse
 import json
 import math
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from seasonal_engines.api import durations
@@ -22,7 +22,7 @@ from seasonal_engines.core.traffic import Dimension, TrafficProfile, TrafficUnav
 EXIT_UNAVAILABLE = 1
 
 
-def add_parser(subparsers: argparse._SubParsersAction, name: str) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], name: str) -> argparse.ArgumentParser:
     p = subparsers.add_parser(name, help="show the ISL/OSL profile of a Prometheus window",
                               description="Read token-length histograms from Prometheus and show percentiles, "
                               "rates and the censored share of one window.")
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     preset = _preset(args)
     matchers = [promql.parse_matcher(s) for s in args.selector]
     window_s = durations.seconds(args.window)
-    end = parse_time(args.at) if args.at else datetime.now(timezone.utc)
+    end = parse_time(args.at) if args.at else datetime.now(UTC)
     if not 0 < args.peak_percentile < 1:
         raise ValueError(f"--peak-percentile must be inside (0, 1), got {args.peak_percentile}")
     result = PrometheusTraffic(args.prometheus, timeout_s=args.timeout).window(
@@ -80,7 +80,7 @@ def _preset(args: argparse.Namespace) -> presets.MetricPreset:
 def parse_time(text: str) -> datetime:
     """RFC 3339 (``Z`` or an offset) or Unix seconds, as an aware UTC datetime."""
     try:
-        return datetime.fromtimestamp(float(text), tz=timezone.utc)
+        return datetime.fromtimestamp(float(text), tz=UTC)
     except ValueError:
         pass
     try:
@@ -89,7 +89,7 @@ def parse_time(text: str) -> datetime:
         raise ValueError(f"--at {text!r} is neither RFC 3339 (2026-01-05T12:00:00Z) nor Unix seconds") from None
     if t.tzinfo is None:
         raise ValueError(f"--at {text!r} has no timezone; add Z or an offset such as +01:00")
-    return t.astimezone(timezone.utc)
+    return t.astimezone(UTC)
 
 
 def _num(x: float | None) -> float | None:

@@ -12,7 +12,7 @@ from seasonal_engines.api import spec as api
 from seasonal_engines.api import validation
 
 
-def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str) -> None:
     p = sub.add_parser(name, help="validate InferenceService manifests",
                        description="Validate InferenceService manifests (every document of kind InferenceService "
                                    "in each file) and print each problem with its field path.")

@@ -117,7 +117,7 @@ def render(plan: Mapping[str, Any], service: Mapping[str, Any], settings: JobSet
     engine_hash = str(plan.get("engine_hash", ""))
     if not re.fullmatch(r"[0-9a-f]{16,128}", engine_hash):
         raise ValueError(f"plan.engine_hash must be lowercase hex (16+ characters), got {engine_hash!r}")
-    if plan.get("backend") not in ("tensorrt", None):
+    if plan.get("backend") not in (api.Backend.tensorrt, None):
         raise ValueError(f"plan.backend {plan.get('backend')!r} has no build Job: pytorch builds nothing and the "
                          "cpu-stand-in is built locally (python -m seasonal_build build --backend cpu-stand-in)")
     model = str(plan["model"]["name"])

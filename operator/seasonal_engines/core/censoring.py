@@ -12,21 +12,23 @@ Pure: numpy only.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
+from numpy.typing import NDArray
 
 
 @dataclass(frozen=True, eq=False)
 class Admission:
     """Per-request outcome under an engine's limits."""
 
-    rejected: np.ndarray        # bool: prompt longer than max_input_len, never ran
-    limit_stopped: np.ndarray   # bool: ran, but the output stopped at max_seq_len
-    served_output: np.ndarray   # int64: tokens actually generated (0 when rejected)
+    rejected: NDArray[Any]        # bool: prompt longer than max_input_len, never ran
+    limit_stopped: NDArray[Any]   # bool: ran, but the output stopped at max_seq_len
+    served_output: NDArray[Any]   # int64: tokens actually generated (0 when rejected)
 
     @property
-    def censored(self) -> np.ndarray:
-        return self.rejected | self.limit_stopped
+    def censored(self) -> NDArray[Any]:
+        return cast(NDArray[Any], self.rejected | self.limit_stopped)
 
     @property
     def censored_fraction(self) -> float:
@@ -34,8 +36,8 @@ class Admission:
         return float(self.censored.sum() / n) if n else float("nan")
 
 
-def admit(input_tokens: np.ndarray, output_tokens: np.ndarray, max_input_len: int | None,
-          max_seq_len: int | None) -> Admission:
+def admit(input_tokens: NDArray[Any], output_tokens: NDArray[Any], max_input_len: int | NDArray[Any] | None,
+          max_seq_len: int | NDArray[Any] | None) -> Admission:
     """Outcome of each request (true lengths) on an engine with these limits (None: unlimited)."""
     inp = np.asarray(input_tokens, dtype=np.int64)
     out = np.asarray(output_tokens, dtype=np.int64)

@@ -7,9 +7,10 @@ only when the status actually flips, so that a no-op evaluation writes an identi
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from seasonal_engines.api.status import Condition, ConditionStatus
+from seasonal_engines.core import times
 
 SPEC_VALID = "SpecValid"
 TRAFFIC_AVAILABLE = "TrafficAvailable"
@@ -30,7 +31,7 @@ ORDER = (SPEC_VALID, TRAFFIC_AVAILABLE, ENGINE_READY, BUILDING, ROLLING_OUT, ROL
 
 def rfc3339(t: datetime) -> str:
     """UTC, second precision, 'Z' suffix: the form Kubernetes writes. ``t`` must be timezone-aware."""
-    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_time(text: str) -> datetime:
@@ -46,7 +47,7 @@ def set_condition(conditions: Sequence[Condition], type_: str, status: bool | No
     flipped = old is None or old.status != value.value
     new = Condition(
         type=type_, status=value, reason=reason, message=message[:4096],
-        last_transition_time=rfc3339(now) if flipped or old is None else old.last_transition_time,
+        last_transition_time=times.rfc3339(now) if flipped or old is None else old.last_transition_time,
         observed_generation=generation,
     )
     rest = [c for c in conditions if c.type != type_]

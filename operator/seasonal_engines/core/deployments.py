@@ -48,7 +48,8 @@ def _labels(service: str) -> dict[str, str]:
             SERVICE_LABEL: names.label_value(service)}
 
 
-def triton_command(model: str, engine_hash: str, world_size: int, backend: str = "tensorrt") -> list[str]:
+def triton_command(model: str, engine_hash: str, world_size: int,
+                   backend: str = api.Backend.tensorrt.value) -> list[str]:
     """TP/PP engines: one MPI rank per GPU with ``mpirun`` in the foreground (NVIDIA's launch script returns
     at once, which would end the container); see ``seasonal_build.launching``."""
     return launching.serve_argv(model_repository(model, engine_hash), world_size, backend=backend,
@@ -69,7 +70,7 @@ def pod_template(spec: api.InferenceServiceSpec, service: str, engine: EngineRef
         containers.insert(0, triton)
     world = spec.model.tensor_parallel_size * spec.model.pipeline_parallel_size
     triton.setdefault("image", spec.engine.image)
-    if engine.backend != "pytorch" or "command" not in triton:
+    if engine.backend != api.Backend.pytorch or "command" not in triton:
         triton["command"] = triton_command(spec.model.name, engine.hash, world, str(engine.backend))
     triton.setdefault("ports", [{"name": "http", "containerPort": HTTP_PORT},
                                 {"name": "grpc", "containerPort": GRPC_PORT},
@@ -137,7 +138,7 @@ def deployment(spec: api.InferenceServiceSpec, owner: Mapping[str, Any], engine:
     template = pod_template(spec, service, engine)
     template["metadata"]["labels"].update(selector)
     strategy: dict[str, Any]
-    if spec.rollout.strategy == api.Strategy.recreate.value:
+    if spec.rollout.strategy == api.Strategy.recreate:
         strategy = {"type": "Recreate"}
     else:
         # maxUnavailable 0: an old pod goes only once its replacement is ready; maxSurge 1: one spare set

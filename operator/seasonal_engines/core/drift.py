@@ -16,12 +16,10 @@ Measures, all shares of requests:
   finite bucket nothing is known, so a limit there adds nothing from that histogram (a message note).
 * **waste**: the serving ``max_input_len`` or ``max_seq_len`` is at least ``waste_factor`` times the fresh
   plan's. Counted only while there is no breach, so a rebuild has one direction.
-* **shift score**: Jensen-Shannon divergence (base 2, 0 = same, 1 = disjoint) between the bucket
-  distributions of the profile the serving engine was planned from and the current one, the larger of
-  input and sequence, on the buckets both share. Recorded and reported; it triggers nothing.
-* **shift** (``core.shift_detection``): whether the profile's *recent* window (``drift.shift.window``)
-  could have come from the planning traffic; confirmed after ``drift.shift.consecutiveEvaluations`` in a
-  row. The early warning the diluted trailing window cannot give; reported (the caller sets condition
+* **shift score** and **shift** (``core.shift_references``): how far the traffic is from the profile the
+  serving engine was planned from, and whether the profile's *recent* window (``drift.shift.window``)
+  could have come from it; a shift is confirmed after ``drift.shift.consecutiveEvaluations`` in a row.
+  The early warning the diluted trailing window cannot give; reported (the caller sets condition
   TrafficShifted), never a rebuild by itself: minutes of requests are too few to plan from.
 
 Hysteresis: a breach or waste acts after ``consecutive_evaluations`` evaluations in a row; a streak
@@ -30,25 +28,22 @@ sooner than half an evaluation interval after the last counted one (a nudge from
 restart) refreshes the figures without counting as another evaluation. Waste also waits for
 ``min_rebuild_interval`` since the last rebuild, and with a ``downsize_window`` the verdict names the
 window its rollout must wait for. Acting is the caller's: after starting a rebuild it records it with
-``DriftState.rebuilt``; in Advisory mode it records the verdict and acts on nothing. Pure: no I/O.
+``DriftState.rebuilt``; in Advisory mode it records the verdict and acts on nothing. The state's status
+form is ``core.status_codec``'s. Pure: no I/O.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
-import numpy as np
-
 from seasonal_engines.api import durations
-from seasonal_engines.api.spec import DriftPolicy, ShiftPolicy
-from seasonal_engines.core import histograms, reasons, seasons, shift_detection
+from seasonal_engines.api.spec import DriftPolicy
+from seasonal_engines.core import histograms, reasons, seasons, shift_detection, shift_references, times
 from seasonal_engines.core.envelopes import Envelope
-from seasonal_engines.core.histograms import Histogram
 from seasonal_engines.core.traffic import TrafficProfile, TrafficUnavailable
 
 
@@ -64,73 +59,12 @@ class Direction(str, Enum):
     down = "Down"
 
 
-# --- the shift reference ------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BucketShares:
-    """Cumulative share of requests at or below each finite bucket bound (+Inf implied at 1.0)."""
-
-    bounds: tuple[float, ...]
-    cdf: tuple[float, ...]
-
-    @classmethod
-    def of(cls, h: Histogram) -> BucketShares:
-        finite = tuple(b for b in h.bounds if math.isfinite(b))
-        cdf = histograms.coverages(h, finite) if finite and h.total > 0 else np.zeros(0)
-        if not len(cdf) or not np.isfinite(cdf).all():
-            return cls((), ())  # nothing observed, or counts PromQL cannot read: no baseline
-        return cls(finite, tuple(round(float(x), 6) for x in cdf))
-
-
-@dataclass(frozen=True)
-class ShiftReference:
-    """The bucket distributions of the profile the serving engine was planned from."""
-
-    input: BucketShares
-    sequence: BucketShares
-    samples: float = 0.0  # requests behind the shares (0: unknown, e.g. a status written before it was kept)
-
-    @classmethod
-    def of(cls, profile: TrafficProfile) -> ShiftReference:
-        return cls(BucketShares.of(profile.input), BucketShares.of(profile.sequence), float(profile.samples))
-
-    @property
-    def empty(self) -> bool:
-        return not self.input.bounds and not self.sequence.bounds
-
-
-def shift_score(reference: ShiftReference, profile: TrafficProfile) -> float | None:
-    """Jensen-Shannon divergence, base 2, the larger of input and sequence; None when no bucket is shared."""
-    scores = [s for s in (_js(reference.input, profile.input), _js(reference.sequence, profile.sequence))
-              if s is not None]
-    return max(scores) if scores else None
-
-
-def _js(ref: BucketShares, h: Histogram) -> float | None:
-    if h.total <= 0:
-        return None
-    mine = dict(zip(ref.bounds, ref.cdf))
-    common = [b for b in h.bounds if b in mine]  # bounds of one exporter layout compare exactly
-    if not common:
-        return None
-    p = np.diff(np.asarray([0.0, *(mine[b] for b in common), 1.0]))
-    q = np.diff(np.asarray([0.0, *histograms.coverages(h, common), 1.0]))
-    p, q = np.clip(p, 0.0, None), np.clip(q, 0.0, None)
-    p, q = p / p.sum(), q / q.sum()
-    m = (p + q) / 2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        kl_p = np.where(p > 0, p * np.log2(p / m), 0.0).sum()
-        kl_q = np.where(q > 0, q * np.log2(q / m), 0.0).sum()
-    return float(min(1.0, max(0.0, (kl_p + kl_q) / 2)))
-
-
 # --- state and verdict --------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class DriftState:
-    """What drift remembers between evaluations; stored in status as ``to_dict()``."""
+    """What drift remembers between evaluations; kept in ``status.drift`` (``core.status_codec``)."""
 
     breach_streak: int = 0
     waste_streak: int = 0
@@ -139,54 +73,18 @@ class DriftState:
     last_evaluated: datetime | None = None   # the last evaluation that counted
     beyond_fraction: float | None = None
     score: float | None = None
-    reference: ShiftReference | None = None
+    reference: shift_references.ShiftReference | None = None
 
     def rebuilt(self, now: datetime, planned_from: TrafficProfile) -> DriftState:
         """After the caller started a rebuild planned from ``planned_from``: streaks reset, the interval
         clock restarts and the shift score is measured against the new plan's traffic."""
-        return replace(self.rebased(planned_from), last_rebuild=seasons.utc(now))
+        return replace(self.rebased(planned_from), last_rebuild=times.utc(now))
 
     def rebased(self, planned_from: TrafficProfile) -> DriftState:
         """The serving engine changed without a drift rebuild (a season began): new reference, streaks
         reset, interval clock kept."""
         return replace(self, breach_streak=0, waste_streak=0, shift_streak=0,
-                       reference=ShiftReference.of(planned_from))
-
-    def to_dict(self) -> dict[str, Any]:
-        def shares(s: BucketShares) -> dict[str, list[float]]:
-            return {"le": list(s.bounds), "cdf": list(s.cdf)}
-
-        return {
-            "breachStreak": self.breach_streak, "wasteStreak": self.waste_streak,
-            "shiftStreak": self.shift_streak, "lastRebuild": _iso(self.last_rebuild), "lastEvaluated": _iso(self.last_evaluated),
-            "beyondFraction": self.beyond_fraction, "score": self.score,
-            "reference": None if self.reference is None else {
-                "input": shares(self.reference.input), "sequence": shares(self.reference.sequence),
-                "samples": self.reference.samples},
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any] | None) -> DriftState:
-        """Parse ``status.drift`` (keys this class does not write, such as ``state``, are ignored); None or
-        {} is the initial state. ValueError names the bad field."""
-        if not d:
-            return cls()
-        try:
-            ref = d.get("reference")
-            return cls(
-                breach_streak=_count(d.get("breachStreak", 0), "breachStreak"),
-                waste_streak=_count(d.get("wasteStreak", 0), "wasteStreak"),
-                shift_streak=_count(d.get("shiftStreak", 0), "shiftStreak"),
-                last_rebuild=_time(d.get("lastRebuild"), "lastRebuild"),
-                last_evaluated=_time(d.get("lastEvaluated"), "lastEvaluated"),
-                beyond_fraction=_share(d.get("beyondFraction"), "beyondFraction"),
-                score=_share(d.get("score"), "score"),
-                reference=None if ref is None else ShiftReference(
-                    _shares(ref.get("input"), "reference.input"), _shares(ref.get("sequence"), "reference.sequence"),
-                    _samples(ref.get("samples", 0.0))),
-            )
-        except (TypeError, AttributeError) as e:
-            raise ValueError(f"status.drift is malformed ({e}); clear status.drift to start afresh") from None
+                       reference=shift_references.ShiftReference.of(planned_from))
 
 
 @dataclass(frozen=True)
@@ -203,15 +101,10 @@ class DriftVerdict:
     beyond_fraction: float | None = None
     score: float | None = None
     waste_ratio: float | None = None           # serving / fresh, the larger of input and sequence
-    rollout_window: seasons.SeasonWindow | None = None  # downsize: roll out only inside this window
+    rollout_window: seasons.Window | None = None  # downsize: roll out only inside this window
     shift: shift_detection.ShiftResult | None = None  # this evaluation's shift tests (None: none made)
     shift_streak: int = 0                      # evaluations in a row with a shift
     shift_confirmed: bool = False              # the streak reached drift.shift.consecutiveEvaluations
-
-
-def status(state: DriftState, verdict: DriftVerdict) -> dict[str, Any]:
-    """``status.drift``: the state to carry over plus the verdict's kind and streak, for people."""
-    return {"state": verdict.kind.value, "consecutive": verdict.consecutive, **state.to_dict()}
 
 
 @dataclass(frozen=True)
@@ -230,6 +123,7 @@ class _Evaluation:
     waste_ratio: float | None = None
     wasteful: bool = False
     score: float | None = None
+    reference: shift_references.ShiftReference | None = None
     shift: shift_detection.ShiftResult | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -241,7 +135,7 @@ def evaluate(*, serving: Envelope, traffic: TrafficProfile | TrafficUnavailable,
              policy: DriftPolicy, state: DriftState, now: datetime, min_samples: int,
              evaluation_interval: timedelta = timedelta(0)) -> tuple[DriftState, DriftVerdict]:
     """Measure, advance the streaks, and let the first check that speaks decide."""
-    now = seasons.utc(now)
+    now = times.utc(now)
     if min_samples < 1:
         raise ValueError(f"traffic.minSamples must be at least 1, got {min_samples}")
     ev = _Evaluation(serving, traffic, fresh, policy, state, now, min_samples)
@@ -250,35 +144,47 @@ def evaluate(*, serving: Envelope, traffic: TrafficProfile | TrafficUnavailable,
         return state, insufficient  # streaks hold: nothing to write
     assert isinstance(traffic, TrafficProfile)  # _check_traffic spoke for anything else
 
-    beyond, notes = beyond_fraction(serving, traffic)
-    beyond = round(beyond, 6)  # the figure status shows is the one compared
-    breaching = beyond > policy.breach_fraction
-    ratio = waste_ratio(serving, fresh)
-    wasteful = not breaching and ratio is not None and ratio >= policy.waste_factor
-    # An adopted engine (or a baseline with no buckets): the first traffic seen is the baseline.
-    reference = state.reference if state.reference and not state.reference.empty else ShiftReference.of(traffic)
-    score = shift_score(reference, traffic)
-    score = None if score is None else round(score, 6)
-    shift = detect_shift(policy.shift, reference, traffic)
-
-    counts = state.last_evaluated is None or now - state.last_evaluated >= evaluation_interval / 2
-    new = replace(state, beyond_fraction=beyond, score=score, reference=reference)
-    if counts:
-        new = replace(new, last_evaluated=now,
-                      breach_streak=state.breach_streak + 1 if breaching else 0,
-                      # no fresh plan: waste cannot be judged, so its streak holds (unless a breach resets it)
-                      waste_streak=0 if breaching else state.waste_streak if ratio is None else
-                      (state.waste_streak + 1 if wasteful else 0),
-                      # no test (too few recent requests, or shift detection off): the streak holds
-                      shift_streak=state.shift_streak if shift is None else
-                      (state.shift_streak + 1 if shift.shifted else 0))
-    ev = replace(ev, state=new, beyond=beyond, breaching=breaching, waste_ratio=ratio, wasteful=wasteful,
-                 score=score, shift=shift, notes=notes)
+    ev = _measured(ev, traffic)
+    new = replace(state, beyond_fraction=ev.beyond, score=ev.score, reference=ev.reference)
+    if state.last_evaluated is None or now - state.last_evaluated >= evaluation_interval / 2:
+        new = _counted(new, ev)
+    ev = replace(ev, state=new)
     for check in CHAIN:
         verdict = check(ev)
         if verdict is not None:
             return new, verdict
     raise AssertionError("the last check always speaks")  # pragma: no cover
+
+
+def _measured(ev: _Evaluation, traffic: TrafficProfile) -> _Evaluation:
+    """``ev`` with this evaluation's figures: beyond share, waste ratio, shift score and shift tests."""
+    beyond, notes = beyond_fraction(ev.serving, traffic)
+    beyond = round(beyond, 6)  # the figure status shows is the one compared
+    breaching = beyond > ev.policy.breach_fraction
+    ratio = waste_ratio(ev.serving, ev.fresh)
+    # An adopted engine (or a baseline with no buckets): the first traffic seen is the baseline.
+    reference = ev.state.reference if ev.state.reference and not ev.state.reference.empty else \
+        shift_references.ShiftReference.of(traffic)
+    score = shift_references.shift_score(reference, traffic)
+    return replace(ev, beyond=beyond, breaching=breaching, waste_ratio=ratio,
+                   wasteful=not breaching and ratio is not None and ratio >= ev.policy.waste_factor,
+                   score=None if score is None else round(score, 6), reference=reference,
+                   shift=shift_references.detect_shift(ev.policy.shift, reference, traffic), notes=notes)
+
+
+def _counted(state: DriftState, ev: _Evaluation) -> DriftState:
+    """``state`` after an evaluation that counts: the streaks advance or reset."""
+    old = ev.state
+    if ev.breaching:
+        waste = 0
+    elif ev.waste_ratio is None:
+        waste = old.waste_streak  # no fresh plan: waste cannot be judged, so its streak holds
+    else:
+        waste = old.waste_streak + 1 if ev.wasteful else 0
+    # no shift test (too few recent requests, or shift detection off): the streak holds
+    shift = old.shift_streak if ev.shift is None else (old.shift_streak + 1 if ev.shift.shifted else 0)
+    return replace(state, last_evaluated=ev.now, breach_streak=old.breach_streak + 1 if ev.breaching else 0,
+                   waste_streak=waste, shift_streak=shift)
 
 
 def beyond_fraction(serving: Envelope, profile: TrafficProfile) -> tuple[float, tuple[str, ...]]:
@@ -302,18 +208,6 @@ def beyond_fraction(serving: Envelope, profile: TrafficProfile) -> tuple[float, 
     else:
         parts.append(profile.censored_fraction)
     return min(1.0, max(parts)), tuple(notes)
-
-
-def detect_shift(policy: ShiftPolicy, reference: ShiftReference,
-                 profile: TrafficProfile) -> shift_detection.ShiftResult | None:
-    """Shift tests of the profile's recent window against the reference; None when off or not possible."""
-    recent = profile.recent
-    if not policy.enabled or recent is None:
-        return None
-    refs = [(name, shift_detection.Reference(shares.bounds, shares.cdf, reference.samples), h)
-            for name, shares, h in (("input", reference.input, recent.input),
-                                    ("sequence", reference.sequence, recent.sequence))]
-    return shift_detection.detect(refs, significance=policy.significance, min_effect=policy.min_effect)
 
 
 def waste_ratio(serving: Envelope, fresh: Envelope | None) -> float | None:
@@ -377,11 +271,13 @@ def _check_waste(ev: _Evaluation) -> DriftVerdict | None:
     last = ev.state.last_rebuild
     if last is not None and ev.now - last < interval:
         return _verdict(ev, DriftKind.waste, reasons.REBUILD_INTERVAL_NOT_ELAPSED,
-                        f"{what} for {streak} evaluations; the last rebuild was at {_iso(last)} and "
-                        f"drift.minRebuildInterval {ev.policy.min_rebuild_interval} ends at {_iso(last + interval)}",
+                        f"{what} for {streak} evaluations; the last rebuild was at {times.rfc3339(last)} and "
+                        f"drift.minRebuildInterval {ev.policy.min_rebuild_interval} ends at "
+                        f"{times.rfc3339(last + interval)}",
                         streak)
     window = _rollout_window(ev.policy, ev.now)
-    when = "" if window is None else f"; rollout waits for the downsize window {_iso(window.start)}-{_iso(window.end)}"
+    when = "" if window is None else \
+        f"; rollout waits for the downsize window {times.rfc3339(window.start)}-{times.rfc3339(window.end)}"
     return _verdict(ev, DriftKind.waste, reasons.ENVELOPE_WASTEFUL,
                     f"{what} for {streak} evaluations in a row: rebuild downward{when}", streak,
                     rebuild=True, direction=Direction.down, rollout_window=window)
@@ -396,7 +292,7 @@ def _check_stable(ev: _Evaluation) -> DriftVerdict | None:
 CHAIN = (_check_breach, _check_waste, _check_stable)
 
 
-def _rollout_window(policy: DriftPolicy, now: datetime) -> seasons.SeasonWindow | None:
+def _rollout_window(policy: DriftPolicy, now: datetime) -> seasons.Window | None:
     """The downsize window in progress or the next one; None when downsizing may roll out any time."""
     if policy.downsize_window is None:
         return None
@@ -405,7 +301,7 @@ def _rollout_window(policy: DriftPolicy, now: datetime) -> seasons.SeasonWindow 
     if current is None:
         start = rec.starts_after(now, 1)[0]
         current = (start, min(start + rec.duration, rec.starts_after(start, 1)[0]))
-    return seasons.SeasonWindow("downsize", *current)
+    return seasons.Window(*current)
 
 
 def _verdict(ev: _Evaluation, kind: DriftKind, reason: str, message: str, consecutive: int,
@@ -419,58 +315,14 @@ def _verdict(ev: _Evaluation, kind: DriftKind, reason: str, message: str, consec
                         and streak >= ev.policy.shift.consecutive_evaluations, **kw)
 
 
-# --- small parsers and formatters ------------------------------------------------
+# --- formatting ----------------------------------------------------------------------
 
 
 def _pct(x: float | None) -> str:
     return "unknown" if x is None else f"{100 * x:.2f}%"
 
 
-def _iso(t: datetime | None) -> str | None:
-    return None if t is None else seasons.utc(t).isoformat().replace("+00:00", "Z")
-
-
-def _time(v: Any, name: str) -> datetime | None:
-    if v is None:
-        return None
-    try:
-        return seasons.utc(datetime.fromisoformat(str(v).replace("Z", "+00:00")), f"status.drift.{name}")
-    except ValueError:
-        raise ValueError(f"status.drift.{name} must be an RFC 3339 time such as 2026-01-01T00:00:00Z, "
-                         f"got {v!r}") from None
-
-
-def _count(v: Any, name: str) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-        raise ValueError(f"status.drift.{name} must be a whole number >= 0, got {v!r}")
-    return v
-
-
-def _share(v: Any, name: str) -> float | None:
-    if v is None:
-        return None
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
-        raise ValueError(f"status.drift.{name} must be a number in [0, 1], got {v!r}")
-    return float(v)
-
-
-def _samples(v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
-        raise ValueError(f"status.drift.reference.samples must be a number >= 0, got {v!r}")
-    return float(v)
-
-
-def _shares(v: Any, name: str) -> BucketShares:
-    if not isinstance(v, dict) or not isinstance(v.get("le"), list) or not isinstance(v.get("cdf"), list) \
-            or len(v["le"]) != len(v["cdf"]):
-        raise ValueError(f"status.drift.{name} must be {{le: [...], cdf: [...]}} of equal length")
-    bounds: Sequence[float] = [float(b) for b in v["le"]]
-    if any(b2 <= b1 for b1, b2 in zip(bounds, bounds[1:])):
-        raise ValueError(f"status.drift.{name}.le must be strictly ascending")
-    return BucketShares(tuple(bounds), tuple(float(c) for c in v["cdf"]))
-
-
 __all__ = [
-    "DriftKind", "Direction", "DriftState", "DriftVerdict", "ShiftReference", "BucketShares", "evaluate",
-    "beyond_fraction", "waste_ratio", "shift_score", "detect_shift", "downsize_allowed", "status", "CHAIN",
+    "DriftKind", "Direction", "DriftState", "DriftVerdict", "evaluate", "beyond_fraction", "waste_ratio",
+    "downsize_allowed", "CHAIN",
 ]

@@ -27,5 +27,5 @@ class Envelope:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Envelope":
+    def from_dict(cls, d: dict[str, Any]) -> Envelope:
         return cls(**{k: int(d[k]) for k in ("max_input_len", "max_seq_len", "max_batch_size", "max_num_tokens")})

@@ -13,8 +13,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
+from numpy.typing import NDArray
 
 INF = math.inf
 
@@ -30,11 +32,11 @@ class Histogram:
     def total(self) -> float:
         return float(self.counts[-1]) if self.counts else 0.0
 
-    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+    def arrays(self) -> tuple[NDArray[Any], NDArray[Any]]:
         """``(bounds, counts)`` as float64 arrays."""
         return np.asarray(self.bounds, dtype=np.float64), np.asarray(self.counts, dtype=np.float64)
 
-    def per_bucket(self) -> np.ndarray:
+    def per_bucket(self) -> NDArray[Any]:
         """Observations in each bucket (not cumulative)."""
         counts = np.asarray(self.counts, dtype=np.float64)
         return np.diff(counts, prepend=0.0)
@@ -65,7 +67,7 @@ def from_buckets(pairs: Iterable[tuple[float, float]]) -> Histogram:
     return Histogram(bounds, tuple(merged[b] for b in bounds))
 
 
-def from_values(values: np.ndarray | Sequence[float], bounds: Sequence[float]) -> Histogram:
+def from_values(values: NDArray[Any] | Sequence[float], bounds: Sequence[float]) -> Histogram:
     """Bucket raw observations: ``counts[i]`` is the number of values <= ``bounds[i]`` (+Inf appended
     when missing)."""
     b = np.asarray(_with_inf(bounds), dtype=np.float64)
@@ -101,7 +103,7 @@ def histogram_quantile(q: float, h: Histogram) -> float:
     return float(quantiles(h, np.asarray([q], dtype=np.float64))[0])
 
 
-def quantiles(h: Histogram, qs: np.ndarray | Sequence[float]) -> np.ndarray:
+def quantiles(h: Histogram, qs: NDArray[Any] | Sequence[float]) -> NDArray[Any]:
     """PromQL ``histogram_quantile`` for many quantiles of one histogram at once (vectorised)."""
     q = np.asarray(qs, dtype=np.float64)
     out = np.full(q.shape, np.nan)
@@ -147,7 +149,7 @@ def coverage(h: Histogram, limit: float) -> float:
     return float(coverages(h, np.asarray([limit], dtype=np.float64))[0])
 
 
-def coverages(h: Histogram, limits: np.ndarray | Sequence[float]) -> np.ndarray:
+def coverages(h: Histogram, limits: NDArray[Any] | Sequence[float]) -> NDArray[Any]:
     """``coverage`` for many limits at once (vectorised)."""
     x = np.asarray(limits, dtype=np.float64)
     prepared = _prepare(h)
@@ -169,10 +171,10 @@ def coverages(h: Histogram, limits: np.ndarray | Sequence[float]) -> np.ndarray:
     inside = np.where(np.isinf(end), below, inside)  # +Inf bucket: nothing known above the last finite bound
     inside = np.where(np.isposinf(x), total, inside)
     inside = np.where(x < np.minimum(0.0, b[0]), 0.0, inside)
-    return inside / total
+    return cast(NDArray[Any], inside / total)
 
 
-def _prepare(h: Histogram) -> tuple[np.ndarray, np.ndarray] | None:
+def _prepare(h: Histogram) -> tuple[NDArray[Any], NDArray[Any]] | None:
     """Sorted, coalesced, monotonic ``(bounds, counts)``; None where PromQL answers NaN for every q."""
     if not h.bounds:
         return None
@@ -191,7 +193,7 @@ def _prepare(h: Histogram) -> tuple[np.ndarray, np.ndarray] | None:
     return b, c
 
 
-def _go_search(c: np.ndarray, n: int, rank: float) -> int:
+def _go_search(c: NDArray[Any], n: int, rank: float) -> int:
     """Go's ``sort.Search(n, c[i] >= rank)``: the same binary search, so NaN counts land where PromQL's do."""
     i, j = 0, n
     while i < j:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from seasonal_engines.core import histograms
 from seasonal_engines.core.hourly_history import HourlyHistory
@@ -43,7 +45,7 @@ def held_out(holdout: HourlyHistory, proposal: Proposal, sizing: Sizing, *, max_
     n = holdout.requests
     q = sizing.sequence_quantile
 
-    def beyond_at(limits: np.ndarray) -> np.ndarray:
+    def beyond_at(limits: NDArray[Any]) -> NDArray[Any]:
         """Per hour, requests above the hour's limit (the larger of the input and sequence shortfalls)."""
         out = np.zeros(holdout.hours)
         for i in range(holdout.hours):
@@ -63,7 +65,7 @@ def held_out(holdout: HourlyHistory, proposal: Proposal, sizing: Sizing, *, max_
     thick = np.isfinite(quantile) & (quantile > 0)
     days = max(holdout.hours / 24.0, 1 / 24.0)
 
-    def score(name: str, limits: np.ndarray, fixed: int | None) -> HeldOutScore:
+    def score(name: str, limits: NDArray[Any], fixed: int | None) -> HeldOutScore:
         b = beyond_at(limits)
         share = b / np.where(n > 0, n, 1.0)
         worst = float(share[n >= min_hour_requests].max()) if (n >= min_hour_requests).any() else float("nan")

@@ -16,13 +16,15 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import numpy as np
+from numpy.typing import NDArray
 
-from seasonal_engines.core import traffic
+from seasonal_engines.core import reasons, traffic
 from seasonal_engines.core.histograms import Histogram
-from seasonal_engines.core.traffic import Reason, TrafficProfile, TrafficUnavailable
+from seasonal_engines.core.traffic import TrafficProfile, TrafficUnavailable
 
 HOUR_S = 3600.0
 MAX_HOURS = 28 * 24  # seasonDiscovery.history is at most 28 days
@@ -34,11 +36,11 @@ class HourlyHistory:
 
     end: datetime
     bounds: tuple[float, ...]          # upper bounds, +Inf last
-    input: np.ndarray                  # (hours, buckets)
-    output: np.ndarray
-    sequence: np.ndarray | None        # None: the source has no joint series
-    rejected: np.ndarray | None = None       # (hours,): None when the source has no such counter
-    limit_stopped: np.ndarray | None = None
+    input: NDArray[Any]                  # (hours, buckets)
+    output: NDArray[Any]
+    sequence: NDArray[Any] | None        # None: the source has no joint series
+    rejected: NDArray[Any] | None = None       # (hours,): None when the source has no such counter
+    limit_stopped: NDArray[Any] | None = None
     notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -63,12 +65,12 @@ class HourlyHistory:
         return int(self.input.shape[0])
 
     @property
-    def requests(self) -> np.ndarray:
+    def requests(self) -> NDArray[Any]:
         """Requests per hour (the input histogram counts every request at admission)."""
-        return self.input.sum(axis=1)
+        return cast(NDArray[Any], self.input.sum(axis=1))
 
     @property
-    def starts_s(self) -> np.ndarray:
+    def starts_s(self) -> NDArray[Any]:
         """Unix second at which each hour starts."""
         e = self.end.timestamp()
         return e - HOUR_S * np.arange(self.hours, 0, -1, dtype=np.float64)
@@ -82,26 +84,27 @@ class HourlyHistory:
         seen = np.flatnonzero(self.requests > 0)
         return 0 if not len(seen) else int(self.hours - seen[0])
 
-    def sequence_counts(self) -> np.ndarray:
+    def sequence_counts(self) -> NDArray[Any]:
         """Per-hour sequence counts; without a joint series the marginals' conservative bound is used by
         ``pool``, so this is only for the discovery profile, which then reads the input histogram."""
         return self.sequence if self.sequence is not None else self.input
 
-    def pool(self, rows: Sequence[int] | np.ndarray, *, peak_percentile: float = 0.99) -> TrafficProfile | TrafficUnavailable:
+    def pool(self, rows: Sequence[int] | NDArray[Any], *,
+             peak_percentile: float = 0.99) -> TrafficProfile | TrafficUnavailable:
         """The profile of the hours ``rows`` summed (any order, no repeats), or why not."""
         idx = np.unique(np.asarray(rows, dtype=np.int64))
         if len(idx) == 0:
-            return TrafficUnavailable(Reason.InsufficientSamples, "no hour of the history falls in the window")
+            return TrafficUnavailable(reasons.INSUFFICIENT_SAMPLES, "no hour of the history falls in the window")
         if idx[0] < 0 or idx[-1] >= self.hours:
             raise ValueError(f"rows must be in [0, {self.hours}), got {idx[0]}..{idx[-1]}")
         n = float(self.input[idx].sum())
         starts = self.starts_s[idx]
         start, end = _utc(float(starts.min())), _utc(float(starts.max()) + HOUR_S)
         if n <= 0:
-            return TrafficUnavailable(Reason.InsufficientSamples, f"no requests in the {len(idx)} hours of "
+            return TrafficUnavailable(reasons.INSUFFICIENT_SAMPLES, f"no requests in the {len(idx)} hours of "
                                       f"history from {start.isoformat()} to {end.isoformat()}")
 
-        def hist(counts: np.ndarray) -> Histogram:
+        def hist(counts: NDArray[Any]) -> Histogram:
             return Histogram(self.bounds, tuple(float(x) for x in np.cumsum(counts[idx].sum(axis=0))))
 
         return traffic.profile_from_histograms(
@@ -117,7 +120,7 @@ class HourlyHistory:
             raise ValueError(f"slice {lo}..{hi} is outside the history's {self.hours} hours")
         end = self.end - timedelta(hours=self.hours - hi)
 
-        def cut(a: np.ndarray | None) -> np.ndarray | None:
+        def cut(a: NDArray[Any] | None) -> NDArray[Any] | None:
             return None if a is None else a[lo:hi].copy()
 
         return HourlyHistory(end, self.bounds, self.input[lo:hi].copy(), self.output[lo:hi].copy(),
@@ -135,9 +138,8 @@ class HourlyHistory:
 
 
 def _utc(t_s: float) -> datetime:
-    from datetime import timezone
 
-    return datetime.fromtimestamp(t_s, tz=timezone.utc)
+    return datetime.fromtimestamp(t_s, tz=UTC)
 
 
 def empty(end: datetime, bounds: Sequence[float], *, joint: bool = True) -> HourlyHistory:
@@ -147,9 +149,9 @@ def empty(end: datetime, bounds: Sequence[float], *, joint: bool = True) -> Hour
     return HourlyHistory(end, b, z, z.copy(), z.copy() if joint else None)
 
 
-def from_requests(end: datetime, hours: int, timestamps_s: np.ndarray, input_tokens: np.ndarray,
-                  served_output: np.ndarray, ran: np.ndarray, *, bounds: Sequence[float],
-                  limit_stopped: np.ndarray | None = None, joint: bool = True, counts_rejected: bool = True,
+def from_requests(end: datetime, hours: int, timestamps_s: NDArray[Any], input_tokens: NDArray[Any],
+                  served_output: NDArray[Any], ran: NDArray[Any], *, bounds: Sequence[float],
+                  limit_stopped: NDArray[Any] | None = None, joint: bool = True, counts_rejected: bool = True,
                   notes: Sequence[str] = ()) -> HourlyHistory:
     """The history an exporter would have produced for these requests over the ``hours`` ending at ``end``.
 
@@ -173,7 +175,7 @@ def from_requests(end: datetime, hours: int, timestamps_s: np.ndarray, input_tok
     ok = np.asarray(ran, dtype=bool)[keep]
     nb = len(b)
 
-    def counts(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    def counts(values: NDArray[Any], rows: NDArray[Any]) -> NDArray[Any]:
         col = np.searchsorted(b, values, side="left")  # Prometheus' le rule
         flat = np.bincount(rows * nb + col, minlength=hours * nb)[: hours * nb]
         return flat.reshape(hours, nb).astype(np.float64)
@@ -198,10 +200,10 @@ def from_series(end: datetime, hours: int, series: Mapping[str, Sequence[tuple[f
     counts (``increase`` extrapolates each series on its own) are repaired as PromQL's
     ``histogram_quantile`` does. The history ends at ``end``, on the answer's clock."""
     if "input" not in series or "output" not in series:
-        return TrafficUnavailable(Reason.NoData, "no input or output histogram series in the history")
+        return TrafficUnavailable(reasons.NO_DATA, "no input or output histogram series in the history")
     bounds = sorted({float(le) for part in series.values() for le, _ in part})
     if not bounds or not math.isinf(bounds[-1]):
-        return TrafficUnavailable(Reason.MalformedHistogram, "the history's histograms have no le=\"+Inf\" "
+        return TrafficUnavailable(reasons.MALFORMED_HISTOGRAM, "the history's histograms have no le=\"+Inf\" "
                                   "bucket")
     e = end.timestamp()
     col = {b: i for i, b in enumerate(bounds)}
@@ -209,7 +211,7 @@ def from_series(end: datetime, hours: int, series: Mapping[str, Sequence[tuple[f
     def row_of(t: float) -> int:
         return hours - 1 - int(round((e - t) / step_s))
 
-    def matrix(part: str) -> np.ndarray:
+    def matrix(part: str) -> NDArray[Any]:
         cum = np.zeros((hours, len(bounds)))
         for le, points in series[part]:
             for t, v in points:
@@ -221,7 +223,7 @@ def from_series(end: datetime, hours: int, series: Mapping[str, Sequence[tuple[f
         cum = np.fmax.accumulate(np.clip(cum, 0.0, None), axis=1)  # ensureMonotonic
         return np.diff(cum, axis=1, prepend=0.0)
 
-    def vector(name: str) -> np.ndarray | None:
+    def vector(name: str) -> NDArray[Any] | None:
         if name not in counters:
             return None
         out = np.zeros(hours)
@@ -235,7 +237,7 @@ def from_series(end: datetime, hours: int, series: Mapping[str, Sequence[tuple[f
         inp, out = matrix("input"), matrix("output")
         seq = matrix("sequence") if "sequence" in series else None
     except ValueError as exc:
-        return TrafficUnavailable(Reason.NaNInData, str(exc))
+        return TrafficUnavailable(reasons.NAN_IN_DATA, str(exc))
     return HourlyHistory(end, tuple(bounds), inp, out, seq, rejected=vector("rejected"),
                          limit_stopped=vector("limit_stopped"), notes=tuple(notes))
 

@@ -1,34 +1,65 @@
 """The planner as the decision core calls it: ``core.sizing`` bound to one spec, failures as values.
 
-Also the bootstrap plan for a service with no traffic yet: the model's full context, like a static
-engine, so that something serves while the first histograms accumulate. Pure.
+``PlannedEngine`` (a plan the planner made), ``PlanRefused`` (why it made none) and the ``Planner`` and
+``BootstrapPlanner`` signatures ``core.decisions.decide`` takes; ``for_spec`` and ``bootstrap_for_spec``
+make them for a spec. The bootstrap plan is for a service with no traffic yet: the model's full context,
+like a static engine, so that something serves while the first histograms accumulate. Pure.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-
-from seasonal_engines.api.spec import InferenceServiceSpec
-from seasonal_engines.core import decisions, histograms, resizing, traffic
+from seasonal_engines.api.spec import Backend, InferenceServiceSpec
+from seasonal_engines.core import histograms, reasons, resizing, traffic
+from seasonal_engines.core.envelopes import Envelope
 from seasonal_engines.core.serving import predictions
 from seasonal_engines.core.sizing import errors, planning
 from seasonal_engines.core.sizing.plans import Plan
 
-
 STATUS_SAMPLE = 400  # requests the status prediction simulates per replica count: a fraction of a second
 
 
+@dataclass(frozen=True)
+class PlannedEngine:
+    """A plan the planner made: the engine's identity and limits, and the plan document for its Job."""
+
+    hash: str
+    envelope: Envelope
+    season: str | None
+    backend: str
+    plan: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # The serving model's prediction for this engine, computed only when asked (it simulates; most plans
+    # are never built): status_codec.engine_ref asks when the engine becomes a target or the advised plan.
+    serving: Callable[[], predictions.Prediction | None] | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class PlanRefused:
+    """The planner refused (model does not fit, too few samples, ...): ``reason`` CamelCase, ``message`` for people."""
+
+    reason: str
+    message: str
+
+
+Planner = Callable[[traffic.TrafficProfile, str | None], PlannedEngine | PlanRefused]
+"""Plans an engine from a profile for a season (None: the trailing window). Pure; injected for tests."""
+
+BootstrapPlanner = Callable[[], PlannedEngine | PlanRefused]
+"""Plans the first engine when there is no traffic yet: the model's full context, like a static engine."""
+
+
 def planned_engine(plan: Plan, profile: traffic.TrafficProfile | None = None,
-                   spec: InferenceServiceSpec | None = None) -> decisions.PlannedEngine:
+                   spec: InferenceServiceSpec | None = None) -> PlannedEngine:
     """The decision core's view of ``plan``; with the traffic it was planned from (and the spec's SLO), the
     serving model's prediction for it, computed when the decision core asks."""
     doc = plan.to_json()
     serving = None if profile is None else _predictor(plan, profile, spec)
-    return decisions.PlannedEngine(hash=plan.engine_hash, envelope=plan.envelope, season=plan.season,
-                                   backend=str(doc.get("backend", "tensorrt")), plan=doc, serving=serving)
+    return PlannedEngine(hash=plan.engine_hash, envelope=plan.envelope, season=plan.season,
+                                   backend=str(doc.get("backend", Backend.tensorrt.value)), plan=doc, serving=serving)
 
 
 def _predictor(plan: Plan, profile: traffic.TrafficProfile,
@@ -47,7 +78,7 @@ def _predictor(plan: Plan, profile: traffic.TrafficProfile,
 
 
 def for_spec(spec: InferenceServiceSpec, config_json: Mapping[str, Any] | None = None, *,
-             order_statistics: bool | None = None, confidence: float | None = None) -> decisions.Planner:
+             order_statistics: bool | None = None, confidence: float | None = None) -> Planner:
     """A ``Planner`` for this spec; a refusal (model does not fit, too few samples) comes back as a value.
 
     With ``order_statistics`` (default: when ``spec.seasonDiscovery`` is set) each profile is sized to the
@@ -57,41 +88,29 @@ def for_spec(spec: InferenceServiceSpec, config_json: Mapping[str, Any] | None =
     confidence (``core.resizing.confident_policy``), refused as InsufficientTraffic when the profile holds
     too few requests for one: the cautious plan a discovered season may shrink to."""
     tolerant = spec.season_discovery is not None if order_statistics is None else order_statistics
-    # One evaluation asks about the same profile several times. Keyed by identity, the cache keeps the
-    # profile itself too, so an id can never be reused by another profile while its entry lives.
-    cache: dict[tuple[int, str | None], tuple[traffic.TrafficProfile,
-                                               decisions.PlannedEngine | decisions.PlanRefused]] = {}
 
-    def plan(profile: traffic.TrafficProfile, season: str | None) -> decisions.PlannedEngine | decisions.PlanRefused:
-        key = (id(profile), season)
-        hit = cache.get(key)
-        if hit is not None and hit[0] is profile:
-            return hit[1]
+    def plan(profile: traffic.TrafficProfile, season: str | None) -> PlannedEngine | PlanRefused:
         if confidence is not None:
             bounded = resizing.confident_policy(spec.sizing, profile.samples, confidence)
             if bounded is None:
-                return decisions.PlanRefused("InsufficientTraffic", f"{profile.samples:.0f} requests are too few "
-                                             f"to bound the sizing quantile at {confidence:.0%} confidence")
+                return PlanRefused(reasons.INSUFFICIENT_TRAFFIC, f"{profile.samples:.0f} requests are too few to "
+                                   f"bound the sizing quantile at {confidence:.0%} confidence")
             sized = spec.model_copy(update={"sizing": bounded})
         elif tolerant:
             sized = spec.model_copy(update={"sizing": resizing.tolerance_policy(spec.sizing, profile.samples)})
         else:
             sized = spec
         try:
-            result: decisions.PlannedEngine | decisions.PlanRefused = planned_engine(
-                planning.plan_for_spec(profile, sized, season=season, config_json=config_json), profile, sized)
+            return planned_engine(planning.plan_for_spec(profile, sized, season=season, config_json=config_json),
+                                  profile, sized)
         except errors.PlanningError as exc:
-            result = decisions.PlanRefused(type(exc).__name__, str(exc))
-        if len(cache) > 64:  # a long-lived planner (replay) must not grow without bound
-            cache.clear()
-        cache[key] = (profile, result)
-        return result
+            return PlanRefused(type(exc).__name__, str(exc))
 
     return plan
 
 
 def cautious_for_spec(spec: InferenceServiceSpec,
-                      config_json: Mapping[str, Any] | None = None) -> decisions.Planner | None:
+                      config_json: Mapping[str, Any] | None = None) -> Planner | None:
     """spec.seasonDiscovery: the planner at the quantile's upper confidence bound that seasons shrink to
     (``decisions.decide``'s ``cautious``); None without discovery."""
     sd = spec.season_discovery
@@ -106,9 +125,10 @@ def max_context(spec: InferenceServiceSpec, config_json: Mapping[str, Any] | Non
         return int(spec.sizing.ladder[-1])
 
 
-def bootstrap_profile(spec: InferenceServiceSpec, max_context: int, now: datetime | None = None) -> traffic.TrafficProfile:
+def bootstrap_profile(spec: InferenceServiceSpec, max_context: int,
+                      now: datetime | None = None) -> traffic.TrafficProfile:
     """Traffic as a static engine assumes it: every request may use the model's whole context."""
-    now = now or datetime(2026, 1, 1, tzinfo=timezone.utc)  # the plan depends on lengths only
+    now = now or datetime(2026, 1, 1, tzinfo=UTC)  # the plan depends on lengths only
     n = float(spec.traffic.min_samples)
     longest = max(1, max_context - 1)
     bounds = histograms.log_buckets()
@@ -123,13 +143,13 @@ def bootstrap_profile(spec: InferenceServiceSpec, max_context: int, now: datetim
 
 
 def bootstrap_for_spec(spec: InferenceServiceSpec,
-                       config_json: Mapping[str, Any] | None = None) -> decisions.BootstrapPlanner:
-    def plan() -> decisions.PlannedEngine | decisions.PlanRefused:
+                       config_json: Mapping[str, Any] | None = None) -> BootstrapPlanner:
+    def plan() -> PlannedEngine | PlanRefused:
         try:
             model = planning.resolve_model(spec.model, config_json)
             return planned_engine(planning.plan_for_spec(bootstrap_profile(spec, model.max_context), spec,
                                                          season=None, config_json=config_json))
         except errors.PlanningError as exc:
-            return decisions.PlanRefused(type(exc).__name__, str(exc))
+            return PlanRefused(type(exc).__name__, str(exc))
 
     return plan

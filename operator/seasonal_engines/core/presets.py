@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from seasonal_engines.api.spec import Preset, TrafficSpec
 from seasonal_engines.core import histograms
 
 
@@ -164,13 +165,11 @@ def custom(input_metric: str, output_metric: str, rejected: str | None = None,
     )
 
 
-def from_spec(traffic: object) -> MetricPreset:
+def from_spec(traffic: TrafficSpec) -> MetricPreset:
     """The preset an ``api.spec.TrafficSpec`` names (``custom`` built from its ``metrics``)."""
-    name = str(getattr(traffic, "preset"))
-    name = getattr(getattr(traffic, "preset"), "value", name)
-    if name == "custom":
-        m = getattr(traffic, "metrics")
+    if traffic.preset == Preset.custom:
+        m = traffic.metrics
         if m is None:
             raise ValueError("preset custom needs traffic.metrics (inputTokens, outputTokens)")
         return custom(m.input_tokens, m.output_tokens, m.rejected_requests, m.limit_stopped_requests)
-    return get(name)
+    return get(traffic.preset)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
+from seasonal_engines.api.spec import LabelMatcher
 from seasonal_engines.core.presets import CounterRef, MetricPreset
 
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -102,13 +103,12 @@ def parse_matcher(text: str) -> Matcher:
     return matcher(m.group(1), m.group(2), _unescape(m.group(3)))
 
 
-def from_spec(selector: Sequence[object]) -> tuple[Matcher, ...]:
+def from_spec(selector: Sequence[LabelMatcher]) -> tuple[Matcher, ...]:
     """Matchers from the spec's ``traffic.selector`` (``api.spec.LabelMatcher`` objects)."""
     out = []
     for i, m in enumerate(selector):
-        op = getattr(m, "op")
         try:
-            out.append(matcher(getattr(m, "label"), getattr(op, "value", op), getattr(m, "value")))
+            out.append(matcher(m.label, m.op, m.value))
         except ValueError as exc:
             raise ValueError(f"traffic.selector[{i}]: {exc}") from None
     return tuple(out)

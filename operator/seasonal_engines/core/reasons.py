@@ -34,6 +34,18 @@ LENGTHS_SHIFTED_DOWN = "LengthsShiftedDown"   # recent requests shorter than the
 LENGTHS_SHIFT_PENDING = "LengthsShiftPending"  # a shift seen, fewer than drift.shift.consecutiveEvaluations times
 LENGTHS_AS_PLANNED = "LengthsAsPlanned"       # recent requests could come from the planning traffic
 
+# --- why no traffic profile (TrafficUnavailable.reason) ----------------------------
+
+PROMETHEUS_UNREACHABLE = "PrometheusUnreachable"  # connection refused, DNS, TLS
+PROMETHEUS_TIMEOUT = "PrometheusTimeout"      # no answer within the timeout
+PROMETHEUS_ERROR = "PrometheusError"          # HTTP 5xx or another non-success answer
+QUERY_REJECTED = "QueryRejected"              # HTTP 4xx: the query (names, selector) is wrong
+PROMETHEUS_GARBAGE = "PrometheusGarbage"      # not the JSON a Prometheus API returns
+NO_DATA = "NoData"                            # no series of the preset's metrics in the window
+INSUFFICIENT_SAMPLES = "InsufficientSamples"  # fewer requests than asked for
+NAN_IN_DATA = "NaNInData"                     # bucket or counter increases are NaN or infinite
+MALFORMED_HISTOGRAM = "MalformedHistogram"    # no +Inf bucket, or bucket bounds that are not numbers
+
 # --- spec and traffic --------------------------------------
 
 INVALID_SPEC = "InvalidSpec"                  # the spec failed validation; nothing in service is touched
@@ -82,38 +94,23 @@ APPLIED = "Applied"                           # every change of the last evaluat
 KUBERNETES_API_ERROR = "KubernetesApiError"   # the API server refused a change (403, 422, ...): nothing advanced
 FIELD_MANAGER_CONFLICT = "FieldManagerConflict"  # another field manager had changed fields we own; ours applied
 STATUS_UNREADABLE = "StatusUnreadable"        # the stored status could not be read: started afresh
+DEPLOYMENT_NOT_FOUND = "DeploymentNotFound"   # serving.deploymentRef names a Deployment that does not exist
+DEPLOYMENT_NOT_OPTED_IN = "DeploymentNotOptedIn"  # serving.deploymentRef's Deployment lacks the opt-in label
+DEPLOYMENT_CONTAINER_MISSING = "DeploymentContainerMissing"  # ... or has no container to point at the engine
 
 __all__ = [
     "SEASON_ACTIVE", "BETWEEN_SEASONS", "TRAILING_WINDOW", "SEASON_BUILD_DUE", "SEASON_BUILD_NOT_DUE",
-    "SEASONS_DISCOVERED", "SEASONS_UNCHANGED", "HISTORY_UNAVAILABLE", "SEASON_GROWN", "SEASON_SHRUNK",
-    "INSUFFICIENT_TRAFFIC", "TRAFFIC_UNAVAILABLE", "COVERAGE_BREACH", "COVERAGE_BREACH_PENDING",
-    "COVERAGE_BREACH_AT_CEILING", "ENVELOPE_WASTEFUL", "ENVELOPE_WASTE_PENDING",
-    "REBUILD_INTERVAL_NOT_ELAPSED", "WITHIN_ENVELOPE",
-    "INVALID_SPEC",
-    "SPEC_ACCEPTED",
-    "TRAFFIC_OBSERVED",
-    "ADVISED_PLAN",
-    "INITIAL",
-    "BOOTSTRAP",
-    "SEASON_START",
-    "SEASON_PREBUILD",
-    "DRIFT_BREACH",
-    "DRIFT_WASTE",
-    "TARGET_PENDING",
-    "ENGINE_SHARED",
-    "SERVING",
-    "BUILD_STARTED",
-    "BUILD_IN_PROGRESS",
-    "BUILD_SUCCEEDED",
-    "BUILD_FAILED",
-    "BUILD_UNSCHEDULABLE", "UNSCHEDULABLE", "SCHEDULED", "APPLIED", "KUBERNETES_API_ERROR",
-    "FIELD_MANAGER_CONFLICT", "STATUS_UNREADABLE",
-    "ROLLOUT_STARTED",
-    "ROLLOUT_IN_PROGRESS",
-    "ROLLOUT_SUCCEEDED",
-    "ROLLOUT_FAILED",
-    "ROLLBACK_IN_PROGRESS",
-    "ROLLED_BACK",
-    "ROLLBACK_FAILED",
-    "WAITING_FOR_DOWNSIZE_WINDOW",
+    "SEASONS_DISCOVERED", "SEASONS_UNCHANGED", "HISTORY_UNAVAILABLE", "INSUFFICIENT_TRAFFIC", "TRAFFIC_UNAVAILABLE",
+    "COVERAGE_BREACH", "COVERAGE_BREACH_PENDING", "COVERAGE_BREACH_AT_CEILING", "ENVELOPE_WASTEFUL",
+    "ENVELOPE_WASTE_PENDING", "REBUILD_INTERVAL_NOT_ELAPSED", "WITHIN_ENVELOPE", "LENGTHS_SHIFTED_UP",
+    "LENGTHS_SHIFTED_DOWN", "LENGTHS_SHIFT_PENDING", "LENGTHS_AS_PLANNED", "PROMETHEUS_UNREACHABLE",
+    "PROMETHEUS_TIMEOUT", "PROMETHEUS_ERROR", "QUERY_REJECTED", "PROMETHEUS_GARBAGE", "NO_DATA",
+    "INSUFFICIENT_SAMPLES", "NAN_IN_DATA", "MALFORMED_HISTOGRAM", "INVALID_SPEC", "SPEC_ACCEPTED",
+    "TRAFFIC_OBSERVED", "ADVISED_PLAN", "INITIAL", "BOOTSTRAP", "SEASON_START", "SEASON_PREBUILD", "DRIFT_BREACH",
+    "DRIFT_WASTE", "TARGET_PENDING", "ENGINE_SHARED", "SERVING", "SEASON_GROWN", "SEASON_SHRUNK", "BUILD_STARTED",
+    "BUILD_IN_PROGRESS", "BUILD_SUCCEEDED", "BUILD_FAILED", "BUILD_UNSCHEDULABLE", "ROLLOUT_STARTED",
+    "ROLLOUT_IN_PROGRESS", "ROLLOUT_SUCCEEDED", "ROLLOUT_FAILED", "ROLLBACK_IN_PROGRESS", "ROLLED_BACK",
+    "ROLLBACK_FAILED", "WAITING_FOR_DOWNSIZE_WINDOW", "UNSCHEDULABLE", "SCHEDULED", "APPLIED",
+    "KUBERNETES_API_ERROR", "FIELD_MANAGER_CONFLICT", "STATUS_UNREADABLE", "DEPLOYMENT_NOT_FOUND",
+    "DEPLOYMENT_NOT_OPTED_IN", "DEPLOYMENT_CONTAINER_MISSING",
 ]

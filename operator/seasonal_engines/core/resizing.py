@@ -30,11 +30,11 @@ from enum import Enum
 
 from seasonal_engines.api import spec as api
 from seasonal_engines.api.spec import InferenceServiceSpec, Season, SizingPolicy, shortest_period
-from seasonal_engines.core import poisson, seasons
+from seasonal_engines.core import poisson, reasons, seasons, times
 from seasonal_engines.core.envelopes import Envelope
 from seasonal_engines.core.hourly_history import HourlyHistory
 from seasonal_engines.core.season_discovery import tolerance_rank
-from seasonal_engines.core.traffic import Reason, TrafficProfile, TrafficUnavailable
+from seasonal_engines.core.traffic import TrafficProfile, TrafficUnavailable
 
 _TOP = 1.0 - 1e-12  # "the largest request": histogram_quantile at this rank reads the top bucket's bound
 
@@ -69,7 +69,7 @@ def season_pool(history: HourlyHistory, season: Season, now: datetime, *, active
         if done:
             break
     if not chosen:
-        return TrafficUnavailable(Reason.InsufficientSamples, f"no hour of history falls in an occurrence of "
+        return TrafficUnavailable(reasons.INSUFFICIENT_SAMPLES, f"no hour of history falls in an occurrence of "
                                   f"season {season.name}")
     return history.pool(chosen, peak_percentile=peak_percentile)
 
@@ -148,7 +148,7 @@ def advance(state: ResizeState, move: Move, *, now: datetime, enough: bool, cons
     """One evaluation of the season in force: the next state and whether to resize now.
 
     An evaluation sooner than half an interval after the last counted one refreshes nothing (a nudge)."""
-    now = seasons.utc(now)
+    now = times.utc(now)
     counts = state.last_counted is None or now - state.last_counted >= evaluation_interval / 2
     if move == Move.up:
         return replace(state, shrink_streak=0), ResizeVerdict(True, "the season's plan needs more than the "
@@ -174,7 +174,7 @@ def advance(state: ResizeState, move: Move, *, now: datetime, enough: bool, cons
 
 def resized(state: ResizeState, now: datetime) -> ResizeState:
     """After the caller started a resize (or a season start changed the engine)."""
-    return ResizeState(0, state.last_counted, seasons.utc(now))
+    return ResizeState(0, state.last_counted, times.utc(now))
 
 
 def discovery_target(spec: InferenceServiceSpec) -> float:

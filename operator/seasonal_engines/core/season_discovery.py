@@ -32,10 +32,11 @@ import math
 import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from seasonal_engines.api import spec as api
 from seasonal_engines.core import histograms, poisson
@@ -59,7 +60,7 @@ def tolerance_rank(q: float, n: float) -> int | None:
     return k if 1 <= k <= n else None
 
 
-def value_at_rank(per_bucket: np.ndarray, bounds: Sequence[float], rank: int, *, upper: bool = True) -> float:
+def value_at_rank(per_bucket: NDArray[Any], bounds: Sequence[float], rank: int, *, upper: bool = True) -> float:
     """The bucket bound where the cumulative count reaches ``rank``: its upper bound (``upper``, never
     below the true order statistic) or its lower one. +Inf when the rank falls in the +Inf bucket."""
     c = np.cumsum(per_bucket)
@@ -71,7 +72,7 @@ def value_at_rank(per_bucket: np.ndarray, bounds: Sequence[float], rank: int, *,
     return float(bounds[i - 1]) if i > 0 else 0.0
 
 
-def planned_value(per_bucket: np.ndarray, bounds: Sequence[float], q: float) -> float:
+def planned_value(per_bucket: NDArray[Any], bounds: Sequence[float], q: float) -> float:
     """The length a plan sizes to: the expected-coverage order statistic (``tolerance_rank``), read as
     its bucket's upper bound; +Inf when there are too few requests to name one."""
     n = float(np.sum(per_bucket))
@@ -79,7 +80,7 @@ def planned_value(per_bucket: np.ndarray, bounds: Sequence[float], q: float) -> 
     return math.inf if k is None else value_at_rank(per_bucket, bounds, k)
 
 
-def confidence_bounds(per_bucket: np.ndarray, bounds: Sequence[float], q: float,
+def confidence_bounds(per_bucket: NDArray[Any], bounds: Sequence[float], q: float,
                       confidence: float) -> tuple[float, float]:
     """A two-sided ``confidence`` interval of the ``q`` quantile from order statistics.
 
@@ -99,7 +100,7 @@ def confidence_bounds(per_bucket: np.ndarray, bounds: Sequence[float], q: float,
     return lower, upper
 
 
-def upper_bound(per_bucket: np.ndarray, bounds: Sequence[float], q: float, confidence: float) -> float:
+def upper_bound(per_bucket: NDArray[Any], bounds: Sequence[float], q: float, confidence: float) -> float:
     """One-sided upper ``confidence`` bound of the ``q`` quantile (see ``confidence_bounds``)."""
     n = float(np.sum(per_bucket))
     if n < 1:
@@ -119,14 +120,14 @@ class WeekProfile:
     timezone: str
     quantile: float
     confidence: float
-    requests: np.ndarray      # (168,) pooled requests
-    hours: np.ndarray         # (168,) hours of history in the slot (with or without requests)
-    value: np.ndarray         # (168,) PromQL-style quantile of the pooled slot (NaN: no requests)
-    lower: np.ndarray         # (168,) confidence interval
-    upper: np.ndarray
+    requests: NDArray[Any]      # (168,) pooled requests
+    hours: NDArray[Any]         # (168,) hours of history in the slot (with or without requests)
+    value: NDArray[Any]         # (168,) PromQL-style quantile of the pooled slot (NaN: no requests)
+    lower: NDArray[Any]         # (168,) confidence interval
+    upper: NDArray[Any]
     # Per day type (daily, weekdays, weekend): the hour-of-day profile pooled over those days, rows
     # (value, lower, upper) of 24 hours: the pools discovery actually sizes, far tighter than one slot.
-    by_hour: dict[str, np.ndarray] = field(default_factory=dict)
+    by_hour: dict[str, NDArray[Any]] = field(default_factory=dict)
 
     def day(self, weekday: int) -> slice:
         return slice(24 * weekday, 24 * weekday + 24)
@@ -140,7 +141,7 @@ def local_slots(history: HourlyHistory, tz: str, *, with_days: bool = False) -> 
     hr = np.empty(history.hours, dtype=np.int64)
     day = np.empty(history.hours, dtype=np.int64)
     for i, s in enumerate(history.starts_s.tolist()):
-        local = datetime.fromtimestamp(s + 1.0, tz=timezone.utc).astimezone(zone)
+        local = datetime.fromtimestamp(s + 1.0, tz=UTC).astimezone(zone)
         wd[i], hr[i], day[i] = local.weekday(), local.hour, local.toordinal()
     return (wd, hr, day) if with_days else (wd, hr)
 
@@ -157,7 +158,7 @@ def week_profile(history: HourlyHistory, *, tz: str = "UTC", q: float = 0.999,
     value = np.full(168, np.nan)
     lower = np.full(168, np.nan)
     upper = np.full(168, np.nan)
-    def stats(counts: np.ndarray) -> tuple[float, float, float]:
+    def stats(counts: NDArray[Any]) -> tuple[float, float, float]:
         if counts.sum() <= 0:
             return math.nan, math.nan, math.nan
         h = histograms.Histogram(history.bounds, tuple(float(x) for x in np.cumsum(counts)))
@@ -199,7 +200,7 @@ class Sizing:
         return limits.step_at_least(value * (1.0 + self.headroom), self.steps)
 
 
-def _pool_steps(seq: np.ndarray, inp: np.ndarray, bounds: Sequence[float], sizing: Sizing,
+def _pool_steps(seq: NDArray[Any], inp: NDArray[Any], bounds: Sequence[float], sizing: Sizing,
                 confidence: float) -> tuple[int, int]:
     """(planned step, upper-bound step) of max_seq_len for one pool (never below its max_input_len)."""
     planned = max(sizing.step(planned_value(seq, bounds, sizing.sequence_quantile)),
@@ -358,7 +359,7 @@ def discover(history: HourlyHistory, sizing: Sizing, settings: Settings | None =
             return None if cuts is None else [("daily", a, n) for a, n in cuts]
         out: list[tuple[str, int, int]] = []
         for t, k in zip(("weekdays", "weekend"), structure):
-            _, cuts = _best_linear(lambda a, n: segment(tables, t, a, n)[3], k)
+            _, cuts = _best_linear(lambda a, n, t=t: segment(tables, t, a, n)[3], k)
             if cuts is None:
                 return None
             out += [(t, a, n) for a, n in cuts]
@@ -429,13 +430,13 @@ def _merged(cuts: list[tuple[str, int, int]], step: Any) -> list[tuple[str, int,
     return out
 
 
-def _days(wd: np.ndarray, types: tuple[int, ...]) -> float:
+def _days(wd: NDArray[Any], types: tuple[int, ...]) -> float:
     """Observed days of these weekdays (hours seen / 24)."""
     return float(np.isin(wd, types).sum()) / 24.0
 
 
-def _hour_tables(seq: np.ndarray, inp: np.ndarray, wd: np.ndarray, hr: np.ndarray, live: np.ndarray,
-                 types: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+def _hour_tables(seq: NDArray[Any], inp: NDArray[Any], wd: NDArray[Any], hr: NDArray[Any], live: NDArray[Any],
+                 types: tuple[int, ...]) -> tuple[NDArray[Any], NDArray[Any]]:
     """Per local hour of day, the pooled sequence and input counts of the day type's hours."""
     m = np.isin(wd, types) & live
     s = np.zeros((24, seq.shape[1]))

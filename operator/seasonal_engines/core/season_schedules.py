@@ -19,11 +19,9 @@ import pydantic
 from seasonal_engines.api import durations
 from seasonal_engines.api import spec as api
 from seasonal_engines.api.status import DiscoveredSeason, SeasonScheduleStatus
-from seasonal_engines.core import resizing, season_discovery, seasons
-from seasonal_engines.core.conditions import parse_time, rfc3339
+from seasonal_engines.core import resizing, season_discovery, times
 from seasonal_engines.core.hourly_history import HourlyHistory
 from seasonal_engines.core.traffic import TrafficProfile, TrafficUnavailable
-
 
 
 def settings_of(sd: api.SeasonDiscovery) -> season_discovery.Settings:
@@ -36,7 +34,7 @@ def due(old: SeasonScheduleStatus | None, now: datetime, refresh_s: float) -> bo
     """Whether discovery should run again: never ran, or ran ``refresh`` ago or more."""
     if old is None:
         return True
-    return seasons.utc(now) - parse_time(old.discovered_at) >= timedelta(seconds=refresh_s)
+    return times.utc(now) - times.parse_time(old.discovered_at) >= timedelta(seconds=refresh_s)
 
 
 @dataclass(frozen=True)
@@ -63,7 +61,7 @@ def rediscover(sd: api.SeasonDiscovery, sizing: season_discovery.Sizing, old: Se
                               history=s.history, planned_max_seq_len=s.planned_step) for s in proposal.seasons]
     changed = old is None or _key(old.seasons) != _key(found)
     status = SeasonScheduleStatus(
-        seasons=found, discovered_at=rfc3339(now), history_hours=history.observed_hours(),
+        seasons=found, discovered_at=times.rfc3339(now), history_hours=history.observed_hours(),
         requests=round(float(history.requests.sum()), 3), mean_envelope=round(proposal.mean_bound, 1),
         static_envelope=proposal.static.bound_step, message=proposal.reason[:1024],
         shrink_streak=old.shrink_streak if old is not None and not changed else 0,
@@ -119,8 +117,8 @@ def resize_state(status: SeasonScheduleStatus | None) -> resizing.ResizeState:
     if status is None:
         return resizing.ResizeState()
     return resizing.ResizeState(status.shrink_streak,
-                                parse_time(status.last_counted_at) if status.last_counted_at else None,
-                                parse_time(status.last_resized_at) if status.last_resized_at else None)
+                                times.parse_time(status.last_counted_at) if status.last_counted_at else None,
+                                times.parse_time(status.last_resized_at) if status.last_resized_at else None)
 
 
 def with_resize_state(status: SeasonScheduleStatus | None,
@@ -129,9 +127,9 @@ def with_resize_state(status: SeasonScheduleStatus | None,
         return None
     return status.model_copy(update={
         "shrink_streak": state.shrink_streak,
-        "last_counted_at": rfc3339(state.last_counted) if state.last_counted else None,
-        "last_resized_at": rfc3339(state.last_resized) if state.last_resized else None})
+        "last_counted_at": times.rfc3339(state.last_counted) if state.last_counted else None,
+        "last_resized_at": times.rfc3339(state.last_resized) if state.last_resized else None})
 
 
-__all__ = ["Rediscovery", "due", "rediscover", "in_force", "profiles", "resize_state", "with_resize_state", "settings_of",
-           "history_ttl_s", "YOUNG_HOURS"]
+__all__ = ["Rediscovery", "due", "rediscover", "in_force", "profiles", "resize_state", "with_resize_state",
+           "settings_of", "history_ttl_s", "YOUNG_HOURS"]

@@ -31,46 +31,51 @@ import math
 import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from croniter import CroniterError, croniter
 
 from seasonal_engines.api import durations
-from seasonal_engines.api.spec import DowngradeWindow, Season
-from seasonal_engines.core import reasons
+from seasonal_engines.api.spec import DownsizeWindow, InferenceServiceSpec, Season
+from seasonal_engines.core import reasons, times
 
-UTC = timezone.utc
+UTC = UTC
 # Wall clock and instant differ by the zone's offset change at most (2h in today's tz database); walking
 # the schedule from this far beyond the target on the wall clock cannot miss a start.
 _WALL_MARGIN = timedelta(hours=3)
 BUILD_DURATION_QUANTILE = 0.95
 
 
-def utc(t: datetime, field: str = "now") -> datetime:
-    """``t`` in UTC; a naive datetime is refused because it names no instant."""
-    if t.tzinfo is None or t.utcoffset() is None:
-        raise ValueError(f"{field} must be timezone-aware (for example datetime.now(timezone.utc)), got {t!r}")
-    return t.astimezone(UTC)
-
-
 @dataclass(frozen=True)
-class SeasonWindow:
-    """One occurrence of a season: ``start <= t < end``. ``name`` None is the trailing window."""
+class Window:
+    """A span of time, ``start <= t < end``: the trailing window, or a downsize window's occurrence."""
 
-    name: str | None
     start: datetime
     end: datetime
 
     def contains(self, t: datetime) -> bool:
-        return self.start <= utc(t) < self.end
+        return self.start <= times.utc(t) < self.end
 
     @property
     def length(self) -> timedelta:
         return self.end - self.start
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "start": _iso(self.start), "end": _iso(self.end)}
+
+@dataclass(frozen=True)
+class SeasonWindow:
+    """One occurrence of the season ``name``: ``start <= t < end``."""
+
+    name: str
+    start: datetime
+    end: datetime
+
+    def contains(self, t: datetime) -> bool:
+        return self.start <= times.utc(t) < self.end
+
+    @property
+    def length(self) -> timedelta:
+        return self.end - self.start
 
 
 @dataclass(frozen=True)
@@ -94,7 +99,7 @@ class Recurrence:
             raise ValueError(f"duration must be positive, got {self.duration}")
 
     @classmethod
-    def of(cls, window: Season | DowngradeWindow) -> Recurrence:
+    def of(cls, window: Season | DownsizeWindow) -> Recurrence:
         return cls(window.schedule, window.timezone, timedelta(seconds=durations.seconds(window.duration)))
 
     @property
@@ -103,7 +108,7 @@ class Recurrence:
 
     def starts_before(self, t: datetime, n: int) -> list[datetime]:
         """The last ``n`` starts at or before ``t``, latest first."""
-        zone, t = self.zone, utc(t, "before")
+        zone, t = self.zone, times.utc(t, "before")
         it = croniter(self.schedule, t.astimezone(zone).replace(tzinfo=None) + _WALL_MARGIN)
         out: list[datetime] = []
         while len(out) < n:
@@ -115,7 +120,7 @@ class Recurrence:
 
     def starts_after(self, t: datetime, n: int) -> list[datetime]:
         """The next ``n`` starts strictly after ``t``, earliest first."""
-        zone, t = self.zone, utc(t, "after")
+        zone, t = self.zone, times.utc(t, "after")
         it = croniter(self.schedule, t.astimezone(zone).replace(tzinfo=None) - _WALL_MARGIN)
         out: list[datetime] = []
         while len(out) < n:
@@ -135,12 +140,12 @@ class Recurrence:
         """The occurrence whose window contains ``t``, if any."""
         start = self.starts_before(t, 1)[0]
         end = start + self.duration  # the next start is after t, so it cannot cut this window before t
-        return (start, min(end, self.starts_after(start, 1)[0])) if utc(t) < end else None
+        return (start, min(end, self.starts_after(start, 1)[0])) if times.utc(t) < end else None
 
     def windows_before(self, t: datetime, n: int, include_partial: bool = False) -> list[tuple[datetime, datetime]]:
         """The last ``n`` windows ending at or before ``t`` (oldest first); with ``include_partial`` the
         window in progress at ``t``, cut at ``t``, counts as the newest."""
-        t = utc(t, "before")
+        t = times.utc(t, "before")
         starts = self.starts_before(t, n + 1)  # the newest may still be in progress
         following = [self.starts_after(starts[0], 1)[0], *starts[:-1]]
         out: list[tuple[datetime, datetime]] = []
@@ -172,16 +177,12 @@ def _instant(wall: datetime, zone: zoneinfo.ZoneInfo) -> datetime:
     return hi
 
 
-def _iso(t: datetime) -> str:
-    return utc(t).isoformat().replace("+00:00", "Z")
-
-
 # --- which season ------------------------------------------------------------
 
 
 def active_season(seasons: Sequence[Season], now: datetime) -> SeasonWindow | None:
     """The season whose window contains ``now``: the most recent start wins, then list order."""
-    now = utc(now)
+    now = times.utc(now)
     best: SeasonWindow | None = None
     for season in seasons:
         window = Recurrence.of(season).window_at(now)
@@ -192,7 +193,7 @@ def active_season(seasons: Sequence[Season], now: datetime) -> SeasonWindow | No
 
 def next_season(seasons: Sequence[Season], now: datetime) -> SeasonWindow | None:
     """The earliest season start strictly after ``now`` (the active season's next one included)."""
-    now = utc(now)
+    now = times.utc(now)
     best: SeasonWindow | None = None
     for season in seasons:
         rec = Recurrence.of(season)
@@ -206,17 +207,17 @@ def occurrences(season: Season, before: datetime, n: int, *, include_partial: bo
     """The season's last ``n`` complete windows ending at or before ``before``, oldest first."""
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
-    before = utc(before, "before")
+    before = times.utc(before, "before")
     windows = Recurrence.of(season).windows_before(before, n, include_partial)
     return [SeasonWindow(season.name, start, end) for start, end in windows]
 
 
-def trailing_window(now: datetime, window: timedelta) -> SeasonWindow:
+def trailing_window(now: datetime, window: timedelta) -> Window:
     """The window a season-less service plans from: the last ``window`` up to ``now``."""
     if window <= timedelta(0):
         raise ValueError(f"traffic.window must be positive, got {window}")
-    end = utc(now)
-    return SeasonWindow(None, end - window, end)
+    end = times.utc(now)
+    return Window(end - window, end)
 
 
 def season_history_query_windows(season: Season | None, now: datetime, trailing: timedelta, *,
@@ -246,11 +247,17 @@ def lead_time(configured: timedelta, recorded_build_durations_s: Sequence[float]
     return max(configured, timedelta(seconds=p95))
 
 
+def lead_time_for(spec: InferenceServiceSpec, recorded_build_durations_s: Sequence[float]) -> timedelta:
+    """The lead time of ``spec``'s seasons: ``engine.buildLeadTime`` or longer (``lead_time``). The one place
+    it is computed, for ``decide`` and for the shells that fetch profiles ahead of it (``profiles_needed``)."""
+    return lead_time(timedelta(seconds=durations.seconds(spec.engine.build_lead_time)), recorded_build_durations_s)
+
+
 def build_due_at(season: Season, now: datetime, lead: timedelta) -> datetime:
     """When the season's engine build should start: ``now`` while the season is active or within ``lead``
     of its next start; otherwise the next start minus ``lead``."""
     rec = Recurrence.of(season)
-    now = utc(now)
+    now = times.utc(now)
     if rec.window_at(now) is not None:
         return now
     return max(now, rec.starts_after(now, 1)[0] - lead)
@@ -258,7 +265,7 @@ def build_due_at(season: Season, now: datetime, lead: timedelta) -> datetime:
 
 def build_due(season: Season, now: datetime, lead: timedelta) -> bool:
     """Whether the season's engine should exist or be building: from ``lead`` before a start to its end."""
-    now = utc(now)
+    now = times.utc(now)
     return build_due_at(season, now, lead) <= now
 
 
@@ -275,7 +282,7 @@ class SeasonOutlook:
 
 def outlook(seasons: Sequence[Season], now: datetime, lead: timedelta) -> SeasonOutlook:
     """Active and next season, the builds due, and when to look again."""
-    now = utc(now)
+    now = times.utc(now)
     if not seasons:
         return SeasonOutlook(None, None, (), reasons.TRAILING_WINDOW, None)
     active = active_season(seasons, now)
@@ -295,8 +302,26 @@ def outlook(seasons: Sequence[Season], now: datetime, lead: timedelta) -> Season
                          wake_at=min(changes))
 
 
+def names_needed(look: SeasonOutlook) -> tuple[str, ...]:
+    """The seasons whose profiles an evaluation reads: the active one, those due, the next; in that order."""
+    names = [w.name for w in (look.active,) if w is not None] + list(look.due) + \
+        [w.name for w in (look.next,) if w is not None]
+    return tuple(dict.fromkeys(names))
+
+
+def profiles_needed(spec: InferenceServiceSpec, recorded_build_durations_s: Sequence[float],
+                    now: datetime) -> list[Season]:
+    """The seasons of ``spec.seasons`` whose history profiles ``decide`` reads at ``now`` (active, due,
+    next), in spec order: what every shell fetches (and only that) for ``Observation.season_traffic``.
+    None with ``spec.seasonDiscovery``, whose seasons are pooled from the hourly history inside ``decide``."""
+    look = outlook(spec.seasons, now, lead_time_for(spec, recorded_build_durations_s))
+    wanted = set(names_needed(look))
+    return [s for s in spec.seasons if s.name in wanted]
+
+
 __all__ = [
-    "SeasonWindow", "Recurrence", "SeasonOutlook", "active_season", "next_season", "occurrences",
-    "trailing_window", "season_history_query_windows", "lead_time", "build_due", "build_due_at", "outlook",
-    "utc", "BUILD_DURATION_QUANTILE",
+    "Window", "SeasonWindow", "Recurrence", "SeasonOutlook", "active_season", "next_season", "occurrences",
+    "trailing_window", "season_history_query_windows", "lead_time", "lead_time_for", "build_due", "build_due_at",
+    "outlook", "names_needed", "profiles_needed",
+    "BUILD_DURATION_QUANTILE",
 ]

@@ -9,8 +9,8 @@ the output histograms separately, and nothing in them says how the two are paire
 This module evaluates that bound at each bucket bound of the result and returns it as a cumulative
 histogram: its quantiles are upper bounds (up to one bucket's width) of the true sequence quantiles,
 whatever the pairing. The bound is sharp (Makarov): some pairing of the same marginals attains it, so
-nothing tighter can be claimed without joint data. The split ``a`` runs over the input bounds and over ``s`` minus the output bounds, where the
-piecewise-linear CDFs can reach their maximum. Pure: numpy only.
+nothing tighter can be claimed without joint data. The split ``a`` runs over the input bounds and over
+``s`` minus the output bounds, where the piecewise-linear CDFs can reach their maximum. Pure: numpy only.
 """
 
 from __future__ import annotations

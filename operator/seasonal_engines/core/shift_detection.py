@@ -27,8 +27,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from seasonal_engines.core import histograms
 from seasonal_engines.core.histograms import Histogram
@@ -114,7 +116,7 @@ def _common(ref: Reference, h: Histogram) -> list[float]:
     return [b for b in h.bounds if b in mine]  # bounds of one exporter layout compare exactly
 
 
-def _shares(ref: Reference, h: Histogram) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+def _shares(ref: Reference, h: Histogram) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any], float]:
     """Reference cumulative shares and recent per-bucket counts on the shared bounds (+Inf appended)."""
     common = _common(ref, h)
     by_bound = dict(zip(ref.bounds, ref.cdf))
@@ -125,7 +127,7 @@ def _shares(ref: Reference, h: Histogram) -> tuple[np.ndarray, np.ndarray, np.nd
     return np.asarray(common, dtype=np.float64), f, np.clip(counts, 0.0, None), n
 
 
-_Shares = tuple[np.ndarray, np.ndarray, np.ndarray, float]  # bounds, reference cdf, recent counts, recent total
+_Shares = tuple[NDArray[Any], NDArray[Any], NDArray[Any], float]  # bounds, reference cdf, recent counts, recent total
 
 
 def _location(dim: str, ref: Reference, shares: _Shares, alpha: float, min_effect: float) -> ShiftTest:

@@ -11,8 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from seasonal_engines.core import histograms, poisson, sequences
 from seasonal_engines.core.histograms import Histogram
@@ -97,24 +99,11 @@ class TrafficProfile:
 
 @dataclass(frozen=True)
 class TrafficUnavailable:
-    """Why no profile could be built. ``reason`` is a CamelCase constant, ``message`` is for people."""
+    """Why no profile could be built. ``reason`` is a constant of ``core.reasons`` (the traffic section),
+    ``message`` is for people."""
 
     reason: str
     message: str
-
-
-class Reason:
-    """``TrafficUnavailable.reason`` values."""
-
-    PrometheusUnreachable = "PrometheusUnreachable"  # connection refused, DNS, TLS
-    PrometheusTimeout = "PrometheusTimeout"          # no answer within the timeout
-    PrometheusError = "PrometheusError"              # HTTP 5xx or another non-success answer
-    QueryRejected = "QueryRejected"                  # HTTP 4xx: the query (names, selector) is wrong
-    PrometheusGarbage = "PrometheusGarbage"          # not the JSON a Prometheus API returns
-    NoData = "NoData"                                # no series of the preset's metrics in the window
-    InsufficientSamples = "InsufficientSamples"      # fewer requests than traffic.minSamples
-    NaNInData = "NaNInData"                          # bucket or counter increases are NaN or infinite
-    MalformedHistogram = "MalformedHistogram"        # no +Inf bucket, or bucket bounds that are not numbers
 
 
 QUANTILE_POINTS = (0.5, 0.9, 0.99, 0.999)
@@ -180,7 +169,7 @@ def profile_from_histograms(start: datetime, end: datetime, input_hist: Histogra
     )
 
 
-def profile_from_requests(start: datetime, end: datetime, input_tokens: np.ndarray, output_tokens: np.ndarray,
+def profile_from_requests(start: datetime, end: datetime, input_tokens: NDArray[Any], output_tokens: NDArray[Any],
                           *, bounds: Sequence[float] | None = None, peak_percentile: float = 0.99,
                           rejected: int | None = None, limit_stopped: int | None = None,
                           covered_s: float | None = None) -> TrafficProfile:

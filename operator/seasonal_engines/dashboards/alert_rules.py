@@ -48,7 +48,8 @@ RULES: tuple[AlertRule, ...] = (
         name="SeasonalEnginesCoverageBreach",
         # The value is the coverage; the operator's own verdict (with its hysteresis and the service's
         # spec.drift.breachFraction) decides whether it is a breach.
-        expr='seasonal_operator_coverage_ratio and on (namespace, name) (seasonal_operator_drifted{kind="Breach"} == 1)',
+        expr=('seasonal_operator_coverage_ratio and on (namespace, name) '
+              '(seasonal_operator_drifted{kind="Breach"} == 1)'),
         for_="15m", severity=Severity.warning,
         summary="InferenceService engine is too small for its traffic",
         description=(f"{WHO}: only {{{{ $value | humanizePercentage }}}} of requests fit the serving engine's "
@@ -66,7 +67,8 @@ RULES: tuple[AlertRule, ...] = (
               "and on () count(seasonal_operator_evaluations_total offset 1h))"),
         for_="0m", severity=Severity.warning,
         summary="Engine build failed",
-        description=(f"{WHO}: {{{{ $value | printf \"%.0f\" }}}} engine build(s) failed in the last hour. Builds stop after three "
+        description=(f"{WHO}: {{{{ $value | printf \"%.0f\" }}}} engine build(s) failed in the last hour. "
+                     "Builds stop after three "
                      "failures in a row until the spec changes; read the build Job's logs (kubectl get jobs -n "
                      "{{ $labels.namespace }})."),
     ),

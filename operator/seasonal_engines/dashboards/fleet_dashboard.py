@@ -10,7 +10,8 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import dashboard as dashboard_b
 from grafana_foundation_sdk.models import dashboard as dashboard_m
 
-from seasonal_engines.dashboards import annotations, panels, service_dashboard, variables
+from seasonal_engines.dashboards import annotations as annotation_queries
+from seasonal_engines.dashboards import panels, service_dashboard, variables
 from seasonal_engines.dashboards.panels import Series
 
 UID = "seasonal-engines-fleet"
@@ -39,7 +40,7 @@ def build() -> dashboard_m.Dashboard:
             .time("now-24h", "now").refresh("1m").timezone("browser").readonly()
             .tooltip(dashboard_m.DashboardCursorSync.CROSSHAIR)
             .variables(variables.for_fleet())
-            .annotation(annotations.engine_switches(NS))
+            .annotation(annotation_queries.engine_switches(NS))
             .with_row(panels.row("InferenceServices"))
             .with_panel(panels.table(
                 "InferenceServices", "The latest value of each operator gauge; a row links to the service's "

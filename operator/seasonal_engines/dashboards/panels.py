@@ -18,6 +18,8 @@ from grafana_foundation_sdk.builders import stat as stat_b
 from grafana_foundation_sdk.builders import statetimeline as statetimeline_b
 from grafana_foundation_sdk.builders import table as table_b
 from grafana_foundation_sdk.builders import timeseries as timeseries_b
+from grafana_foundation_sdk.cog import builder as cogbuilder
+from grafana_foundation_sdk.cog import variants
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as dashboard_m
 from grafana_foundation_sdk.models import heatmap as heatmap_m
@@ -58,8 +60,8 @@ class Series:
     format: Format = Format.time_series
 
 
-def targets(series: Sequence[Series]) -> list[prometheus_b.Dataquery]:
-    out = []
+def targets(series: Sequence[Series]) -> list[cogbuilder.Builder[variants.Dataquery]]:
+    out: list[cogbuilder.Builder[variants.Dataquery]] = []
     for i, s in enumerate(series):
         q = (prometheus_b.Dataquery().expr(s.expr).ref_id(chr(ord("A") + i)).datasource(DATASOURCE)
              .editor_mode(prometheus_m.QueryEditorMode.CODE).format(prometheus_m.PromQueryFormat(s.format.value)))

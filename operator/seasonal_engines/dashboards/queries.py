@@ -77,7 +77,8 @@ def ttft_quantile(q: float) -> str:
 
 def predicted_latency(latency: str, quantile: str) -> str:
     """The serving model's prediction for the serving engine (``latency`` ttft or itl), seconds: modelled."""
-    return f'max({operator("seasonal_operator_predicted_latency_seconds", f"latency={_quote(latency)}, quantile={_quote(quantile)}")})'
+    labels = f"latency={_quote(latency)}, quantile={_quote(quantile)}"
+    return f'max({operator("seasonal_operator_predicted_latency_seconds", labels)})'
 
 
 def inter_token_latency() -> str:

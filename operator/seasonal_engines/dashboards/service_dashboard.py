@@ -16,7 +16,8 @@ from grafana_foundation_sdk.builders import dashboard as dashboard_b
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as dashboard_m
 
-from seasonal_engines.dashboards import annotations, panels, queries, variables
+from seasonal_engines.dashboards import annotations as annotation_queries
+from seasonal_engines.dashboards import panels, queries, variables
 from seasonal_engines.dashboards.panels import Series
 
 UID = "seasonal-engines-service"
@@ -32,7 +33,7 @@ def build() -> dashboard_m.Dashboard:
              .time("now-6h", "now").refresh("1m").timezone("browser").readonly()
              .tooltip(dashboard_m.DashboardCursorSync.CROSSHAIR)
              .variables(variables.for_service())
-             .annotation(annotations.rollouts_in_progress()).annotation(annotations.engine_switches())
+             .annotation(annotation_queries.rollouts_in_progress()).annotation(annotation_queries.engine_switches())
              .link(dashboard_b.DashboardLink("All InferenceServices").type(dashboard_m.DashboardLinkType.DASHBOARDS)
                    .tags(["seasonal-engines"]).as_dropdown(False).include_vars(False).keep_time(True)))
     for section in (_now, _sequence_lengths, _coverage_drift_seasons, _builds_rollouts, _latency_load):
@@ -175,7 +176,8 @@ def _latency_load(board: dashboard_b.Dashboard) -> dashboard_b.Dashboard:
             .with_panel(panels.timeseries(
                 "Inter-token latency (derived mean)", "Derived, not measured per token: (Triton request time "
                 "- time to first token) / (output tokens - 1), summed over requests. A mean: bursts and "
-                "tails do not show. Empty without the time-to-first-token histogram.", [Series(queries.inter_token_latency(), "mean inter-token latency")],
+                "tails do not show. Empty without the time-to-first-token histogram.",
+                [Series(queries.inter_token_latency(), "mean inter-token latency")],
                 unit="s", minimum=0))
             .with_panel(panels.timeseries(
                 "Request rate against recommended replicas", "Arrivals (exporter, rejected ones included), "

@@ -7,6 +7,7 @@ Builders only: no I/O.
 from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as dashboard_b
+from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.models import dashboard as dashboard_m
 
 from seasonal_engines.dashboards import panels, queries
@@ -25,7 +26,7 @@ def _query(name: str, label: str, query: str, description: str) -> dashboard_b.Q
             .sort(dashboard_m.VariableSort.ALPHABETICAL_ASC))
 
 
-def for_service() -> list[dashboard_b.QueryVariable | dashboard_b.DatasourceVariable]:
+def for_service() -> list[cogbuilder.Builder[dashboard_m.VariableModel]]:
     return [
         datasource(),
         _query("namespace", "Namespace", queries.label_values(SERVICE_METRIC, "namespace"),
@@ -42,7 +43,7 @@ def for_service() -> list[dashboard_b.QueryVariable | dashboard_b.DatasourceVari
     ]
 
 
-def for_fleet() -> list[dashboard_b.QueryVariable | dashboard_b.DatasourceVariable]:
+def for_fleet() -> list[cogbuilder.Builder[dashboard_m.VariableModel]]:
     return [
         datasource(),
         _query("namespace", "Namespace", queries.label_values(SERVICE_METRIC, "namespace"),

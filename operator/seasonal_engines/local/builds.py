@@ -21,9 +21,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from seasonal_build import engine_store
-
 from seasonal_engines.adapters import local_processes
-from seasonal_engines.core import decisions
+from seasonal_engines.core import actions, observations
 from seasonal_engines.core.envelopes import Envelope
 
 FAILURE_TAIL_CHARS = 600
@@ -70,7 +69,7 @@ class LocalBuilds:
         self.builds: list[LocalBuild] = []
         self._by_job: dict[str, LocalBuild] = {}
 
-    def start(self, action: decisions.StartBuild, now: datetime) -> LocalBuild:
+    def start(self, action: actions.StartBuild, now: datetime) -> LocalBuild:
         attempt = sum(1 for b in self.builds if b.job_name == action.job_name) + 1
         stem = f"{action.job_name}-{attempt}"
         plan_path = self.workdir / "plans" / f"{stem}.json"
@@ -91,21 +90,21 @@ class LocalBuilds:
         for build in self.builds:
             build.poll()
 
-    def observe(self, job_name: str, now: datetime) -> decisions.BuildObservation:
+    def observe(self, job_name: str, now: datetime) -> observations.BuildObservation:
         build = self._by_job.get(job_name)
         if build is None:
-            return decisions.BuildObservation(job_name, decisions.JobState.missing)
+            return observations.BuildObservation(job_name, observations.JobState.missing)
         build.poll()
         if build.exit_code is None:
-            return decisions.BuildObservation(job_name, decisions.JobState.running)
+            return observations.BuildObservation(job_name, observations.JobState.running)
         if build.exit_code != 0:
             tail = build.process.log_tail(FAILURE_TAIL_CHARS).strip().splitlines()
             why = tail[-1] if tail else "no output"
-            return decisions.BuildObservation(job_name, decisions.JobState.failed,
+            return observations.BuildObservation(job_name, observations.JobState.failed,
                                               f"build process exited {build.exit_code}: {why}")
         if now < build.due:
-            return decisions.BuildObservation(job_name, decisions.JobState.running)
-        return decisions.BuildObservation(job_name, decisions.JobState.succeeded)
+            return observations.BuildObservation(job_name, observations.JobState.running)
+        return observations.BuildObservation(job_name, observations.JobState.succeeded)
 
     def done(self, build: LocalBuild, now: datetime) -> bool:
         build.poll()

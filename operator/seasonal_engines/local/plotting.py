@@ -12,12 +12,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
+from numpy.typing import NDArray  # noqa: E402
 
 from seasonal_engines.local.reconciling import EvaluationRecord  # noqa: E402
 from seasonal_engines.local.summary import BuildFact, Segment  # noqa: E402
@@ -49,7 +52,7 @@ def _steps(segments: Sequence[Segment], attr: str, start: float, end: float,
     return xs, ys
 
 
-def plot(path: Path, *, workload: Workload, outcomes: np.ndarray, origin: datetime, start: datetime,
+def plot(path: Path, *, workload: Workload, outcomes: NDArray[Any], origin: datetime, start: datetime,
          end: datetime, segments: Sequence[Segment], builds: Sequence[BuildFact],
          evaluations: Sequence[EvaluationRecord], season_at: list[tuple[datetime, str | None]],
          title: str) -> Path:
@@ -75,14 +78,16 @@ def plot(path: Path, *, workload: Workload, outcomes: np.ndarray, origin: dateti
             continue
         if len(idx) > DOTS_MAX:
             idx = np.sort(rng.choice(idx, DOTS_MAX, replace=False))
+        count = int((shown & (outcomes == outcome)).sum())
         top.scatter(hours[idx], seq[idx], s=size, c=col, marker=marker, alpha=0.5 if outcome == Outcome.answered
-                    else 0.9, lw=0.8 if marker in "x+" else 0, label=f"{label} ({int((shown & (outcomes == outcome)).sum())})",
+                    else 0.9, lw=0.8 if marker in "x+" else 0, label=f"{label} ({count})",
                     zorder=2, rasterized=True)
     evs = [(e.at, e.sequence_p999) for e in evaluations if e.sequence_p999 is not None and e.at >= start]
     if evs:
         top.plot([_hours(t, origin) for t, _ in evs], [v for _, v in evs], "-", color="black", lw=0.8, alpha=0.7,
                  label="p99.9 of the trailing window (Prometheus)", zorder=3)
-    for attr, colour_, style, width in (("max_seq_len", "tab:blue", "-", 2.4), ("max_input_len", "tab:cyan", "--", 1.3)):
+    for attr, colour_, style, width in (("max_seq_len", "tab:blue", "-", 2.4),
+                                        ("max_input_len", "tab:cyan", "--", 1.3)):
         xs, ys = _steps(segments, attr, x0, x1, origin)
         if xs:
             top.step(xs, ys, where="post", color=colour_, ls=style, lw=width, label=f"CPU stand-in engine {attr}",
@@ -98,7 +103,7 @@ def plot(path: Path, *, workload: Workload, outcomes: np.ndarray, origin: dateti
     top.set_title(title)
     top.grid(True, which="major", alpha=0.3)
     handles, labels = top.get_legend_handles_labels()
-    handles += [plt.Rectangle((0, 0), 1, 1, color=colour[n]) for n in names]
+    handles += [Rectangle((0, 0), 1, 1, color=colour[n]) for n in names]
     labels += [f"season {n}" for n in names]
     top.legend(handles, labels, loc="lower left", fontsize=8, ncol=3, framealpha=0.92)
 

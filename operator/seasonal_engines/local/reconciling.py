@@ -19,13 +19,23 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from seasonal_build import engine_store
-
 from seasonal_engines.adapters.prometheus import PrometheusTraffic
 from seasonal_engines.api import durations
 from seasonal_engines.api.spec import InferenceServiceSpec
 from seasonal_engines.api.status import InferenceServiceStatus
-from seasonal_engines.core import decisions, planners, presets, promql, reasons, season_schedules, seasons, summaries
-from seasonal_engines.core.conditions import parse_time
+from seasonal_engines.core import (
+    actions,
+    decisions,
+    observations,
+    planners,
+    presets,
+    promql,
+    reasons,
+    season_schedules,
+    seasons,
+    status_codec,
+    times,
+)
 from seasonal_engines.core.hourly_history import HourlyHistory
 from seasonal_engines.core.traffic import TrafficProfile, TrafficUnavailable
 from seasonal_engines.local import timing
@@ -87,7 +97,7 @@ class LocalReconciler:
 
     # --- the cycle ----------------------------------------------------------------------------------
 
-    def evaluate(self, now: datetime) -> decisions.Decision:
+    def evaluate(self, now: datetime) -> actions.Decision:
         obs = self.gather(now)
         decision = decisions.decide(obs, planners.for_spec(self.spec), self.bootstrap)
         self._remember(obs, decision, now)  # first: a build's success is news before the rollover it allows
@@ -97,7 +107,7 @@ class LocalReconciler:
 
     # --- gather ------------------------------------------------------------------------------------
 
-    def gather(self, now: datetime) -> decisions.Observation:
+    def gather(self, now: datetime) -> observations.Observation:
         status = self.status
         trailing = self._profile([(now - timedelta(seconds=self.window_s), now)])
         store = self.builds.published(now) | {e.hash for e in status.engine_history}
@@ -107,7 +117,7 @@ class LocalReconciler:
         rollout = None
         if status.rollout is not None and status.target_engine is not None:
             rollout = self.serving.observe(status.target_engine, now)
-        return decisions.Observation(now=now, generation=1, spec=self.spec, spec_error=None, status=status,
+        return observations.Observation(now=now, generation=1, spec=self.spec, spec_error=None, status=status,
                                      traffic=trailing, season_traffic=self._season_profiles(now),
                                      store=frozenset(store), build=build, rollout=rollout,
                                      owner=f"local/{LOCAL_NAME}", history=self._discovery_history(now))
@@ -115,7 +125,7 @@ class LocalReconciler:
     def _profile(self, windows: list[tuple[datetime, datetime]]) -> TrafficProfile | TrafficUnavailable:
         wall = self.clock.wall_windows(windows, self.data_since)
         if not wall:
-            return TrafficUnavailable("NoData", "the window lies before the quickstart began: Prometheus holds "
+            return TrafficUnavailable(reasons.NO_DATA, "the window lies before the quickstart began: Prometheus holds "
                                       "nothing for it")
         profile = self.prometheus.windows(
             self.preset, self.matchers, [promql.Window(end, (end - start).total_seconds()) for start, end in wall],
@@ -123,20 +133,14 @@ class LocalReconciler:
         if isinstance(profile, TrafficUnavailable):
             # Its message names wall-clock instants; say which simulated window it was about instead.
             text = WALL_SPAN.sub("", profile.message)
-            span = f"{timing.clock_text(windows[0][0], self.origin)} .. {timing.clock_text(windows[-1][1], self.origin)}"
+            span = (f"{timing.clock_text(windows[0][0], self.origin)} .. "
+                    f"{timing.clock_text(windows[-1][1], self.origin)}")
             return TrafficUnavailable(profile.reason, f"{text} (simulated {span})")
         return timing.to_simulated(profile, self.clock, self.spec.traffic.peak_percentile)
 
     def _season_profiles(self, now: datetime) -> dict[str, TrafficProfile | TrafficUnavailable]:
-        lead = seasons.lead_time(timedelta(seconds=durations.seconds(self.spec.engine.build_lead_time)),
-                                 self.status.build_durations_seconds)
-        look = seasons.outlook(self.spec.seasons, now, lead)
-        wanted = ([look.active.name] if look.active else []) + list(look.due) + ([look.next.name] if look.next
-                                                                                  else [])
         out: dict[str, TrafficProfile | TrafficUnavailable] = {}
-        for season in self.spec.seasons:
-            if season.name not in wanted:
-                continue
+        for season in seasons.profiles_needed(self.spec, self.status.build_durations_seconds, now):
             cached = self._season_cache.get(season.name)
             if cached is not None and cached[0] > now:
                 out[season.name] = cached[1]
@@ -169,20 +173,20 @@ class LocalReconciler:
 
     # --- apply --------------------------------------------------------------------------------------
 
-    def apply(self, decision: decisions.Decision, now: datetime) -> None:
+    def apply(self, decision: actions.Decision, now: datetime) -> None:
         for action in decision.actions:
-            if isinstance(action, decisions.StartBuild):
+            if isinstance(action, actions.StartBuild):
                 build = self.builds.start(action, now)
                 self._note(now, "build", f"build started: CPU stand-in engine {_short(build.engine_hash)} "
                            f"({build.envelope.summary()}) for {build.season or 'the trailing window'} "
                            f"[{action.reason}]")
-            elif isinstance(action, decisions.RecordReferences):
+            elif isinstance(action, actions.RecordReferences):
                 # The local store is on this machine: the record is written here, as the Job would in a cluster.
                 refs = action.references
                 self.builds.store.write_references(refs.model, engine_store.References(
                     owner=refs.owner, serving=refs.serving, seasons=dict(refs.seasons), history=refs.history,
                     keep=refs.keep))
-            elif isinstance(action, decisions.RollOut):
+            elif isinstance(action, actions.RollOut):
                 ro = self.serving.roll_out(action, now)
                 verb = "rollback" if action.rollback else "rollover"
                 self._note(now, "rollover", f"{verb} started: loading CPU stand-in engine {_short(ro.engine_hash)} "
@@ -190,7 +194,7 @@ class LocalReconciler:
 
     # --- memory -------------------------------------------------------------------------------------
 
-    def _remember(self, obs: decisions.Observation, decision: decisions.Decision, now: datetime) -> None:
+    def _remember(self, obs: observations.Observation, decision: actions.Decision, now: datetime) -> None:
         new = decision.status
         if new.active_season != obs.status.active_season and new.active_season is not None:
             self._note(now, "season", f"season {new.active_season} begins")
@@ -198,7 +202,7 @@ class LocalReconciler:
             if event.reason == reasons.BUILD_SUCCEEDED and obs.status.build is not None:
                 job = obs.status.build
                 built = next((b for b in reversed(self.builds.builds) if b.job_name == job.job_name), None)
-                took = (now - parse_time(job.started_at)).total_seconds() / 60
+                took = (now - times.parse_time(job.started_at)).total_seconds() / 60
                 real = f"; the build process took {built.process_seconds:.1f} s" if built and \
                     built.process_seconds is not None else ""
                 self._note(now, "built", f"built: CPU stand-in engine {_short(job.engine_hash)} in {took:.0f} "
@@ -208,7 +212,8 @@ class LocalReconciler:
                 ro = self.serving.current
                 load = f", Triton loaded it in {ro.load_seconds:.1f} s" if ro and ro.load_seconds else ""
                 self._note(now, "serving", f"serving: CPU stand-in engine {_short(engine.hash)} "
-                           f"({summaries.envelope_of(engine).summary()}) for {engine.season or 'the trailing window'}"
+                           f"({status_codec.envelope_of(engine).summary()}) for "
+                           f"{engine.season or 'the trailing window'}"
                            f"{load}")
             elif event.reason not in OWN_WORDS:
                 kind = "drift" if event.reason in (reasons.COVERAGE_BREACH, reasons.ENVELOPE_WASTEFUL) else (
@@ -216,7 +221,7 @@ class LocalReconciler:
                 self._note(now, kind, f"{event.reason}: {event.message}")
         t = new.traffic if isinstance(obs.traffic, TrafficProfile) else None
         self.evaluations.append(EvaluationRecord(
-            at=now, phase=str(getattr(new.phase, "value", new.phase)), active_season=new.active_season,
+            at=now, phase=new.phase, active_season=new.active_season,
             samples=t.samples if t else None, sequence_p99=t.sequence.p99 if t else None,
             sequence_p999=t.sequence.p999 if t else None,
             rate_rps=obs.traffic.rate_rps if isinstance(obs.traffic, TrafficProfile) else None,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+
 import numpy as np
 import tritonclient.grpc as grpcclient
 

@@ -27,11 +27,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import tritonclient.http as httpclient
-from seasonal_build import engine_store, stand_in
 
+from seasonal_build import engine_store, stand_in
 from seasonal_engines.adapters import triton
 from seasonal_engines.api.status import EngineRef
-from seasonal_engines.core import decisions, summaries
+from seasonal_engines.core import actions, observations, status_codec
 from seasonal_engines.core.envelopes import Envelope
 
 LOAD_TIMEOUT_S = 120.0
@@ -84,12 +84,12 @@ class LocalServing:
     def current(self) -> Rollover | None:
         return self.rollovers[-1] if self.rollovers else None
 
-    def roll_out(self, action: decisions.RollOut, now: datetime) -> Rollover:
+    def roll_out(self, action: actions.RollOut, now: datetime) -> Rollover:
         previous = self.current
         if previous is not None and previous._thread is not None:
             previous._thread.join(LOAD_TIMEOUT_S)  # one load at a time: never swap files under a load
         ref = action.engine
-        rollover = Rollover(engine_hash=ref.hash, envelope=summaries.envelope_of(ref), season=ref.season,
+        rollover = Rollover(engine_hash=ref.hash, envelope=status_codec.envelope_of(ref), season=ref.season,
                             reason=ref.reason, rollback=action.rollback, started=now, due=now + self.duration)
         self.rollovers.append(rollover)
         engine = self.store.lookup(self.model, ref.hash)
@@ -130,17 +130,17 @@ class LocalServing:
         rollover.loaded = self.sim_at(now)
         rollover.loaded_wall = now
 
-    def observe(self, target: EngineRef, now: datetime) -> decisions.RolloutObservation | None:
+    def observe(self, target: EngineRef, now: datetime) -> observations.RolloutObservation | None:
         ro = self.current
         if ro is None or ro.engine_hash != target.hash:
             return None
         if ro.error is not None:
-            return decisions.RolloutObservation(ro.engine_hash, False, False, False, failed=True, message=ro.error)
+            return observations.RolloutObservation(ro.engine_hash, False, False, False, failed=True, message=ro.error)
         if not ro.finished or now < ro.due:
-            return decisions.RolloutObservation(ro.engine_hash, False, False, False,
+            return observations.RolloutObservation(ro.engine_hash, False, False, False,
                                                 message="Triton is loading the CPU stand-in engine")
         check = triton.check_model(self.url, MODEL_NAME, target)
-        return decisions.RolloutObservation(ro.engine_hash, deployment_ready=True, model_ready=check.ready,
+        return observations.RolloutObservation(ro.engine_hash, deployment_ready=True, model_ready=check.ready,
                                             config_matches=check.config_matches, message=check.message)
 
     def wait(self, timeout_s: float = 10.0) -> None:

@@ -277,7 +277,7 @@ def _snapshot(r: _Run, sim: datetime, now: float, sent_at: deque[tuple[float, in
         season=status.active_season,
         next_season=None if nxt is None else f"{nxt.name} at "
         f"{timing.clock_text(datetime.fromisoformat(nxt.starts_at.replace('Z', '+00:00')), r.settings.origin)}",
-        phase=str(getattr(status.phase, "value", status.phase)), drift=drift, serving=serving, busy=busy)
+        phase=status.phase, drift=drift, serving=serving, busy=busy)
 
 
 def _stop(r: _Run) -> None:

@@ -7,16 +7,16 @@ Reads the spec file; nothing else.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
 
 from seasonal_engines.api import validation
-from seasonal_engines.api.spec import InferenceServiceSpec, Mode
+from seasonal_engines.api.spec import Backend, InferenceServiceSpec, Mode
 from seasonal_engines.local.serving import MODEL_NAME
 
-ORIGIN = datetime(2026, 1, 5, tzinfo=timezone.utc)  # a Monday: day 0 00:00 of the trace
+ORIGIN = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday: day 0 00:00 of the trace
 
 
 @dataclass(frozen=True)
@@ -65,9 +65,9 @@ def load_spec(path: Path) -> InferenceServiceSpec:
     if spec.serving.model_name != MODEL_NAME:
         raise ValueError(f"--spec {path}: spec.serving.modelName must be {MODEL_NAME!r}, the CPU stand-in's model "
                          f"name (got {spec.serving.model_name!r})")
-    if spec.mode != Mode.auto.value:
+    if spec.mode != Mode.auto:
         raise ValueError(f"--spec {path}: spec.mode must be Auto; Advisory builds and rolls out nothing")
-    if spec.engine.backend != "tensorrt":
+    if spec.engine.backend != Backend.tensorrt:
         raise ValueError(f"--spec {path}: spec.engine.backend must be tensorrt (built here as the CPU stand-in); "
                          "pytorch builds no engine")
     if spec.traffic.preset != "seasonal":

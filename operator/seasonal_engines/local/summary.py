@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from seasonal_engines.core.envelopes import Envelope
 from seasonal_engines.local.timing import clock_text
@@ -62,14 +63,14 @@ def segments(rollovers: Sequence[RolloverFact]) -> list[Segment]:
     return [Segment(r.serving_from, r.envelope, r.engine_hash) for r in loaded]  # type: ignore[arg-type]
 
 
-def outcome_counts(outcomes: np.ndarray) -> dict[str, int]:
+def outcome_counts(outcomes: NDArray[Any]) -> dict[str, int]:
     tally = np.bincount(outcomes.astype(np.int64), minlength=len(Outcome))
     counts = {o.name: int(tally[o]) for o in Outcome}
     counts["sent"] = sum(counts[o.name] for o in Outcome if o not in (Outcome.not_sent, Outcome.skipped))
     return counts
 
 
-def hours_over(workload: Workload, outcomes: np.ndarray, fraction: float) -> tuple[int, int]:
+def hours_over(workload: Workload, outcomes: NDArray[Any], fraction: float) -> tuple[int, int]:
     """(simulated hours whose share of requests beyond the serving envelope exceeds ``fraction``, hours
     with any answered or refused request)."""
     done = np.isin(outcomes, [Outcome.answered, Outcome.limit_stopped, Outcome.rejected])
@@ -91,7 +92,7 @@ def _envelope(e: Envelope) -> dict[str, int]:
             "max_num_tokens": e.max_num_tokens}
 
 
-def document(*, workload: Workload, outcomes: np.ndarray, origin: datetime, traffic_from: datetime,
+def document(*, workload: Workload, outcomes: NDArray[Any], origin: datetime, traffic_from: datetime,
              traffic_to: datetime, speed: float, min_samples: tuple[int, int], builds: Sequence[BuildFact],
              rollovers: Sequence[RolloverFact], prometheus_counted: float | None, breach_fraction: float,
              wall_seconds: float, interrupted: bool, paths: dict[str, str]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from seasonal_engines.core import poisson
 from seasonal_engines.core.traffic import TrafficProfile
@@ -46,7 +46,7 @@ class SimClock:
         return self.wall0 + (sim - self.sim0).total_seconds() / self.speed
 
     def wall_datetime(self, sim: datetime) -> datetime:
-        return datetime.fromtimestamp(self.wall_at(sim), tz=timezone.utc)
+        return datetime.fromtimestamp(self.wall_at(sim), tz=UTC)
 
     def wall_seconds(self, sim_seconds: float) -> float:
         """How long ``sim_seconds`` of simulated time take on the wall clock."""

@@ -15,8 +15,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from seasonal_engines.traces.readers import Trace
 
@@ -40,9 +42,9 @@ class Workload:
     """Requests to replay, in time order: arrival in seconds since the trace's day 0, prompt and output
     tokens. ``keep`` is the share of the trace's requests kept."""
 
-    at_s: np.ndarray
-    input_tokens: np.ndarray
-    output_tokens: np.ndarray
+    at_s: NDArray[Any]
+    input_tokens: NDArray[Any]
+    output_tokens: NDArray[Any]
     keep: float
 
     def __len__(self) -> int:

@@ -11,13 +11,14 @@ Renders PNG files through matplotlib's Agg canvas (no pyplot, no display); write
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator
+from numpy.typing import NDArray
 
 from seasonal_engines.core.histograms import Histogram
 
@@ -41,14 +42,14 @@ def _log_axis(axis: Any, base: int = 2) -> None:
     axis.set_minor_formatter(FuncFormatter(lambda *_: ""))
 
 
-def _edges(top: float) -> np.ndarray:
+def _edges(top: float) -> NDArray[Any]:
     """Log-spaced bin edges on half-integers, so that small whole token counts each get a whole bin."""
     octaves = max(1.0, np.log2(max(top, 2.0)))
     points = np.ceil(2.0 ** (np.arange(0, np.ceil(octaves * BINS_PER_OCTAVE) + 2) / BINS_PER_OCTAVE))
-    return np.unique(np.concatenate([[1.0], points])) - 0.5
+    return cast(NDArray[Any], np.unique(np.concatenate([[1.0], points])) - 0.5)
 
 
-def render_requests(path: str | Path, input_tokens: np.ndarray, output_tokens: np.ndarray, *, max_input_len: int,
+def render_requests(path: str | Path, input_tokens: NDArray[Any], output_tokens: NDArray[Any], *, max_input_len: int,
                     max_seq_len: int, title: str = "", subtitle: str = "") -> Path:
     """The 2-D ISL x OSL histogram of individual requests with the engine's limits. Returns the path."""
     inp = np.maximum(np.asarray(input_tokens, dtype=np.float64), 1.0)  # log axes: 0 tokens drawn at 1
@@ -73,7 +74,7 @@ def render_requests(path: str | Path, input_tokens: np.ndarray, output_tokens: n
     right_ax = fig.add_subplot(grid[1, 1], sharey=ax)
     cax = fig.add_subplot(grid[1, 2])
 
-    masked = np.ma.masked_less(counts.T, 1)
+    masked = np.ma.masked_less(counts.T, 1)  # type: ignore[no-untyped-call]  # numpy.ma has no annotations
     mesh = ax.pcolormesh(xe, ye, masked, cmap="viridis", norm=LogNorm(vmin=1, vmax=max(2, counts.max())))
     cb = fig.colorbar(mesh, cax=cax)
     cb.set_label("requests per cell")
@@ -106,12 +107,12 @@ def render_requests(path: str | Path, input_tokens: np.ndarray, output_tokens: n
     ax.text(0.985, 0.975, summary, transform=ax.transAxes, ha="right", va="top", fontsize=9.5,
             family="monospace", bbox={"boxstyle": "round", "fc": "white", "ec": "#888888", "alpha": 0.92})
 
-    top_ax.hist(inp, bins=xe, color="#3b528b", alpha=0.85)
+    top_ax.hist(inp, bins=list(xe), color="#3b528b", alpha=0.85)
     top_ax.axvline(max_input_len, color=LIMIT_COLOUR, lw=2, ls="--")
     top_ax.set_ylabel("requests")
     top_ax.tick_params(labelbottom=False)
     top_ax.set_yscale("log")
-    right_ax.hist(out, bins=ye, orientation="horizontal", color="#21918c", alpha=0.85)
+    right_ax.hist(out, bins=list(ye), orientation="horizontal", color="#21918c", alpha=0.85)
     right_ax.set_xlabel("requests")
     right_ax.set_xscale("log")
     right_ax.tick_params(labelleft=False)
@@ -122,7 +123,7 @@ def render_requests(path: str | Path, input_tokens: np.ndarray, output_tokens: n
     return _save(fig, path)
 
 
-def _density(h: Histogram) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _density(h: Histogram) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
     """Finite bucket edges, per-bucket counts, and counts per token (so wide buckets do not look tall)."""
     bounds = np.asarray(h.bounds, dtype=np.float64)
     per = np.diff(np.asarray(h.counts, dtype=np.float64), prepend=0.0).clip(min=0.0)
@@ -172,7 +173,7 @@ def render_marginals(path: str | Path, input_hist: Histogram, output_hist: Histo
 
 
 def render_plan(path: str | Path, plan: Any, profile: Any,
-                requests: tuple[np.ndarray, np.ndarray] | None = None, window: str | None = None) -> Path:
+                requests: tuple[NDArray[Any], NDArray[Any]] | None = None, window: str | None = None) -> Path:
     """The picture for a ``core.sizing.plans.Plan`` and its ``TrafficProfile``: the 2-D heat map when the
     per-request lengths are given, else the marginals. ``window`` describes the planning window (default:
     the profile's start and end)."""

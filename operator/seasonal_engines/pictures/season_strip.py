@@ -4,21 +4,23 @@ sampling error, the proposed seasons' windows and engines, and the single static
 x is the hour of the week in the proposal's timezone (Monday 00:00 to Sunday 24:00), y tokens on a log
 scale: one dot per hour slot (the quantile of the requests of history that fell in it) with its
 confidence interval, the same hour of the day pooled over every day of the season's day type (the pools
-discovery sizes, with their interval as a band), shaded windows for the seasons, a step line for the envelope each season's plan
-reaches and a dashed line for one engine all week. Writes a PNG with matplotlib's Agg backend; this is
-the only I/O here.
+discovery sizes, with their interval as a band), shaded windows for the seasons, a step line for the
+envelope each season's plan reaches and a dashed line for one engine all week. Writes a PNG with
+matplotlib's Agg backend; this is the only I/O here.
 """
 
 from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from numpy.typing import NDArray  # noqa: E402
 
 from seasonal_engines.core import season_discovery  # noqa: E402
 from seasonal_engines.pictures import figures  # noqa: E402
@@ -27,7 +29,7 @@ _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan")
 
 
-def week_envelope(proposal: season_discovery.Proposal) -> np.ndarray:
+def week_envelope(proposal: season_discovery.Proposal) -> NDArray[Any]:
     """The planned max_seq_len in force at each of the 168 hours of the week (NaN where no season is)."""
     out = np.full(168, np.nan)
     for s in proposal.seasons:

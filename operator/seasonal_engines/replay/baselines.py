@@ -18,14 +18,16 @@ Pure: no I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from seasonal_engines.api.spec import InferenceServiceSpec
-from seasonal_engines.core import decisions, planners, presets
+from seasonal_engines.core import planners, presets
 from seasonal_engines.core.envelopes import Envelope
-from seasonal_engines.replay import exports
 from seasonal_engines.core.sizing import limits, planning
+from seasonal_engines.replay import exports
 from seasonal_engines.replay.scoring import HOUR_S, Hours
 from seasonal_engines.traces.readers import Trace
 
@@ -37,8 +39,8 @@ class Baseline:
     """Per request, the limits a baseline engine would have met it with."""
 
     name: str
-    max_input_len: np.ndarray
-    max_seq_len: np.ndarray
+    max_input_len: NDArray[Any]
+    max_seq_len: NDArray[Any]
     rebuilds: int
     rollovers: int
     segments: tuple[tuple[float, Envelope], ...]  # (since, envelope), for plots
@@ -49,13 +51,13 @@ def any_samples(spec: InferenceServiceSpec) -> InferenceServiceSpec:
     return spec.model_copy(update={"traffic": spec.traffic.model_copy(update={"min_samples": 1})})
 
 
-def _planned(result: decisions.PlannedEngine | decisions.PlanRefused, what: str) -> decisions.PlannedEngine:
-    if isinstance(result, decisions.PlanRefused):
+def _planned(result: planners.PlannedEngine | planners.PlanRefused, what: str) -> planners.PlannedEngine:
+    if isinstance(result, planners.PlanRefused):
         raise ValueError(f"the planner refused the {what}: {result.reason}: {result.message}")
     return result
 
 
-def _constant(name: str, trace: Trace, engine: decisions.PlannedEngine) -> Baseline:
+def _constant(name: str, trace: Trace, engine: planners.PlannedEngine) -> Baseline:
     n = len(trace)
     e = engine.envelope
     return Baseline(name, np.full(n, e.max_input_len, dtype=np.int64), np.full(n, e.max_seq_len, dtype=np.int64),

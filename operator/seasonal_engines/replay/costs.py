@@ -31,8 +31,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from seasonal_engines.api.spec import InferenceServiceSpec
 from seasonal_engines.core.envelopes import Envelope
@@ -73,7 +75,7 @@ def replica_for(spec: InferenceServiceSpec, envelope: Envelope,
     m = spec.model
     model = planning.resolve_model(m)
     gpu = gpus.from_hardware(spec.hardware)
-    dtype, wq, kvq = (str(getattr(x, "value", x)) for x in (m.dtype, m.quantization.weights, m.quantization.kv_cache))
+    dtype, wq, kvq = m.dtype, m.quantization.weights, m.quantization.kv_cache
     tpb = rules.DEFAULT_TOKENS_PER_BLOCK
     budget = memory.budget(model, gpu, dtype=dtype, weights_quant=wq, kv_quant=kvq, tp=m.tensor_parallel_size,
                            pp=m.pipeline_parallel_size, max_num_tokens=envelope.max_num_tokens,
@@ -137,7 +139,7 @@ class EngineCost:
     peak_replicas: int
     gpus_per_replica: int
     unmet_hours: int                  # hours in which even an idle replica misses the SLO
-    hourly_gpus: np.ndarray           # per clock hour, GPUs (time-weighted over the engines that served)
+    hourly_gpus: NDArray[Any]           # per clock hour, GPUs (time-weighted over the engines that served)
 
     def to_json(self) -> dict[str, object]:
         g = self.gpu_hours_per_day
@@ -150,8 +152,8 @@ class Costs:
     """Every engine's cost on one trace, and the hour grid."""
 
     engines: dict[str, EngineCost]
-    hour_starts_s: np.ndarray
-    rate_rps: np.ndarray               # per hour, at production scale
+    hour_starts_s: NDArray[Any]
+    rate_rps: NDArray[Any]               # per hour, at production scale
     settings: CostSettings
     best_static_seq_len: int | None
     searches: int = 0              # capacity searches run (engine x scheduler x hour of day)
@@ -176,7 +178,7 @@ def _round(x: float) -> float | None:
     return round(x, 3) if math.isfinite(x) else None
 
 
-def _hour_grid(trace: Trace) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _hour_grid(trace: Trace) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
     """Clock hours covering the trace: starts, seconds of each covered, requests in each."""
     first, last = trace.first_s, max(trace.last_s, trace.first_s + 1.0)
     h0, h1 = int(math.floor(first / HOUR_S)), int(math.floor((last - 1e-9) / HOUR_S))
@@ -187,7 +189,7 @@ def _hour_grid(trace: Trace) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return starts, np.maximum(covered, 1.0), counts
 
 
-def _segments_per_hour(segments: list[tuple[float, Envelope]], starts: np.ndarray,
+def _segments_per_hour(segments: list[tuple[float, Envelope]], starts: NDArray[Any],
                        covered_end: float) -> list[list[tuple[Envelope, float]]]:
     """Per hour, the engines that served in it and the share of the hour each served."""
     segs = sorted(segments, key=lambda s: s[0])

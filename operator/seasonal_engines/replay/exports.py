@@ -20,12 +20,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
-from seasonal_engines.core import censoring, histograms, traffic
+from seasonal_engines.core import censoring, histograms, reasons, traffic
 from seasonal_engines.core.presets import Censoring, MetricPreset
-from seasonal_engines.core.traffic import Reason, TrafficProfile, TrafficUnavailable
+from seasonal_engines.core.traffic import TrafficProfile, TrafficUnavailable
 from seasonal_engines.traces.readers import Trace, to_datetime
 
 UNSERVED = -1  # limit of a request not yet reached by the simulation
@@ -36,8 +38,8 @@ class ServedTrace:
     """A trace and, per request, the limits of the engine that served it (filled in arrival order)."""
 
     trace: Trace
-    max_input_len: np.ndarray = field(init=False)
-    max_seq_len: np.ndarray = field(init=False)
+    max_input_len: NDArray[Any] = field(init=False)
+    max_seq_len: NDArray[Any] = field(init=False)
     filled: int = field(init=False, default=0)  # requests [0, filled) have their serving limits
 
     def __post_init__(self) -> None:
@@ -53,7 +55,7 @@ class ServedTrace:
             self.max_seq_len[self.filled:hi] = max_seq_len
             self.filled = hi
 
-    def indices(self, start_s: float, end_s: float) -> np.ndarray:
+    def indices(self, start_s: float, end_s: float) -> NDArray[Any]:
         """Indices of the requests arriving in ``[start_s, end_s)``; they must all be served already."""
         lo, hi = np.searchsorted(self.trace.timestamps_s, [start_s, end_s], side="left")
         if hi > self.filled:
@@ -72,11 +74,11 @@ def profile(served: ServedTrace, windows: Sequence[tuple[float, float]], preset:
     start = to_datetime(min(s for s, _ in windows))
     end = to_datetime(max(e for _, e in windows))
     if len(idx) == 0:
-        return TrafficUnavailable(Reason.InsufficientSamples, f"no requests in {start.isoformat()} .. "
+        return TrafficUnavailable(reasons.INSUFFICIENT_SAMPLES, f"no requests in {start.isoformat()} .. "
                                   f"{end.isoformat()}")
     t = served.trace
     inp = t.input_tokens[idx]
-    adm = censoring.admit(inp, t.output_tokens[idx], served.max_input_len[idx],  # type: ignore[arg-type]
+    adm = censoring.admit(inp, t.output_tokens[idx], served.max_input_len[idx],
                           served.max_seq_len[idx])
     whole = censored_profile(inp, adm, preset, start_s=min(s for s, _ in windows),
                              end_s=max(e for _, e in windows), covered_s=sum(e - s for s, e in windows),
@@ -92,7 +94,7 @@ def recent_traffic(served: ServedTrace, start_s: float, end_s: float, preset: Me
     idx = served.indices(start_s, end_s)
     t = served.trace
     inp = t.input_tokens[idx]
-    adm = censoring.admit(inp, t.output_tokens[idx], served.max_input_len[idx],  # type: ignore[arg-type]
+    adm = censoring.admit(inp, t.output_tokens[idx], served.max_input_len[idx],
                           served.max_seq_len[idx])
     ran = ~adm.rejected
     sequence = histograms.from_values(inp[ran].astype(np.float64) + adm.served_output[ran], preset.bounds) \
@@ -101,7 +103,7 @@ def recent_traffic(served: ServedTrace, start_s: float, end_s: float, preset: Me
                                  histograms.from_values(inp, preset.bounds), sequence)
 
 
-def censored_profile(input_tokens: np.ndarray, admission: censoring.Admission, preset: MetricPreset, *,
+def censored_profile(input_tokens: NDArray[Any], admission: censoring.Admission, preset: MetricPreset, *,
                      start_s: float, end_s: float, covered_s: float | None = None,
                      peak_percentile: float = 0.99) -> TrafficProfile:
     """A profile from requests' true input lengths and their admission under the serving engine."""

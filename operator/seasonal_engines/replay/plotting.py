@@ -10,21 +10,23 @@ engine. Writes a PNG with matplotlib's Agg backend (no display needed); this is 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from numpy.typing import NDArray  # noqa: E402
 
+from seasonal_engines.pictures import figures
 from seasonal_engines.replay.comparing import Comparison  # noqa: E402
 from seasonal_engines.replay.scoring import HOUR_S  # noqa: E402
-from seasonal_engines.pictures import figures
 
 DOTS_MAX = 60_000  # requests drawn at most (an even sample): more only darkens the cloud
 
 
-def _steps(segments: list[tuple[float, float]], start: float, end: float) -> tuple[np.ndarray, np.ndarray]:
+def _steps(segments: list[tuple[float, float]], start: float, end: float) -> tuple[NDArray[Any], NDArray[Any]]:
     """x (since start) and y arrays of a step function from (since, value) pairs, clipped to the trace."""
     xs, ys = [], []
     for i, (since, value) in enumerate(segments):
@@ -46,7 +48,7 @@ def plot(c: Comparison, path: str | Path, title: str = "") -> Path:
     days = (end - start) / 86400.0
     unit, scale = ("day", 86400.0) if days >= 2 else ("hour", 3600.0)
 
-    def x(t: np.ndarray | float) -> np.ndarray:
+    def x(t: NDArray[Any] | float) -> NDArray[Any]:
         return (np.asarray(t, dtype=np.float64) - start) / scale
 
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(13, 7.5), sharex=True, height_ratios=(3, 1),

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from seasonal_engines.core import censoring
 from seasonal_engines.traces.readers import Trace
@@ -34,10 +35,10 @@ DAY_S = 86400.0
 class Hours:
     """The trace cut into clock hours: per hour its start, request count and oracle p99.9 of input+output."""
 
-    starts_s: np.ndarray
-    requests: np.ndarray
-    p999: np.ndarray
-    index: np.ndarray  # per request, the position of its hour in these arrays
+    starts_s: NDArray[Any]
+    requests: NDArray[Any]
+    p999: NDArray[Any]
+    index: NDArray[Any]  # per request, the position of its hour in these arrays
 
     @classmethod
     def of(cls, trace: Trace) -> Hours:
@@ -70,20 +71,20 @@ class Score:
 class Fit:
     """Per request: beyond its engine or not; per hour: beyond share and slack (NaN for thin hours)."""
 
-    beyond: np.ndarray
-    hour_beyond: np.ndarray
-    hour_slack: np.ndarray
+    beyond: NDArray[Any]
+    hour_beyond: NDArray[Any]
+    hour_slack: NDArray[Any]
     hours: Hours
 
 
-def fit(trace: Trace, max_input_len: np.ndarray, max_seq_len: np.ndarray, hours: Hours | None = None, *,
+def fit(trace: Trace, max_input_len: NDArray[Any], max_seq_len: NDArray[Any], hours: Hours | None = None, *,
         min_hour_requests: int = MIN_HOUR_REQUESTS) -> Fit:
     """Judge each request by the limits it met (arrays aligned with the trace)."""
     if len(max_input_len) != len(trace) or len(max_seq_len) != len(trace):
         raise ValueError(f"limits must be given per request: the trace holds {len(trace)} requests, got "
                          f"{len(max_input_len)} and {len(max_seq_len)} limits")
     hours = hours or Hours.of(trace)
-    adm = censoring.admit(trace.input_tokens, trace.output_tokens, max_input_len,  # type: ignore[arg-type]
+    adm = censoring.admit(trace.input_tokens, trace.output_tokens, max_input_len,
                           max_seq_len)
     beyond = adm.censored
     n = len(hours.requests)

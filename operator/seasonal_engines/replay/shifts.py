@@ -12,14 +12,17 @@ Pure: seeded numpy, traces in and out.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import NDArray
 
 from seasonal_engines.traces.readers import Trace
 
 JITTER_S = 300.0  # arrivals drawn for a higher rate scatter this far around an original one
 
 
-def _scaled_inputs(trace: Trace, factors: np.ndarray) -> Trace:
+def _scaled_inputs(trace: Trace, factors: NDArray[Any]) -> Trace:
     inp = np.maximum(1, np.rint(trace.input_tokens * factors)).astype(np.int64)
     return Trace(trace.timestamps_s, inp, trace.output_tokens, trace.format, trace.first_s, trace.last_s)
 

@@ -20,19 +20,28 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from seasonal_engines.api import durations
 from seasonal_engines.api.spec import InferenceServiceSpec, shortest_period
 from seasonal_engines.api.status import InferenceServiceStatus
-from seasonal_engines.core import (censoring, decisions, hourly_history, planners, presets, reasons, season_schedules,
-                                   seasons)
+from seasonal_engines.core import (
+    actions,
+    censoring,
+    decisions,
+    hourly_history,
+    observations,
+    planners,
+    presets,
+    reasons,
+    season_schedules,
+    seasons,
+)
 from seasonal_engines.core.presets import MetricPreset
 from seasonal_engines.core.traffic import TrafficProfile, TrafficUnavailable
 from seasonal_engines.replay import exports
 from seasonal_engines.replay.world import BuildRecord, Durations, RolloutRecord, Segment, World
 from seasonal_engines.traces.readers import Trace
-
 
 
 @dataclass(frozen=True)
@@ -85,15 +94,13 @@ class ReplayRun:
 
 
 def _utc(t_s: float) -> datetime:
-    return datetime.fromtimestamp(t_s, tz=timezone.utc)
+    return datetime.fromtimestamp(t_s, tz=UTC)
 
 
 @dataclass(eq=False)
 class _SeasonProfiles:
-    """Every season's history profile at ``now``, as the reconciler would query it, cached per exact set of
-    windows (past requests never change). All seasons are offered, not just the active, due and next ones
-    the reconciler asks for: ``decide`` reads only those, so the superset changes nothing and saves an
-    outlook per evaluation."""
+    """The history profiles of the seasons ``decide`` reads at ``now`` (``seasons.profiles_needed``, as the
+    reconciler queries them), cached per exact set of windows (past requests never change)."""
 
     spec: InferenceServiceSpec
     preset: MetricPreset
@@ -113,9 +120,9 @@ class _SeasonProfiles:
             windows = seasons.occurrences(season, _utc(self.last_s + period), n)
             self._occurrences[season.name] = [(w.start.timestamp(), w.end.timestamp()) for w in windows]
 
-    def at(self, now_s: float) -> dict[str, TrafficProfile | TrafficUnavailable]:
+    def at(self, now_s: float, status: InferenceServiceStatus) -> dict[str, TrafficProfile | TrafficUnavailable]:
         out: dict[str, TrafficProfile | TrafficUnavailable] = {}
-        for season in self.spec.seasons:
+        for season in seasons.profiles_needed(self.spec, status.build_durations_seconds, _utc(now_s)):
             complete = [w for w in self._occurrences[season.name] if w[1] <= now_s]
             windows = tuple(complete[-season.history:])
             if not windows:
@@ -150,7 +157,7 @@ class _History:
         t = self.served.trace
         idx = self.served.indices(now_s - hours * 3600.0, now_s)
         inp = t.input_tokens[idx]
-        adm = censoring.admit(inp, t.output_tokens[idx], self.served.max_input_len[idx],  # type: ignore[arg-type]
+        adm = censoring.admit(inp, t.output_tokens[idx], self.served.max_input_len[idx],
                               self.served.max_seq_len[idx])
         self._cached = hourly_history.from_requests(
             _utc(now_s), hours, t.timestamps_s[idx], inp, adm.served_output, ~adm.rejected,
@@ -170,7 +177,7 @@ def replay(trace: Trace, spec: InferenceServiceSpec, settings: Settings | None =
     interval = durations.seconds(spec.traffic.evaluation_interval)
     window = durations.seconds(spec.traffic.window)
     shift_s = spec.shift_window_seconds()
-    bootstrap = planners.bootstrap_for_spec(spec)
+    planner, bootstrap = planners.for_spec(spec), planners.bootstrap_for_spec(spec)
     served = exports.ServedTrace(trace)
     world = World(settings.durations)
     start, end = trace.first_s, trace.last_s
@@ -193,13 +200,12 @@ def replay(trace: Trace, spec: InferenceServiceSpec, settings: Settings | None =
         store = set(world.store) | {e.hash for e in status.engine_history}
         if status.serving_engine is not None:
             store.add(status.serving_engine.hash)
-        obs = decisions.Observation(
+        obs = observations.Observation(
             now=now, generation=1, spec=spec, spec_error=None, status=status, traffic=trailing,
-            season_traffic=season_profiles.at(t), store=frozenset(store),
+            season_traffic=season_profiles.at(t, status), store=frozenset(store),
             build=world.build_observation(status, t), rollout=world.rollout_observation(status, t),
             history=history.at(t) if history is not None else None)
-        # A planner per evaluation, as the reconciler makes one: its cache is keyed by profile identity.
-        decision = decisions.decide(obs, planners.for_spec(spec), bootstrap)
+        decision = decisions.decide(obs, planner, bootstrap)
         world.apply(decision.actions, t)
         records.append(_record(t, decision.status, status))
         changes += [(t, e.message) for e in decision.events if e.reason == reasons.SEASONS_DISCOVERED]
@@ -211,7 +217,7 @@ def replay(trace: Trace, spec: InferenceServiceSpec, settings: Settings | None =
         event = world.next_event_after(t)
         if event is not None:
             candidates.append(event)
-        if decision.requeue_after is not None and decision.requeue_after > decisions.BUSY_REQUEUE:
+        if decision.requeue_after is not None and decision.requeue_after > actions.BUSY_REQUEUE:
             candidates.append(t + decision.requeue_after)  # a season boundary; busy polls are the world's events
         t = min(candidates)
     _serve(served, world, math.inf)
@@ -232,9 +238,8 @@ def _record(t: float, new: InferenceServiceStatus, old: InferenceServiceStatus) 
     d = new.drift
     counted = d is not None and d.last_evaluated is not None and (
         old.drift is None or old.drift.last_evaluated != d.last_evaluated)
-    phase = getattr(new.phase, "value", new.phase)
     return EvaluationRecord(
-        at_s=t, phase=str(phase), samples=new.traffic.samples if new.traffic is not None else None,
+        at_s=t, phase=new.phase, samples=new.traffic.samples if new.traffic is not None else None,
         beyond_fraction=d.beyond_fraction if d is not None else None,
         breach_streak=d.breach_streak if d is not None else 0,
         waste_streak=d.waste_streak if d is not None else 0, counted=counted,

@@ -17,7 +17,7 @@ import random
 from dataclasses import dataclass, field
 
 from seasonal_engines.api.status import InferenceServiceStatus
-from seasonal_engines.core import decisions, summaries
+from seasonal_engines.core import actions, observations, status_codec
 from seasonal_engines.core.envelopes import Envelope
 
 
@@ -113,37 +113,39 @@ class World:
 
     # --- what the reconciler would gather --------------------------------------------------
 
-    def build_observation(self, status: InferenceServiceStatus, now_s: float) -> decisions.BuildObservation | None:
+    def build_observation(self, status: InferenceServiceStatus, now_s: float) -> observations.BuildObservation | None:
         if status.build is None:
             return None
         job = self._jobs.get(status.build.job_name)
         if job is None:
-            return decisions.BuildObservation(status.build.job_name, decisions.JobState.missing)
-        state = decisions.JobState.succeeded if job.done_s <= now_s else decisions.JobState.running
-        return decisions.BuildObservation(status.build.job_name, state)
+            return observations.BuildObservation(status.build.job_name, observations.JobState.missing)
+        state = observations.JobState.succeeded if job.done_s <= now_s else observations.JobState.running
+        return observations.BuildObservation(status.build.job_name, state)
 
     def rollout_observation(self, status: InferenceServiceStatus,
-                            now_s: float) -> decisions.RolloutObservation | None:
+                            now_s: float) -> observations.RolloutObservation | None:
         ro = self._rollout
         if status.rollout is None or ro is None or ro.engine_hash != status.rollout.engine_hash:
             return None
         ready = ro.ready_s <= now_s
-        return decisions.RolloutObservation(ro.engine_hash, deployment_ready=ready, model_ready=ready,
+        return observations.RolloutObservation(ro.engine_hash, deployment_ready=ready, model_ready=ready,
                                             config_matches=True)
 
     # --- applying the decision ---------------------------------------------------------------
 
-    def apply(self, actions: tuple[decisions.StartBuild | decisions.RollOut, ...], now_s: float) -> None:
-        for action in actions:
-            if isinstance(action, decisions.StartBuild):
+    def apply(self, decided: tuple[actions.Action, ...], now_s: float) -> None:
+        """Builds and rollouts; engine references have no store to be recorded in here, and the traffic
+        moves with the rollout itself (``Segment``)."""
+        for action in decided:
+            if isinstance(action, actions.StartBuild):
                 took = self._rng.uniform(self.durations.build_min_s, self.durations.build_max_s)
                 record = BuildRecord(now_s, now_s + took, action.engine.hash, action.engine.envelope,
                                      action.reason, action.engine.season)
                 self._jobs[action.job_name] = record
                 self.builds.append(record)
-            else:
+            elif isinstance(action, actions.RollOut):
                 record_ro = RolloutRecord(now_s, now_s + self.durations.rollout_s, action.engine.hash,
-                                          summaries.envelope_of(action.engine), action.engine.reason,
+                                          status_codec.envelope_of(action.engine), action.engine.reason,
                                           action.rollback)
                 self._rollout = record_ro
                 self._rollout_serves = False

@@ -16,8 +16,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from seasonal_engines.core import censoring
 from seasonal_engines.core.presets import MetricPreset
@@ -32,7 +34,7 @@ class Engine:
     max_seq_len: int | None = None
 
 
-def scrape_times(start_s: float, end_s: float, interval_s: float) -> np.ndarray:
+def scrape_times(start_s: float, end_s: float, interval_s: float) -> NDArray[Any]:
     """Scrape instants ``start_s, start_s + interval_s, ...`` up to and including the first at or after
     ``end_s``."""
     if not interval_s > 0:
@@ -63,7 +65,7 @@ def lines(trace: Trace, preset: MetricPreset, interval_s: float = 60.0,
     base = dict(labels or {})
     reset_slots = np.searchsorted(times, np.asarray(sorted(resets), dtype=np.float64), side="left")
 
-    hists: list[tuple[str, np.ndarray, np.ndarray, str]] = [
+    hists: list[tuple[str, NDArray[Any], NDArray[Any], str]] = [
         (preset.input_metric, slot, inp, "Prompt tokens per request, at admission."),
         (preset.output_metric, slot[ran], adm.served_output[ran], "Generated tokens per request."),
     ]
@@ -103,9 +105,9 @@ def write(path: str | Path, trace: Trace, preset: MetricPreset, interval_s: floa
     return n
 
 
-def _histogram(name: str, help_text: str, slot: np.ndarray, values: np.ndarray, bounds: Sequence[float],
+def _histogram(name: str, help_text: str, slot: NDArray[Any], values: NDArray[Any], bounds: Sequence[float],
                n_times: int, ts_text: list[str], labels: Mapping[str, str],
-               reset_slots: np.ndarray) -> Iterator[str]:
+               reset_slots: NDArray[Any]) -> Iterator[str]:
     b = np.asarray(bounds, dtype=np.float64)
     bucket = np.searchsorted(b, values.astype(np.float64), side="left")
     per = np.zeros((n_times, len(b)), dtype=np.int64)
@@ -123,8 +125,8 @@ def _histogram(name: str, help_text: str, slot: np.ndarray, values: np.ndarray, 
     yield from _series(f"{name}_sum{_labels(labels)} ", sums, ts_text)
 
 
-def _counter(name: str, help_text: str, slot: np.ndarray, n_times: int, ts_text: list[str],
-             labels: Mapping[str, str], reset_slots: np.ndarray) -> Iterator[str]:
+def _counter(name: str, help_text: str, slot: NDArray[Any], n_times: int, ts_text: list[str],
+             labels: Mapping[str, str], reset_slots: NDArray[Any]) -> Iterator[str]:
     family = name[: -len("_total")] if name.endswith("_total") else name
     counts = _since_reset(np.cumsum(np.bincount(slot, minlength=n_times)[:n_times]), reset_slots)
     yield f"# TYPE {family} counter"
@@ -132,7 +134,7 @@ def _counter(name: str, help_text: str, slot: np.ndarray, n_times: int, ts_text:
     yield from _series(f"{family}_total{_labels(labels)} ", counts, ts_text)
 
 
-def _since_reset(cum: np.ndarray, reset_slots: np.ndarray) -> np.ndarray:
+def _since_reset(cum: NDArray[Any], reset_slots: NDArray[Any]) -> NDArray[Any]:
     """Counts as a restarted exporter reports them: from zero again at each reset slot."""
     if len(reset_slots) == 0:
         return cum
@@ -144,12 +146,12 @@ def _since_reset(cum: np.ndarray, reset_slots: np.ndarray) -> np.ndarray:
     return out
 
 
-def _series(prefix: str, values: np.ndarray, ts_text: list[str]) -> Iterator[str]:
+def _series(prefix: str, values: NDArray[Any], ts_text: list[str]) -> Iterator[str]:
     for v, t in zip(values.tolist(), ts_text):
         yield f"{prefix}{v} {t}"
 
 
-def _timestamps(times: np.ndarray) -> list[str]:
+def _timestamps(times: NDArray[Any]) -> list[str]:
     if np.all(times == np.round(times)):
         return [str(int(t)) for t in times.tolist()]
     return [f"{t:.3f}" for t in times.tolist()]

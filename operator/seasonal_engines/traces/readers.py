@@ -20,12 +20,15 @@ import csv
 import gzip
 import json
 import lzma
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
+from typing import Any, TextIO, cast
 
 import numpy as np
+from numpy.typing import NDArray
 
 
 class TraceFormat(str, Enum):
@@ -52,9 +55,9 @@ class Trace:
     timestamps count hours from their origin, which for the shared ServeGen files is midnight of day 0.
     """
 
-    timestamps_s: np.ndarray
-    input_tokens: np.ndarray
-    output_tokens: np.ndarray
+    timestamps_s: NDArray[Any]
+    input_tokens: NDArray[Any]
+    output_tokens: NDArray[Any]
     format: TraceFormat = TraceFormat.generic
     start_s: float | None = None
     end_s: float | None = None
@@ -151,17 +154,17 @@ def _detect(header: list[str], p: Path) -> TraceFormat:
                      + "; or Mooncake JSON lines with timestamp, input_length, output_length")
 
 
-_DECOMPRESSORS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+_DECOMPRESSORS: dict[str, Callable[..., Any]] = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 
 
-def _open_text(p: Path):  # type: ignore[no-untyped-def]
+def _open_text(p: Path) -> TextIO:
     opener = _DECOMPRESSORS.get(p.suffix.lower())
     if opener is None:
         return p.open("r", encoding="utf-8", newline="")
-    return opener(p, "rt", encoding="utf-8", newline="")
+    return cast(TextIO, opener(p, "rt", encoding="utf-8", newline=""))
 
 
-def _read_mooncake(f, p: Path) -> Trace:  # type: ignore[no-untyped-def]
+def _read_mooncake(f: TextIO, p: Path) -> Trace:
     ts: list[float] = []
     inp: list[int] = []
     out: list[int] = []
@@ -180,9 +183,9 @@ def _read_mooncake(f, p: Path) -> Trace:  # type: ignore[no-untyped-def]
                    np.asarray(out, dtype=np.int64), TraceFormat.mooncake)
 
 
-def _numbers(values: list[str], p: Path, what: str, dtype: type) -> np.ndarray:
+def _numbers(values: list[str], p: Path, what: str, dtype: type) -> NDArray[Any]:
     try:
-        arr = np.asarray(np.asarray(values, dtype=np.float64), dtype=dtype)
+        arr: NDArray[Any] = np.asarray(np.asarray(values, dtype=np.float64), dtype=dtype)
     except ValueError:
         bad = next(v for v in values if not _is_number(v))
         raise ValueError(f"{p}: {what} column holds {bad!r}, not a number") from None
@@ -199,7 +202,7 @@ def _is_number(v: str) -> bool:
         return False
 
 
-def _parse_datetimes(values: list[str], p: Path) -> np.ndarray:
+def _parse_datetimes(values: list[str], p: Path) -> NDArray[Any]:
     """UTC date-time text (``2023-11-16 18:15:46.6805900``, 7 fractional digits) to Unix seconds."""
     try:
         ns = np.asarray([v.strip().rstrip("Z") for v in values], dtype="datetime64[ns]")
@@ -208,7 +211,7 @@ def _parse_datetimes(values: list[str], p: Path) -> np.ndarray:
     return ns.astype(np.int64).astype(np.float64) / 1e9
 
 
-def _sorted(ts: np.ndarray, inp: np.ndarray, out: np.ndarray, fmt: TraceFormat) -> Trace:
+def _sorted(ts: NDArray[Any], inp: NDArray[Any], out: NDArray[Any], fmt: TraceFormat) -> Trace:
     if len(ts) and np.any(np.diff(ts) < 0):
         order = np.argsort(ts, kind="stable")
         ts, inp, out = ts[order], inp[order], out[order]
@@ -217,4 +220,4 @@ def _sorted(ts: np.ndarray, inp: np.ndarray, out: np.ndarray, fmt: TraceFormat) 
 
 def to_datetime(seconds: float) -> datetime:
     """Unix seconds to an aware UTC datetime."""
-    return datetime.fromtimestamp(seconds, tz=timezone.utc)
+    return datetime.fromtimestamp(seconds, tz=UTC)

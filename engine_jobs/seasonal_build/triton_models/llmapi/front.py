@@ -13,29 +13,31 @@ sent), counts the generated text's tokens and records the completion. It answers
 this runs per token.
 """
 
+from __future__ import annotations
+
 import json
 import re
+from typing import Any
 
 import numpy as np
+import token_metrics
 import triton_python_backend_utils as pb_utils
 from transformers import AutoTokenizer
-
-import token_metrics
 
 LENGTH_ERRORS = (re.compile(r"[Pp]rompt length \(\d+\) exceeds"), re.compile(r"exceeds max_seq_len"),
                  re.compile(r"exceeds maximum (sequence|input) length"))
 
 
-def _param(params, key, default=None):
+def _param(params: dict[str, Any], key: str, default: Any = None) -> Any:
     value = params.get(key, {}).get("string_value", "")
     return value if value not in ("", None) else default
 
 
-def _texts(array):
+def _texts(array: Any) -> list[str]:
     return [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in array.reshape(-1)]
 
 
-def finish_reason(input_tokens, output_tokens, max_tokens, max_seq_len):
+def finish_reason(input_tokens: int, output_tokens: int, max_tokens: int, max_seq_len: int) -> str:
     if output_tokens >= max_tokens:
         return "length"
     if input_tokens + output_tokens >= max_seq_len:
@@ -44,7 +46,7 @@ def finish_reason(input_tokens, output_tokens, max_tokens, max_seq_len):
 
 
 class TritonPythonModel:
-    def initialize(self, args):
+    def initialize(self, args: dict[str, Any]) -> None:
         config = json.loads(args["model_config"])
         params = config.get("parameters", {})
         self.downstream = _param(params, "downstream_model", "tensorrt_llm")
@@ -56,18 +58,21 @@ class TritonPythonModel:
             model=_param(params, "model_label", args["model_name"]), max_input_len=self.max_input_len,
             max_seq_len=self.max_seq_len)
 
-    def execute(self, requests):
+    def execute(self, requests: list[Any]) -> list[Any]:
         return [self._one(r) for r in requests]
 
-    def _one(self, request):
+    def _one(self, request: Any) -> Any:
         texts = _texts(pb_utils.get_input_tensor_by_name(request, "text_input").as_numpy())
         wanted = pb_utils.get_input_tensor_by_name(request, "max_tokens").as_numpy().reshape(-1).tolist()
-        others = {}
+        others: dict[str, Any] = {}
         for name, target in self.input_map.items():
             tensor = pb_utils.get_input_tensor_by_name(request, name)
             if tensor is not None and name not in ("max_tokens",):
                 others[target] = tensor.as_numpy().reshape(len(texts), -1)
-        outputs, counts, inputs, reasons = [], [], [], []
+        outputs: list[bytes] = []
+        counts: list[int] = []
+        inputs: list[int] = []
+        reasons: list[bytes] = []
         for i, text in enumerate(texts):
             n_in = len(self.tokenizer.encode(text))
             self.metrics.observe_admission(n_in, int(wanted[i]))

@@ -7,15 +7,18 @@ code itself stays NVIDIA's, in the image (parameter ``llmapi_model_dir``, by def
 file is the one it reads. Nothing here runs per request.
 """
 
+from __future__ import annotations
+
 import importlib.util
 import json
 import os
 import sys
+from typing import Any
 
 DEFAULT_DIR = "/app/all_models/llmapi/tensorrt_llm/1"
 
 
-def _nvidia_model(directory):
+def _nvidia_model(directory: str) -> Any:
     path = os.path.join(directory, "model.py")
     if not os.path.isfile(path):
         raise RuntimeError(f"{path} does not exist: serve the PyTorch backend from NVIDIA's Triton TRT-LLM "
@@ -24,31 +27,33 @@ def _nvidia_model(directory):
     if directory not in sys.path:
         sys.path.insert(0, directory)  # its model.py imports helpers.py from the same directory
     spec = importlib.util.spec_from_file_location("nvidia_llmapi_model", path)
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"{path} cannot be loaded as a Python module")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.TritonPythonModel
 
 
-def _directory(config):
+def _directory(config: dict[str, Any]) -> str:
     value = (config.get("parameters", {}).get("llmapi_model_dir") or {}).get("string_value")
-    return value or DEFAULT_DIR
+    return str(value or DEFAULT_DIR)
 
 
 class TritonPythonModel:
     @classmethod
-    def auto_complete_config(cls, auto_complete_model_config):
+    def auto_complete_config(cls, auto_complete_model_config: Any) -> Any:
         nvidia = _nvidia_model(_directory(auto_complete_model_config.as_dict()))
         return nvidia.auto_complete_config(auto_complete_model_config)
 
-    def initialize(self, args):
+    def initialize(self, args: dict[str, Any]) -> None:
         nvidia = _nvidia_model(_directory(json.loads(args["model_config"])))
         self._model = nvidia()
         self._model.initialize(args)
 
-    def execute(self, requests):
+    def execute(self, requests: list[Any]) -> Any:
         return self._model.execute(requests)
 
-    def finalize(self):
+    def finalize(self) -> None:
         finalize = getattr(self._model, "finalize", None)
         if finalize is not None:
             finalize()

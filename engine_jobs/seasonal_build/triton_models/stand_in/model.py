@@ -17,27 +17,29 @@ per-step delay for benchmarks. Every admission, rejected ones included, is recor
 ``token_metrics`` (copied next to this file) so histograms and censoring counters see all demand.
 """
 
+from __future__ import annotations
+
 import json
 import time
+from typing import Any
 
 import numpy as np
-import triton_python_backend_utils as pb_utils
-
 import token_metrics
+import triton_python_backend_utils as pb_utils
 
 ENGINE_KIND = "cpu-stand-in"
 
 
-def count_tokens(text):
+def count_tokens(text: str) -> int:
     """The stand-in's tokenizer: whitespace-separated words."""
     return len(text.split())
 
 
-def generate(n):
+def generate(n: int) -> str:
     return " ".join(f"tok{i}" for i in range(n))
 
 
-def plan_output(input_tokens, max_tokens, max_seq_len):
+def plan_output(input_tokens: int, max_tokens: int, max_seq_len: int) -> tuple[int, str]:
     """(tokens generated, finish reason) for an admitted request."""
     room = max_seq_len - input_tokens
     if max_tokens <= room:
@@ -46,7 +48,7 @@ def plan_output(input_tokens, max_tokens, max_seq_len):
 
 
 class TritonPythonModel:
-    def initialize(self, args):
+    def initialize(self, args: dict[str, Any]) -> None:
         config = json.loads(args["model_config"])
         params = {k: v["string_value"] for k, v in config.get("parameters", {}).items()}
         if params.get("engine_kind") != ENGINE_KIND:
@@ -58,7 +60,7 @@ class TritonPythonModel:
             model=params.get("model_label", args["model_name"]),
             max_input_len=self.max_input_len, max_seq_len=self.max_seq_len)
 
-    def execute(self, requests):
+    def execute(self, requests: list[Any]) -> list[Any]:
         responses = []
         longest = 0
         for request in requests:
@@ -70,7 +72,7 @@ class TritonPythonModel:
             time.sleep(self.ms_per_token * longest / 1000.0)
         return responses
 
-    def _one(self, request):
+    def _one(self, request: Any) -> tuple[Any, int]:
         texts = pb_utils.get_input_tensor_by_name(request, "text_input").as_numpy().reshape(-1)
         max_tokens = pb_utils.get_input_tensor_by_name(request, "max_tokens").as_numpy().reshape(-1)
         if max_tokens.size == 1 and texts.size > 1:
@@ -89,7 +91,9 @@ class TritonPythonModel:
             return self._error(f"Prompt is empty: at least one input token is required. [{ENGINE_KIND}]"), 0
         if int(min(max_tokens)) < 1:
             return self._error(f"max_tokens must be at least 1, got {int(min(max_tokens))}. [{ENGINE_KIND}]"), 0
-        outputs, counts, reasons = [], [], []
+        outputs: list[bytes] = []
+        counts: list[int] = []
+        reasons: list[bytes] = []
         for length, wanted in zip(lengths, max_tokens):
             n, reason = plan_output(length, int(wanted), self.max_seq_len)
             self.metrics.observe_completion(length, n, limit_stopped=(reason == "engine_limit"))
@@ -106,5 +110,5 @@ class TritonPythonModel:
         return pb_utils.InferenceResponse(output_tensors=tensors), max(counts)
 
     @staticmethod
-    def _error(message):
+    def _error(message: str) -> Any:
         return pb_utils.InferenceResponse(output_tensors=[], error=pb_utils.TritonError(message))

@@ -20,8 +20,11 @@ Generation is deterministic: it cycles through the prompt's own token ids, skipp
 words and the end id, and stops after a stop word (which stays in the output, as in TensorRT-LLM).
 """
 
+from __future__ import annotations
+
 import json
 import os
+from typing import Any
 
 import numpy as np
 import triton_python_backend_utils as pb_utils
@@ -29,28 +32,30 @@ import triton_python_backend_utils as pb_utils
 REQUIRED = ("gpt_model_type", "tokenizer_dir", "xgrammar_tokenizer_info_path", "guided_decoding_backend")
 
 
-def _true(value, default):
+def _true(value: str | None, default: bool) -> bool:
     return default if value in (None, "") else str(value).lower() in ("true", "1", "yes")
 
 
-def words(lists, i):
+def words(lists: Any, i: int) -> list[list[int]]:
     """The words of batch item ``i`` in a ``[batch, 2, n]`` word list, as lists of token ids."""
     if lists is None or lists.shape[-1] == 0:
         return []
     ids, ends = lists[i][0].tolist(), [e for e in lists[i][1].tolist() if e >= 0]
-    out, start = [], 0
+    out: list[list[int]] = []
+    start = 0
     for end in ends:
         out.append(ids[start:end])
         start = end
     return out
 
 
-def generate(prompt, wanted, room, end_id, bad, stop):
+def generate(prompt: list[int], wanted: int, room: int, end_id: int, bad: list[list[int]],
+             stop: list[list[int]]) -> list[int]:
     """Tokens for one request: at most ``min(wanted, room)``."""
     limit = max(0, min(wanted, room))
     banned = {w[0] for w in bad if len(w) == 1} | {end_id}
     pool = [t for t in prompt if t not in banned] or [t for t in range(1, 64) if t not in banned][:1]
-    out = []
+    out: list[int] = []
     while len(out) < limit:
         out.append(pool[len(out) % len(pool)])
         if any(len(s) and out[-len(s):] == s for s in stop):
@@ -59,7 +64,7 @@ def generate(prompt, wanted, room, end_id, bad, stop):
 
 
 class TritonPythonModel:
-    def initialize(self, args):
+    def initialize(self, args: dict[str, Any]) -> None:
         config = json.loads(args["model_config"])
         params = {k: v["string_value"] for k, v in config.get("parameters", {}).items()}
         missing = [k for k in REQUIRED if k not in params]
@@ -88,14 +93,14 @@ class TritonPythonModel:
             raise pb_utils.TritonModelException("the stand-in returns generated tokens only: set "
                                                 "exclude_input_in_output true")
 
-    def execute(self, requests):
+    def execute(self, requests: list[Any]) -> list[Any]:
         return [self._one(r) for r in requests]
 
-    def _get(self, request, name):
+    def _get(self, request: Any, name: str) -> Any:
         tensor = pb_utils.get_input_tensor_by_name(request, name)
         return None if tensor is None else tensor.as_numpy()
 
-    def _one(self, request):
+    def _one(self, request: Any) -> Any:
         ids = self._get(request, "input_ids")
         ids = ids.reshape(1, -1) if ids.ndim == 1 else ids
         batch = ids.shape[0]

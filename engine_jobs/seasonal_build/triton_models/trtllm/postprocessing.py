@@ -9,16 +9,18 @@ or ``stop`` (an end or stop token). The ensemble is not decoupled, so this runs 
 the last token: the metrics add no work to the decode loop.
 """
 
+from __future__ import annotations
+
 import json
+from typing import Any
 
 import numpy as np
+import token_metrics
 import triton_python_backend_utils as pb_utils
 from transformers import AutoTokenizer
 
-import token_metrics
 
-
-def finish_reason(input_tokens, output_tokens, max_tokens, max_seq_len):
+def finish_reason(input_tokens: int, output_tokens: int, max_tokens: int, max_seq_len: int) -> str:
     if output_tokens >= max_tokens:
         return "length"
     if input_tokens + output_tokens >= max_seq_len:
@@ -27,7 +29,7 @@ def finish_reason(input_tokens, output_tokens, max_tokens, max_seq_len):
 
 
 class TritonPythonModel:
-    def initialize(self, args):
+    def initialize(self, args: dict[str, Any]) -> None:
         config = json.loads(args["model_config"])
         params = {k: v["string_value"] for k, v in config["parameters"].items()}
         self.tokenizer = AutoTokenizer.from_pretrained(params["tokenizer_dir"], trust_remote_code=False)
@@ -37,18 +39,21 @@ class TritonPythonModel:
             model=params.get("model_label") or args["model_name"], max_input_len=int(limit) if limit else None,
             max_seq_len=self.max_seq_len)
 
-    def execute(self, requests):
+    def execute(self, requests: list[Any]) -> list[Any]:
         return [self._one(r) for r in requests]
 
-    def _one(self, request):
+    def _one(self, request: Any) -> Any:
         ids = pb_utils.get_input_tensor_by_name(request, "output_ids").as_numpy()  # [batch, beam, tokens]
         lengths = pb_utils.get_input_tensor_by_name(request, "sequence_length").as_numpy()  # [batch, beam]
         inputs = pb_utils.get_input_tensor_by_name(request, "input_lengths").as_numpy().reshape(-1)
         wanted = pb_utils.get_input_tensor_by_name(request, "max_tokens").as_numpy().reshape(-1)
-        texts, counts, reasons = [], [], []
+        texts: list[bytes] = []
+        counts: list[int] = []
+        reasons: list[bytes] = []
         for i in range(ids.shape[0]):
             n = int(lengths[i][0])
-            texts.append(self.tokenizer.decode(ids[i][0][:n].tolist(), skip_special_tokens=True).encode("utf-8"))
+            text = str(self.tokenizer.decode(ids[i][0][:n].tolist(), skip_special_tokens=True))
+            texts.append(text.encode("utf-8"))
             counts.append(n)
             reason = finish_reason(int(inputs[i]), n, int(wanted[i]), self.max_seq_len)
             reasons.append(reason.encode("utf-8"))

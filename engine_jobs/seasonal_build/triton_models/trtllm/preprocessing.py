@@ -12,27 +12,31 @@ written from the plan) as rejected: the engine answers those with "Prompt length
 input length (Y)". It does not refuse them itself; the engine does.
 """
 
+from __future__ import annotations
+
 import json
+from typing import Any
 
 import numpy as np
+import token_metrics
 import triton_python_backend_utils as pb_utils
 from transformers import AutoTokenizer
 
-import token_metrics
 
-
-def _param(params, key, default=None):
+def _param(params: dict[str, Any], key: str, default: Any = None) -> Any:
     value = params.get(key, {}).get("string_value", "")
     return value if value not in ("", None) else default
 
 
-def word_lists(tokenizer, rows):
+def word_lists(tokenizer: Any, rows: list[list[Any]] | None) -> Any:
     """``[batch, 2, n]`` int32 word lists; ``rows`` holds each item's words (None: no words at all)."""
     if rows is None:
         return None
-    ids, offsets = [], []
+    ids: list[list[int]] = []
+    offsets: list[list[int]] = []
     for words in rows:
-        flat, ends = [], []
+        flat: list[int] = []
+        ends: list[int] = []
         for word in words:
             text = word.decode("utf-8", "replace") if isinstance(word, bytes) else str(word)
             tokens = tokenizer.encode(text, add_special_tokens=False) if text else []
@@ -51,7 +55,7 @@ def word_lists(tokenizer, rows):
 
 
 class TritonPythonModel:
-    def initialize(self, args):
+    def initialize(self, args: dict[str, Any]) -> None:
         config = json.loads(args["model_config"])
         params = config["parameters"]
         special = _param(params, "add_special_tokens", "true").lower()
@@ -69,10 +73,10 @@ class TritonPythonModel:
             model=_param(params, "model_label", args["model_name"]), max_input_len=self.max_input_len,
             max_seq_len=int(seq) if seq else None)
 
-    def execute(self, requests):
+    def execute(self, requests: list[Any]) -> list[Any]:
         return [self._one(r) for r in requests]
 
-    def _one(self, request):
+    def _one(self, request: Any) -> Any:
         texts = pb_utils.get_input_tensor_by_name(request, "text_input").as_numpy().reshape(-1)
         max_tokens = pb_utils.get_input_tensor_by_name(request, "max_tokens").as_numpy().reshape(-1, 1)
         ids = [self.tokenizer.encode(t.decode("utf-8", "replace") if isinstance(t, bytes) else str(t),
@@ -103,7 +107,7 @@ class TritonPythonModel:
         return pb_utils.InferenceResponse(output_tensors=tensors)
 
     @staticmethod
-    def _optional(request, name, default, batch):
+    def _optional(request: Any, name: str, default: int, batch: int) -> Any:
         tensor = pb_utils.get_input_tensor_by_name(request, name)
         if tensor is None:
             return np.full((batch, 1), default, dtype=np.int32)

@@ -22,8 +22,10 @@ import csv
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from seasonal_engines.core.serving import costs, requests, simulating
 from seasonal_engines.core.serving.engines import EngineLimits, Replica, Scheduler
@@ -141,7 +143,7 @@ class Schedule:
 
     row: Row
     replica: Replica
-    work: dict[str, np.ndarray]
+    work: dict[str, NDArray[Any]]
     output_tokens: float
 
     def throughput(self, eff: costs.Efficiency) -> float:
@@ -157,7 +159,7 @@ def schedule(row: Row) -> Schedule:
     return Schedule(row, replica, out.work.arrays(), float(out.output_tokens.sum()))
 
 
-def errors(schedules: Sequence[Schedule], eff: costs.Efficiency) -> np.ndarray:
+def errors(schedules: Sequence[Schedule], eff: costs.Efficiency) -> NDArray[Any]:
     """Relative error (predicted / published - 1) per row."""
     return np.asarray([s.throughput(eff) / s.row.published - 1.0 for s in schedules])
 
@@ -167,7 +169,7 @@ def fit(schedules: Sequence[Schedule], start: costs.Efficiency = FITTED, *, iter
     if not schedules:
         raise ValueError("fit needs at least one calibration row")
 
-    def loss(x: np.ndarray) -> float:
+    def loss(x: NDArray[Any]) -> float:
         eff = _efficiency(x)
         return float(sum(math.log(s.throughput(eff) / s.row.published) ** 2 for s in schedules))
 
@@ -182,19 +184,19 @@ def fit(schedules: Sequence[Schedule], start: costs.Efficiency = FITTED, *, iter
     return _efficiency(min(candidates, key=lambda c: c[0])[1])
 
 
-def _unit(eff: costs.Efficiency) -> np.ndarray:
+def _unit(eff: costs.Efficiency) -> NDArray[Any]:
     """Constants as points of the unit cube (the fit's coordinates)."""
     return np.asarray([(v - lo) / (hi - lo) for v, (lo, hi) in zip(eff.as_tuple(), BOUNDS)])
 
 
-def _efficiency(x: np.ndarray) -> costs.Efficiency:
+def _efficiency(x: NDArray[Any]) -> costs.Efficiency:
     v = [lo + (hi - lo) * min(1.0, max(0.0, float(u))) for u, (lo, hi) in zip(x, BOUNDS)]
     v[0], v[1], v[2] = (max(1e-3, a) for a in v[:3])
     return costs.Efficiency(*v)
 
 
-def nelder_mead(f: Callable[[np.ndarray], float], x0: np.ndarray, *, iterations: int = 600, step: float = 0.1,
-                tolerance: float = 1e-10) -> np.ndarray:
+def nelder_mead(f: Callable[[NDArray[Any]], float], x0: NDArray[Any], *, iterations: int = 600, step: float = 0.1,
+                tolerance: float = 1e-10) -> NDArray[Any]:
     """Minimise ``f`` from ``x0`` with the Nelder-Mead simplex (standard coefficients)."""
     dim = len(x0)
     simplex = [np.asarray(x0, dtype=np.float64)]
@@ -230,5 +232,5 @@ def nelder_mead(f: Callable[[np.ndarray], float], x0: np.ndarray, *, iterations:
     return simplex[int(np.argmin(values))]
 
 
-__all__ = ["FITTED", "BOUNDS", "Row", "parse_rows", "bench_limits", "replica_for", "Schedule", "schedule", "errors", "fit",
-           "nelder_mead", "BENCH_KV_FRACTION"]
+__all__ = ["FITTED", "BOUNDS", "Row", "parse_rows", "bench_limits", "replica_for", "Schedule", "schedule", "errors",
+           "fit", "nelder_mead", "BENCH_KV_FRACTION"]

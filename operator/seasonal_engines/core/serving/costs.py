@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from seasonal_engines.core.sizing import gpus as gpu_facts
 from seasonal_engines.core.sizing import memory
@@ -147,8 +149,8 @@ class CostModel:
     def seconds(self, w: Work) -> float:
         return self.fixed_s(w.tokens, w.sampled) + w.kv_tokens * self.kv_token_s + w.pairs * self._pair_s
 
-    def price(self, iterations: np.ndarray, tokens: np.ndarray, sampled: np.ndarray, kv_tokens: np.ndarray,
-              pairs: np.ndarray) -> float:
+    def price(self, iterations: NDArray[Any], tokens: NDArray[Any], sampled: NDArray[Any], kv_tokens: NDArray[Any],
+              pairs: NDArray[Any]) -> float:
         """Seconds of a recorded schedule (``simulating.WorkLog`` rows: ``kv_tokens`` and ``pairs`` are row
         totals, the rest per iteration): the same sum ``seconds`` makes, vectorised."""
         linear = np.maximum(tokens * self._per_token_s + sampled * self._per_sampled_s, self._weights_s)

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from seasonal_engines.core.histograms import Histogram
 from seasonal_engines.core.serving import calibration, costs, engines, requests, simulating
@@ -72,7 +73,7 @@ class Summary:
     output_tokens_per_s_per_gpu: float
 
 
-def _pct(values: np.ndarray, q: float) -> float:
+def _pct(values: NDArray[Any], q: float) -> float:
     return float(np.percentile(values, q)) if len(values) else float("nan")
 
 

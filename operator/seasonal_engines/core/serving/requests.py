@@ -12,8 +12,10 @@ randomness from an explicit seed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
+from numpy.typing import NDArray
 
 from seasonal_engines.core.histograms import Histogram
 
@@ -24,10 +26,10 @@ MAX_REQUESTS = 10_000_000
 class RequestStream:
     """Requests sorted by arrival. Lengths are tokens; ``max_new_tokens`` None: the frontend default."""
 
-    arrival_s: np.ndarray
-    input_tokens: np.ndarray
-    output_tokens: np.ndarray
-    max_new_tokens: np.ndarray | None = None
+    arrival_s: NDArray[Any]
+    input_tokens: NDArray[Any]
+    output_tokens: NDArray[Any]
+    max_new_tokens: NDArray[Any] | None = None
 
     def __post_init__(self) -> None:
         n = len(self.arrival_s)
@@ -52,7 +54,7 @@ class RequestStream:
     def duration_s(self) -> float:
         return float(self.arrival_s[-1] - self.arrival_s[0]) if len(self) > 1 else 0.0
 
-    def declared(self, max_seq_len: int) -> np.ndarray:
+    def declared(self, max_seq_len: int) -> NDArray[Any]:
         """Output tokens each request reserves room for: its own budget, else ``max_seq_len - prompt``."""
         room = np.maximum(max_seq_len - self.input_tokens.astype(np.int64), 1)
         if self.max_new_tokens is None:
@@ -68,8 +70,8 @@ class RequestStream:
                              None if self.max_new_tokens is None else self.max_new_tokens[sl])
 
 
-def from_arrays(arrival_s: np.ndarray, input_tokens: np.ndarray, output_tokens: np.ndarray,
-                max_new_tokens: np.ndarray | None = None) -> RequestStream:
+def from_arrays(arrival_s: NDArray[Any], input_tokens: NDArray[Any], output_tokens: NDArray[Any],
+                max_new_tokens: NDArray[Any] | None = None) -> RequestStream:
     """A stream from per-request columns (a trace), sorted by arrival; lengths below 1 become 1."""
     t = np.asarray(arrival_s, dtype=np.float64)
     order = np.argsort(t, kind="stable")
@@ -88,7 +90,7 @@ def burst(n: int, input_tokens: int, output_tokens: int) -> RequestStream:
     return RequestStream(np.zeros(n), np.full(n, input_tokens, dtype=np.int64), out, out.copy())
 
 
-def poisson_arrivals(n: int, rate_rps: float, rng: np.random.Generator) -> np.ndarray:
+def poisson_arrivals(n: int, rate_rps: float, rng: np.random.Generator) -> NDArray[Any]:
     """``n`` arrival times of a Poisson process at ``rate_rps``, starting at 0."""
     if not rate_rps > 0:
         raise ValueError(f"arrival rate must be positive, got {rate_rps}")
@@ -97,7 +99,7 @@ def poisson_arrivals(n: int, rate_rps: float, rng: np.random.Generator) -> np.nd
     return np.cumsum(gaps)
 
 
-def draw_lengths(h: Histogram, n: int, rng: np.random.Generator) -> np.ndarray:
+def draw_lengths(h: Histogram, n: int, rng: np.random.Generator) -> NDArray[Any]:
     """``n`` lengths distributed as histogram ``h``: a bucket by its share, then uniform within it (the
     +Inf bucket at its lower bound). At least 1 token each."""
     bounds, counts = h.arrays()
@@ -111,7 +113,7 @@ def draw_lengths(h: Histogram, n: int, rng: np.random.Generator) -> np.ndarray:
     lower = np.concatenate([[0.0], upper[:-1]])
     bucket = rng.choice(len(per), size=n, p=per / total)
     values = lower[bucket] + rng.random(n) * (upper[bucket] - lower[bucket])
-    return np.maximum(np.ceil(values), 1).astype(np.int64)
+    return cast(NDArray[Any], np.maximum(np.ceil(values), 1).astype(np.int64))
 
 
 def from_histograms(input_hist: Histogram, output_hist: Histogram, *, rate_rps: float, n: int,
@@ -126,7 +128,7 @@ def from_histograms(input_hist: Histogram, output_hist: Histogram, *, rate_rps: 
     return RequestStream(poisson_arrivals(n, rate_rps, rng), inp, out)
 
 
-def resampled(input_tokens: np.ndarray, output_tokens: np.ndarray, *, rate_rps: float, n: int,
+def resampled(input_tokens: NDArray[Any], output_tokens: NDArray[Any], *, rate_rps: float, n: int,
               seed: int = 0) -> RequestStream:
     """``n`` requests at ``rate_rps`` (Poisson), each a (prompt, output) pair drawn from the given requests."""
     if len(input_tokens) == 0:

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
+from numpy.typing import NDArray
 
 from seasonal_engines.core.serving import costs, scheduling
 from seasonal_engines.core.serving.engines import Replica, Scheduler
@@ -47,7 +49,7 @@ class WorkLog:
         self.kv_tokens.append(kv_tokens)
         self.pairs.append(pairs)
 
-    def arrays(self) -> dict[str, np.ndarray]:
+    def arrays(self) -> dict[str, NDArray[Any]]:
         return {"iterations": np.asarray(self.iterations, dtype=np.float64),
                 "tokens": np.asarray(self.tokens, dtype=np.float64),
                 "sampled": np.asarray(self.sampled, dtype=np.float64),
@@ -59,12 +61,12 @@ class WorkLog:
 class Outcome:
     """What one replica did with a stream. Times are seconds on the stream's clock; NaN where refused."""
 
-    arrival_s: np.ndarray
-    first_token_s: np.ndarray
-    finish_s: np.ndarray
-    output_tokens: np.ndarray      # tokens generated (0 when refused)
-    rejected: np.ndarray           # refused at arrival: beyond the engine's limits
-    limit_stopped: np.ndarray      # stopped before its real output: declared budget or max_seq_len
+    arrival_s: NDArray[Any]
+    first_token_s: NDArray[Any]
+    finish_s: NDArray[Any]
+    output_tokens: NDArray[Any]      # tokens generated (0 when refused)
+    rejected: NDArray[Any]           # refused at arrival: beyond the engine's limits
+    limit_stopped: NDArray[Any]      # stopped before its real output: declared budget or max_seq_len
     gpus: int
     iterations: int
     pauses: int                    # max_utilization pauses (each recomputes the paused context)
@@ -72,20 +74,20 @@ class Outcome:
     work: WorkLog | None = None
 
     @property
-    def served(self) -> np.ndarray:
+    def served(self) -> NDArray[Any]:
         return ~self.rejected
 
     @property
-    def ttft_s(self) -> np.ndarray:
+    def ttft_s(self) -> NDArray[Any]:
         """Time to first token of every served request, queueing included."""
         s = self.served
-        return self.first_token_s[s] - self.arrival_s[s]
+        return cast(NDArray[Any], self.first_token_s[s] - self.arrival_s[s])
 
     @property
-    def itl_s(self) -> np.ndarray:
+    def itl_s(self) -> NDArray[Any]:
         """Mean time between output tokens of every served request with two or more (its TPOT)."""
         s = self.served & (self.output_tokens >= 2)
-        return (self.finish_s[s] - self.first_token_s[s]) / (self.output_tokens[s] - 1)
+        return cast(NDArray[Any], (self.finish_s[s] - self.first_token_s[s]) / (self.output_tokens[s] - 1))
 
     @property
     def makespan_s(self) -> float:
@@ -102,8 +104,8 @@ class Outcome:
         return float(self.output_tokens.sum()) / span / self.gpus if span > 0 else 0.0
 
 
-def _refused(stream: RequestStream, replica: Replica, target: np.ndarray, reserved: np.ndarray,
-             pool: KvPool) -> np.ndarray:
+def _refused(stream: RequestStream, replica: Replica, target: NDArray[Any], reserved: NDArray[Any],
+             pool: KvPool) -> NDArray[Any]:
     lim = replica.limits
     inp = stream.input_tokens
     refused = (inp > lim.max_input_len) | (inp >= lim.max_seq_len)
@@ -153,7 +155,7 @@ def simulate(stream: RequestStream, replica: Replica, efficiency: costs.Efficien
         return scheduling.admission_blocks(lim.scheduler, pool, context_tokens=int(ctx_len[r]),
                                            reserved_tokens=int(reserved[r]))
 
-    def finish_requests(ids: np.ndarray) -> None:
+    def finish_requests(ids: NDArray[Any]) -> None:
         done = ids[gen[ids] >= target[ids]]
         if len(done) == 0:
             return
@@ -292,7 +294,7 @@ def simulate(stream: RequestStream, replica: Replica, efficiency: costs.Efficien
                    pauses=pauses, max_in_flight=max_in_flight, work=log)
 
 
-def _iterations_before_shortage(tokens: np.ndarray, held: np.ndarray, free: int, tpb: int, k: int) -> int:
+def _iterations_before_shortage(tokens: NDArray[Any], held: NDArray[Any], free: int, tpb: int, k: int) -> int:
     """The most decode iterations (at most ``k``) the free blocks allow before one more is needed."""
     def short(j: int) -> bool:
         return int(np.maximum(-(-(tokens + j) // tpb) - held, 0).sum()) > free

@@ -9,10 +9,14 @@ and scratch), ``errors``. Everything here is pure: no I/O.
 """
 
 from seasonal_engines.core.sizing.errors import (
-    InsufficientTraffic, ModelDoesNotFit, PlanningError, UnknownPreset, UnsupportedQuantization,
+    InsufficientTraffic,
+    ModelDoesNotFit,
+    PlanningError,
+    UnknownPreset,
+    UnsupportedQuantization,
 )
-from seasonal_engines.core.sizing.plans import Plan
 from seasonal_engines.core.sizing.planning import plan, plan_for_spec
+from seasonal_engines.core.sizing.plans import Plan
 
 __all__ = ["plan", "plan_for_spec", "Plan", "PlanningError", "InsufficientTraffic", "ModelDoesNotFit",
            "UnknownPreset", "UnsupportedQuantization"]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from seasonal_engines.core.sizing.errors import InvalidParallelism
-from seasonal_engines.core.sizing.models import UNKNOWN_FAMILY, ModelFacts
+from seasonal_engines.core.sizing.models import ModelFacts
 
 CONVERT = "convert"
 QUANTIZE = "quantize"
@@ -95,6 +95,7 @@ def checkpoint_step(model: ModelFacts, *, dtype: str, weights_quant: str, kv_qua
         if weights_quant != "none" or kv_quant != "auto":
             args["calib_size"] = CALIBRATION_SAMPLES
         return CheckpointStep(QUANTIZE, QUANTIZE_SCRIPT, args)
+    assert family is not None  # needs_modelopt covers an unknown family
     args = {"dtype": dtype, **family.extra}
     if family.world_size_flag:
         args["world-size"] = tp

@@ -20,10 +20,10 @@ from seasonal_engines.core.sizing.checkpoints import checkpoint_step
 from seasonal_engines.core.sizing.errors import InsufficientTraffic, PlanningError, UnsupportedQuantization
 from seasonal_engines.core.sizing.gpus import GIB, GpuFacts
 from seasonal_engines.core.sizing.models import ModelFacts
-from seasonal_engines.core.sizing.plans import BuildFlags, ModelRef, Plan, Predictions, TrafficSummary
+from seasonal_engines.core.sizing.plans import BuildFlags, ModelRef, Plan, PlanningWindow, Predictions
 from seasonal_engines.core.traffic import Dimension, TrafficProfile, TrafficUnavailable
 
-BACKENDS = ("tensorrt", "pytorch", "cpu-stand-in")
+BACKENDS = (api.Backend.tensorrt.value, api.Backend.pytorch.value, "cpu-stand-in")
 DEFAULT_MIN_SAMPLES = 1000
 _MIN_SHRUNK_MAX_NUM_TOKENS = 2048
 _ACTIVATION_SHARE = 0.25  # shrink max_num_tokens while activations take more than this of post-weight memory
@@ -31,7 +31,8 @@ _ACTIVATION_SHARE = 0.25  # shrink max_num_tokens while activations take more th
 
 def plan(profile: TrafficProfile | TrafficUnavailable, model: ModelFacts, gpu: GpuFacts, *,
          dtype: str = "bfloat16", weights_quant: str = "none", kv_quant: str = "auto", tp: int = 1, pp: int = 1,
-         policy: api.SizingPolicy | None = None, backend: str = "tensorrt", image: str = api.DEFAULT_IMAGE,
+         policy: api.SizingPolicy | None = None, backend: str = api.Backend.tensorrt.value,
+         image: str = api.DEFAULT_IMAGE,
          trtllm_version: str = "1.2.1", model_ref: ModelRef | None = None, season: str | None = None,
          min_samples: int = DEFAULT_MIN_SAMPLES, chunked_context: bool = True) -> Plan:
     """The build plan for one window of traffic. Raises a ``PlanningError`` subclass naming the fix."""
@@ -44,7 +45,7 @@ def plan(profile: TrafficProfile | TrafficUnavailable, model: ModelFacts, gpu: G
     explanation: list[str] = []
     warnings: list[str] = []
     fmha = rules.FmhaChoice(paged=True, fp8=False, reasons=())
-    if backend == "tensorrt":
+    if backend == api.Backend.tensorrt:
         refused = rules.builder_refusal(weights_quant, kv_quant, gpu.sm)
         if refused:
             raise UnsupportedQuantization(refused)
@@ -133,11 +134,11 @@ def plan(profile: TrafficProfile | TrafficUnavailable, model: ModelFacts, gpu: G
     gemm = rules.gemm_plugin_for(weights_quant, dtype)
     multiple_profiles = gemm == "disable"  # the perf guide: more profiles help most without the GEMM plugin
     per_replica_peak = peak_conc / cap_.replicas
-    opt = None if multiple_profiles or backend == "pytorch" else capacity.choose_opt_num_tokens(
+    opt = None if multiple_profiles or backend == api.Backend.pytorch else capacity.choose_opt_num_tokens(
         peak_concurrency_per_replica=per_replica_peak, max_num_tokens=tokens.value, tokens_per_block=tpb)
     fp8_fmha = fmha.fp8
     window = min(seq.value, model.sliding_window) if model.sliding_window else seq.value
-    if backend == "pytorch":
+    if backend == api.Backend.pytorch:
         build = BuildFlags(inp.value, seq.value, batch.max_batch_size, tokens.value, opt)
     else:
         build = BuildFlags(
@@ -161,9 +162,9 @@ def plan(profile: TrafficProfile | TrafficUnavailable, model: ModelFacts, gpu: G
         max_attention_window_size=window))
     runtime = _runtime(backend, build, policy, cap_.scheduler_policy, window, chunked_context, tp, pp,
                        kv_reuse=fmha.paged)
-    step = None if backend == "pytorch" else checkpoint_step(model, dtype=dtype, weights_quant=weights_quant,
+    step = None if backend == api.Backend.pytorch else checkpoint_step(model, dtype=dtype, weights_quant=weights_quant,
                                                              kv_quant=kv_quant, tp=tp, pp=pp)
-    if backend == "pytorch" and weights_quant != "none":
+    if backend == api.Backend.pytorch and weights_quant != "none":
         warnings.append(f"the PyTorch backend loads {weights_quant} weights from a pre-quantized (ModelOpt) "
                         "checkpoint: point spec.model.source at one")
 
@@ -184,7 +185,7 @@ def plan(profile: TrafficProfile | TrafficUnavailable, model: ModelFacts, gpu: G
         ttft_seconds=latency.ttft_seconds, itl_seconds=latency.itl_seconds,
         request_seconds=latency.request_seconds, peak_concurrency=peak_conc,
         replica_concurrency=cap_.replica_concurrency, replicas=cap_.replicas)
-    traffic = TrafficSummary(start=profile.start.isoformat(), end=profile.end.isoformat(), samples=profile.samples,
+    traffic = PlanningWindow(start=profile.start.isoformat(), end=profile.end.isoformat(), samples=profile.samples,
                              sequence_source=profile.sequence_source.value,
                              censored_fraction=profile.censored_fraction)
     return Plan(engine_hash=identity.digest(doc), model_ref=model_ref, model=model, gpu=gpu, backend=backend,
@@ -208,7 +209,7 @@ def _check_inputs(profile: TrafficProfile | TrafficUnavailable, min_samples: int
         raise PlanningError(f"dtype {dtype!r} is not supported: use one of {', '.join(memory.DTYPE_BYTES)}")
     if backend not in BACKENDS:
         raise PlanningError(f"backend {backend!r} is unknown: use one of {', '.join(BACKENDS)}")
-    if backend == "tensorrt" and not api.trtllm_has_build(trtllm_version):
+    if backend == api.Backend.tensorrt and not api.trtllm_has_build(trtllm_version):
         raise PlanningError(f"TensorRT-LLM {trtllm_version} has no trtllm-build (removed in 1.3): pin 1.2.x or "
                             "older (engine.trtllmVersion), or use engine.backend: pytorch")
 
@@ -233,7 +234,7 @@ def _shape(model: ModelFacts) -> dict[str, Any]:
 
 def _runtime(backend: str, build: BuildFlags, policy: api.SizingPolicy, scheduler: str, window: int,
              chunked: bool, tp: int, pp: int, kv_reuse: bool = True) -> dict[str, Any]:
-    if backend == "pytorch":
+    if backend == api.Backend.pytorch:
         return {"max_batch_size": build.max_batch_size, "max_num_tokens": build.max_num_tokens,
                 "max_seq_len": build.max_seq_len, "enable_chunked_prefill": chunked,
                 "kv_cache_config": {"free_gpu_memory_fraction": policy.kv_cache_free_gpu_mem_fraction,
@@ -255,19 +256,14 @@ def resolve_model(model_spec: api.ModelSpec, config_json: Mapping[str, Any] | No
     return models.preset(model_spec.name)
 
 
-def _value(x: Any) -> str:
-    """An enum field's value: pydantic keeps defaults as enum members even with use_enum_values."""
-    return str(getattr(x, "value", x))
-
-
 def plan_for_spec(profile: TrafficProfile | TrafficUnavailable, spec: api.InferenceServiceSpec, *,
                   season: str | None = None, config_json: Mapping[str, Any] | None = None) -> Plan:
     """``plan`` with everything taken from an InferenceService spec."""
     m = spec.model
-    return plan(profile, resolve_model(m, config_json), gpus.from_hardware(spec.hardware), dtype=_value(m.dtype),
-                weights_quant=_value(m.quantization.weights), kv_quant=_value(m.quantization.kv_cache),
+    return plan(profile, resolve_model(m, config_json), gpus.from_hardware(spec.hardware), dtype=m.dtype,
+                weights_quant=m.quantization.weights, kv_quant=m.quantization.kv_cache,
                 tp=m.tensor_parallel_size, pp=m.pipeline_parallel_size, policy=spec.sizing,
-                backend=_value(spec.engine.backend), image=spec.engine.image,
+                backend=spec.engine.backend, image=spec.engine.image,
                 trtllm_version=spec.engine.trtllm_version,
                 model_ref=ModelRef(m.name, m.source.model_dump(mode="json", by_alias=True, exclude_none=True)),
                 season=season, min_samples=spec.traffic.min_samples)

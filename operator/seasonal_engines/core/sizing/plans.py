@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from seasonal_engines.api.spec import Backend
 from seasonal_engines.core.envelopes import Envelope
 from seasonal_engines.core.sizing import identity
 from seasonal_engines.core.sizing.checkpoints import CheckpointStep
@@ -59,10 +60,10 @@ class BuildFlags:
     def envelope(self) -> Envelope:
         return Envelope(self.max_input_len, self.max_seq_len, self.max_batch_size, self.max_num_tokens)
 
-    def to_json(self, backend: str = "tensorrt") -> dict[str, Any]:
+    def to_json(self, backend: str = Backend.tensorrt.value) -> dict[str, Any]:
         """Every flag for engine backends; only the sizing limits for PyTorch, which builds nothing."""
         full = asdict(self)
-        return {k: full[k] for k in SIZING_KEYS} if backend == "pytorch" else full
+        return {k: full[k] for k in SIZING_KEYS} if backend == Backend.pytorch else full
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> BuildFlags:
@@ -117,7 +118,7 @@ class Predictions:
 
 
 @dataclass(frozen=True)
-class TrafficSummary:
+class PlanningWindow:
     """The planning window the limits were derived from."""
 
     start: str                        # ISO 8601
@@ -130,8 +131,9 @@ class TrafficSummary:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> TrafficSummary:
-        return cls(**{f.name: d.get(f.name) for f in fields(cls)})
+    def from_json(cls, d: Mapping[str, Any]) -> PlanningWindow:
+        return cls(start=str(d["start"]), end=str(d["end"]), samples=float(d["samples"]),
+                   sequence_source=str(d["sequence_source"]), censored_fraction=d.get("censored_fraction"))
 
 
 @dataclass(frozen=True)
@@ -153,7 +155,7 @@ class Plan:
     runtime: Mapping[str, Any]        # Triton tensorrt_llm parameters, or LLM-API settings for pytorch
     season: str | None
     predictions: Predictions
-    traffic: TrafficSummary
+    traffic: PlanningWindow
     explanation: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
 
@@ -167,7 +169,7 @@ class Plan:
 
     @property
     def builds_engine(self) -> bool:
-        return self.backend != "pytorch"
+        return self.backend != Backend.pytorch
 
     def to_json(self) -> dict[str, Any]:
         p = self.predictions
@@ -217,9 +219,9 @@ class Plan:
             trtllm_version=d["trtllm_version"], image=d["image"],
             checkpoint=CheckpointStep.from_json(d["checkpoint"]) if d.get("checkpoint") else None,
             build=BuildFlags.from_json(d["build"]), runtime=dict(d.get("runtime") or {}), season=d.get("season"),
-            predictions=Predictions.from_json(d["predictions"]), traffic=TrafficSummary.from_json(d["traffic"]),
+            predictions=Predictions.from_json(d["predictions"]), traffic=PlanningWindow.from_json(d["traffic"]),
             explanation=tuple(d.get("explanation") or ()), warnings=tuple(d.get("warnings") or ()),
         )
 
 
-__all__ = ["Plan", "BuildFlags", "Predictions", "TrafficSummary", "ModelRef", "SCHEMA"]
+__all__ = ["Plan", "BuildFlags", "Predictions", "PlanningWindow", "ModelRef", "SCHEMA"]

@@ -25,12 +25,15 @@ tell limit stops from end tokens when no ``finish_reason`` comes back). Not deco
 are not supported yet (see docs/token-exporter.md).
 """
 
+from __future__ import annotations
+
 import json
 import re
-
-import triton_python_backend_utils as pb_utils
+from collections.abc import Callable
+from typing import Any
 
 import token_metrics
+import triton_python_backend_utils as pb_utils
 
 LENGTH_ERRORS = (
     re.compile(r"[Pp]rompt length \((\d+)\) exceeds maximum input length"),
@@ -39,29 +42,30 @@ LENGTH_ERRORS = (
 )
 
 
-def _param(params, key, default=None):
+def _param(params: dict[str, Any], key: str, default: str | None = None) -> str | None:
     value = params.get(key, {}).get("string_value", "")
-    return value if value not in ("", None) and not value.startswith("${") else default
+    return str(value) if value not in ("", None) and not value.startswith("${") else default
 
 
-def _texts(tensor):
+def _texts(tensor: Any) -> list[str]:
     values = tensor.as_numpy().reshape(-1)
     return [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in values]
 
 
 class TritonPythonModel:
-    def initialize(self, args):
+    def initialize(self, args: dict[str, Any]) -> None:
         config = json.loads(args["model_config"])
         params = config.get("parameters", {})
-        self.downstream = _param(params, "downstream_model", "ensemble")
-        self.downstream_outputs = [n.strip() for n in _param(params, "downstream_outputs", "text_output").split(",")
-                                   if n.strip()]
+        self.downstream = _param(params, "downstream_model", "ensemble") or "ensemble"
+        outputs = _param(params, "downstream_outputs", "text_output") or "text_output"
+        self.downstream_outputs = [n.strip() for n in outputs.split(",") if n.strip()]
         limit = _param(params, "max_seq_len")
         self.max_seq_len = int(limit) if limit else None
         limit = _param(params, "max_input_len")
         self.max_input_len = int(limit) if limit else None
         self.declared_outputs = {o["name"] for o in config.get("output", [])}
-        tokenizer = _param(params, "tokenizer", "whitespace")
+        tokenizer = _param(params, "tokenizer", "whitespace") or "whitespace"
+        self.count: Callable[[str], int]
         if tokenizer == "whitespace":
             self.count = lambda text: len(text.split())
         else:
@@ -70,16 +74,16 @@ class TritonPythonModel:
             tok = AutoTokenizer.from_pretrained(tokenizer, trust_remote_code=False)
             self.count = lambda text: len(tok.encode(text, add_special_tokens=False))
         self.metrics = token_metrics.TokenMetrics(
-            model=_param(params, "model_label", self.downstream),
+            model=_param(params, "model_label", self.downstream) or self.downstream,
             max_input_len=self.max_input_len, max_seq_len=self.max_seq_len)
 
-    def execute(self, requests):
+    def execute(self, requests: list[Any]) -> list[Any]:
         return [self._one(request) for request in requests]
 
-    def _one(self, request):
+    def _one(self, request: Any) -> Any:
         texts = _texts(pb_utils.get_input_tensor_by_name(request, "text_input"))
         wanted_tensor = pb_utils.get_input_tensor_by_name(request, "max_tokens")
-        wanted = wanted_tensor.as_numpy().reshape(-1).tolist() if wanted_tensor is not None else [None]
+        wanted: list[Any] = wanted_tensor.as_numpy().reshape(-1).tolist() if wanted_tensor is not None else [None]
         if len(wanted) == 1 and len(texts) > 1:
             wanted = wanted * len(texts)
         lengths = [self.count(t) for t in texts]
@@ -110,7 +114,7 @@ class TritonPythonModel:
             self.metrics.observe_completion(length, generated, limit_stopped=stopped)
         return pb_utils.InferenceResponse(output_tensors=[produced[n] for n in outputs if n in produced])
 
-    def _output_lengths(self, produced, batch):
+    def _output_lengths(self, produced: dict[str, Any], batch: int) -> list[int]:
         tensor = produced.get("num_output_tokens")
         if tensor is not None:
             return [int(v) for v in tensor.as_numpy().reshape(-1)[:batch]]
@@ -120,8 +124,8 @@ class TritonPythonModel:
         return [self.count(t) for t in _texts(text)[:batch]]
 
     @staticmethod
-    def _finish_reasons(produced, batch):
+    def _finish_reasons(produced: dict[str, Any], batch: int) -> list[str | None]:
         tensor = produced.get("finish_reason")
         if tensor is None:
             return [None] * batch
-        return _texts(tensor)[:batch]
+        return list(_texts(tensor)[:batch])

@@ -1,0 +1,254 @@
+"""Whether the serving engine should change, and what to do about it: two steps of ``core.decisions``.
+
+``wanted`` is pure and writes nothing: from the status, the season outlook, this evaluation's plans and
+drift's verdict it says which change the present asks for (``Change``), that the target waiting in the
+store should roll out (``RollTarget``), that nothing may happen now (``Hold``: a rollout under way, the
+target's build running, drift after a failed rollout), or nothing at all (None: the serving engine is the
+one wanted). A change is wanted when nothing serves yet (Initial, or Bootstrap without traffic), a season
+began whose engine differs from the serving one (SeasonStart), discovered seasons resize between their
+boundaries (SeasonGrown, SeasonShrunk, ``core.resizing``), or drift confirmed a breach or waste
+(DriftBreach, DriftWaste). A target whose build failed or vanished is planned again for the same purpose.
+
+``carry_out`` does it through a ``drafts.Draft``: an engine the store already has rolls out at once, an
+engine that serves already is only relabelled (seasons that plan alike share it), an engine that failed
+its rollout before is not tried again, and anything else is built first. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Set
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from seasonal_engines.api import durations
+from seasonal_engines.api.spec import Backend, InferenceServiceSpec
+from seasonal_engines.api.status import EngineRef, InferenceServiceStatus
+from seasonal_engines.core import (
+    build_following,
+    drift,
+    planners,
+    reasons,
+    resizing,
+    rollout_following,
+    season_schedules,
+    seasons,
+    status_codec,
+)
+from seasonal_engines.core import conditions as cond
+from seasonal_engines.core.drafts import Draft
+from seasonal_engines.core.envelopes import Envelope
+from seasonal_engines.core.evaluation_plans import EvaluationPlans, Plan
+from seasonal_engines.core.traffic import TrafficProfile
+
+DRIFT_REASONS = (reasons.DRIFT_BREACH, reasons.DRIFT_WASTE)
+
+
+@dataclass(frozen=True)
+class Change:
+    """The serving engine should become ``engine`` (or its refusal says why it cannot), because ``why``."""
+
+    engine: planners.PlannedEngine | planners.PlanRefused
+    why: str
+    retry: bool = False  # the target's build failed or vanished: planned again for the same purpose
+
+
+@dataclass(frozen=True)
+class RollTarget:
+    """The target engine is in the store: roll it out."""
+
+    target: EngineRef
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Nothing may change now."""
+
+    why: str
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """What the present asks of the serving engine, and (seasonDiscovery, between boundaries) the resize
+    state of the season in force to keep; None leaves it as it is."""
+
+    what: Change | RollTarget | Hold | None
+    resize: resizing.ResizeState | None = None
+
+
+@dataclass(frozen=True)
+class Situation:
+    """What ``wanted`` decides from: everything as values."""
+
+    status: InferenceServiceStatus
+    spec: InferenceServiceSpec
+    outlook: seasons.SeasonOutlook
+    plans: EvaluationPlans
+    verdict: drift.DriftVerdict | None
+    bootstrap: planners.BootstrapPlanner
+    store: Set[str]
+    now: datetime
+
+
+def wanted(s: Situation) -> Wanted:
+    """The change the present asks for (see the module docstring). Pure."""
+    serving, target, active = s.status.serving_engine, s.status.target_engine, s.outlook.active
+    if s.status.rollout is not None:
+        return Wanted(Hold("one rollout at a time"))
+    if target is not None and (serving is None or target.hash != serving.hash):
+        return Wanted(_retry(s, target))
+    if serving is None:
+        planned = s.plans.wanted(s.outlook)
+        return Wanted(Change(planned, reasons.INITIAL) if planned is not None else
+                      Change(s.bootstrap(), reasons.BOOTSTRAP))
+    if active is not None and serving.season != active.name:
+        return Wanted(_keep_or(_season_start(s, active.name), reasons.SEASON_START))
+    if s.spec.season_discovery is not None and active is not None:
+        return _resize(s, active.name)
+    if s.verdict is not None and s.verdict.rebuild:
+        if s.status.failed_rollouts:
+            # A rollout failed and was rolled back: rebuilding on drift would likely fail the same way.
+            # Hold until a person changes the spec (which clears failedRollouts); seasons still apply.
+            return Wanted(Hold("a rollout failed; drift waits for a spec change"))
+        return Wanted(_keep_or(s.plans.fresh, reasons.DRIFT_BREACH if s.verdict.direction == drift.Direction.up
+                               else reasons.DRIFT_WASTE))
+    return Wanted(None)
+
+
+def _keep_or(engine: Plan, why: str) -> Change | None:
+    return None if engine is None else Change(engine, why)
+
+
+def _retry(s: Situation, target: EngineRef) -> Change | RollTarget | Hold:
+    """The target does not serve yet: roll it out when it is in the store, wait for its build, or plan it
+    again for the same purpose from today's traffic (its build failed or vanished)."""
+    if target.hash in s.store:
+        return RollTarget(target)
+    if s.status.build is not None:
+        return Hold("the target's build runs")  # its completion brings the target in
+    why = target.reason or reasons.TARGET_PENDING
+    if why in DRIFT_REASONS:
+        engine = s.plans.fresh
+    elif why == reasons.BOOTSTRAP:
+        engine = s.bootstrap()
+    else:
+        engine = s.plans.wanted(s.outlook)
+    return Hold("nothing to plan the target from") if engine is None else Change(engine, why, retry=True)
+
+
+def _season_start(s: Situation, season: str) -> Plan:
+    """The engine a season starts on. With seasonDiscovery a smaller engine than the serving one is the
+    cautious plan, and only once the season's history holds enough requests for it: otherwise the
+    serving engine carries on, relabelled (a first day leaves the bootstrap engine only then)."""
+    serving, planned = s.status.serving_engine, s.plans.wanted(s.outlook)
+    if s.spec.season_discovery is None or serving is None or not isinstance(planned, planners.PlannedEngine):
+        return planned
+    if resizing.compare(status_codec.envelope_of(serving), planned.envelope) != resizing.Move.down:
+        return planned
+    if isinstance(s.plans.cautious, planners.PlannedEngine):
+        return s.plans.cautious
+    return planners.PlannedEngine(serving.hash, status_codec.envelope_of(serving), season, serving.backend)
+
+
+def _resize(s: Situation, season: str) -> Wanted:
+    """seasonDiscovery between a season's boundaries (core.resizing): grow at once when the season's pooled
+    plan needs more; shrink to the cautious plan after enough evaluations, on enough requests. A confirmed
+    coverage breach of the trailing window still rebuilds upward. Drift's waste never acts here."""
+    serving = s.status.serving_engine
+    assert serving is not None
+    state = season_schedules.resize_state(s.status.season_schedule)
+    planned = s.plans.season(season)
+    change: Change | None = None
+    if isinstance(planned, planners.PlannedEngine):
+        move, target, enough = _resize_move(status_codec.envelope_of(serving), planned, s.plans.cautious)
+        state, verdict = resizing.advance(
+            state, move, now=s.now, enough=enough, consecutive=s.spec.drift.consecutive_evaluations,
+            min_interval=timedelta(seconds=durations.seconds(s.spec.drift.min_rebuild_interval)),
+            evaluation_interval=timedelta(seconds=durations.seconds(s.spec.traffic.evaluation_interval)))
+        if verdict.act:
+            change = Change(target, reasons.SEASON_GROWN if move == resizing.Move.up else reasons.SEASON_SHRUNK)
+    if change is None and s.verdict is not None and s.verdict.rebuild and \
+            s.verdict.direction == drift.Direction.up and not s.status.failed_rollouts:
+        change = _keep_or(s.plans.fresh, reasons.DRIFT_BREACH)
+    if change is not None:
+        state = resizing.resized(state, s.now)
+    return Wanted(change, resize=state)
+
+
+def _resize_move(serving: Envelope, planned: planners.PlannedEngine,
+                 cautious: Plan) -> tuple[resizing.Move, planners.PlannedEngine, bool]:
+    """Which way the season's plan moves from the serving engine, the engine it moves to, and whether
+    there are enough requests to move down: up to the plan at once; down only to the cautious plan."""
+    move = resizing.compare(serving, planned.envelope)
+    if move == resizing.Move.up:
+        return move, planned, True
+    if isinstance(cautious, planners.PlannedEngine):
+        down = resizing.compare(serving, cautious.envelope) == resizing.Move.down
+        return (resizing.Move.down if down else resizing.Move.none), cautious, True
+    return move, planned, move != resizing.Move.down
+
+
+def carry_out(d: Draft, spec: InferenceServiceSpec, want: Wanted, verdict: drift.DriftVerdict | None) -> None:
+    """Do what ``want`` says: keep the resize state, roll out, build, relabel, or report."""
+    if want.resize is not None:
+        d.set(season_schedule=season_schedules.with_resize_state(d.status.season_schedule, want.resize))
+    what, serving = want.what, d.status.serving_engine
+    if isinstance(what, RollTarget):
+        rollout_following.start(d, spec, what.target)
+    elif what is None and serving is not None:
+        d.condition(cond.ENGINE_READY, True, reasons.SERVING, f"engine {serving.hash[:12]} "
+                    f"({status_codec.envelope_of(serving).summary()}) serves")
+    elif isinstance(what, Change):
+        _change(d, spec, what, verdict)
+
+
+def _change(d: Draft, spec: InferenceServiceSpec, change: Change, verdict: drift.DriftVerdict | None) -> None:
+    if isinstance(change.engine, planners.PlanRefused):
+        d.condition(cond.DEGRADED, True, change.engine.reason, change.engine.message, event="Warning")
+        return
+    engine, why, serving = stored_alike(d, spec, change.engine), change.why, d.status.serving_engine
+    if serving is not None and engine.hash == serving.hash:
+        _share(d, engine)
+        return
+    if not change.retry and why in DRIFT_REASONS and isinstance(d.obs.traffic, TrafficProfile):
+        rebuilt = status_codec.drift_state(d.status.drift).rebuilt(d.obs.now, d.obs.traffic)
+        d.set(drift=status_codec.drift_status(rebuilt, verdict))
+    if engine.hash in d.status.failed_rollouts:
+        d.set(target_engine=None)
+        if not cond.is_true(d.status.conditions, cond.DEGRADED):  # keep the first, more specific, cause
+            d.condition(cond.DEGRADED, True, reasons.ROLLOUT_FAILED, f"{why}: the planned engine {engine.hash[:12]} "
+                        "failed its rollout before and is not retried until the spec changes")
+        return
+    target = status_codec.engine_ref(engine, reuse=d.status.target_engine).model_copy(update={"reason": why})
+    d.set(target_engine=target)
+    if target.hash in d.obs.store or engine.backend == Backend.pytorch:  # pytorch: runtime settings, no build
+        rollout_following.start(d, spec, target)
+    elif build_following.may_build(d):
+        build_following.start(d, engine, why)
+
+
+def _share(d: Draft, engine: planners.PlannedEngine) -> None:
+    """Seasons that plan to the same engine share it: relabel, nothing to build or roll."""
+    serving = d.status.serving_engine
+    assert serving is not None
+    d.set(target_engine=None)
+    if serving.season != engine.season:
+        d.set(serving_engine=serving.model_copy(update={"season": engine.season}))
+        d.emit("Normal", reasons.ENGINE_SHARED, f"season {engine.season or 'trailing window'} plans the "
+               f"serving engine {engine.hash[:12]}: nothing to build")
+
+
+def stored_alike(d: Draft, spec: InferenceServiceSpec, engine: planners.PlannedEngine) -> planners.PlannedEngine:
+    """seasonDiscovery: an engine in the store with the same limits stands in for a new plan of them, so a
+    flag that follows the traffic's rate (opt_num_tokens) does not cost a rebuild."""
+    if spec.season_discovery is None or engine.hash in d.obs.store:
+        return engine
+    refs = [r for r in (d.status.serving_engine, d.status.target_engine, *d.status.engine_history) if r is not None]
+    for ref in refs:
+        if ref.hash in d.obs.store and ref.backend == engine.backend and \
+                resizing.same_limits(status_codec.envelope_of(ref), engine.envelope):
+            return planners.PlannedEngine(ref.hash, status_codec.envelope_of(ref), engine.season, engine.backend,
+                                          engine.plan)
+    return engine
+
+
+__all__ = ["wanted", "carry_out", "stored_alike", "Situation", "Wanted", "Change", "RollTarget", "Hold"]

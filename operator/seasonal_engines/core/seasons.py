@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 import zoneinfo
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -63,19 +63,10 @@ class Window:
 
 
 @dataclass(frozen=True)
-class SeasonWindow:
+class SeasonWindow(Window):
     """One occurrence of the season ``name``: ``start <= t < end``."""
 
-    name: str
-    start: datetime
-    end: datetime
-
-    def contains(self, t: datetime) -> bool:
-        return self.start <= times.utc(t) < self.end
-
-    @property
-    def length(self) -> timedelta:
-        return self.end - self.start
+    name: str = field(kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -187,7 +178,7 @@ def active_season(seasons: Sequence[Season], now: datetime) -> SeasonWindow | No
     for season in seasons:
         window = Recurrence.of(season).window_at(now)
         if window is not None and (best is None or window[0] > best.start):
-            best = SeasonWindow(season.name, *window)
+            best = SeasonWindow(*window, name=season.name)
     return best
 
 
@@ -199,7 +190,7 @@ def next_season(seasons: Sequence[Season], now: datetime) -> SeasonWindow | None
         rec = Recurrence.of(season)
         start = rec.starts_after(now, 1)[0]
         if best is None or start < best.start:
-            best = SeasonWindow(season.name, start, min(start + rec.duration, rec.starts_after(start, 1)[0]))
+            best = SeasonWindow(start, min(start + rec.duration, rec.starts_after(start, 1)[0]), name=season.name)
     return best
 
 
@@ -209,7 +200,7 @@ def occurrences(season: Season, before: datetime, n: int, *, include_partial: bo
         raise ValueError(f"n must be at least 1, got {n}")
     before = times.utc(before, "before")
     windows = Recurrence.of(season).windows_before(before, n, include_partial)
-    return [SeasonWindow(season.name, start, end) for start, end in windows]
+    return [SeasonWindow(start, end, name=season.name) for start, end in windows]
 
 
 def trailing_window(now: datetime, window: timedelta) -> Window:

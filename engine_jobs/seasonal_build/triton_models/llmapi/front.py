@@ -37,14 +37,6 @@ def _texts(array: Any) -> list[str]:
     return [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in array.reshape(-1)]
 
 
-def finish_reason(input_tokens: int, output_tokens: int, max_tokens: int, max_seq_len: int) -> str:
-    if output_tokens >= max_tokens:
-        return "length"
-    if input_tokens + output_tokens >= max_seq_len:
-        return "engine_limit"
-    return "stop"
-
-
 class TritonPythonModel:
     def initialize(self, args: dict[str, Any]) -> None:
         config = json.loads(args["model_config"])
@@ -92,7 +84,7 @@ class TritonPythonModel:
                 return pb_utils.InferenceResponse(output_tensors=[], error=pb_utils.TritonError(message))
             text_out = _texts(pb_utils.get_output_tensor_by_name(answer, "text_output").as_numpy())[0]
             n_out = len(self.tokenizer.encode(text_out, add_special_tokens=False))
-            reason = finish_reason(n_in, n_out, int(wanted[i]), self.max_seq_len)
+            reason = token_metrics.finish_reason(n_in, n_out, int(wanted[i]), self.max_seq_len)
             self.metrics.observe_completion(n_in, n_out, limit_stopped=(reason == "engine_limit"))
             outputs.append(text_out.encode("utf-8"))
             counts.append(n_out)

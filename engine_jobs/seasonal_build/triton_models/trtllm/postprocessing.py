@@ -20,14 +20,6 @@ import triton_python_backend_utils as pb_utils
 from transformers import AutoTokenizer
 
 
-def finish_reason(input_tokens: int, output_tokens: int, max_tokens: int, max_seq_len: int) -> str:
-    if output_tokens >= max_tokens:
-        return "length"
-    if input_tokens + output_tokens >= max_seq_len:
-        return "engine_limit"
-    return "stop"
-
-
 class TritonPythonModel:
     def initialize(self, args: dict[str, Any]) -> None:
         config = json.loads(args["model_config"])
@@ -55,7 +47,7 @@ class TritonPythonModel:
             text = str(self.tokenizer.decode(ids[i][0][:n].tolist(), skip_special_tokens=True))
             texts.append(text.encode("utf-8"))
             counts.append(n)
-            reason = finish_reason(int(inputs[i]), n, int(wanted[i]), self.max_seq_len)
+            reason = token_metrics.finish_reason(int(inputs[i]), n, int(wanted[i]), self.max_seq_len)
             reasons.append(reason.encode("utf-8"))
             self.metrics.observe_completion(int(inputs[i]), n, limit_stopped=(reason == "engine_limit"))
         batch = len(texts)

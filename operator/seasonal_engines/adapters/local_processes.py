@@ -123,7 +123,11 @@ class LocalProcess:
         _signal_group(self.popen.pid, signal.SIGKILL)
         if self.popen.poll() is None:
             self.popen.wait(timeout=grace_s)
-        _RUNNING.pop(self.popen.pid, None)
+        atexit.unregister(self.stop_at_exit)
+
+    def stop_at_exit(self) -> None:
+        """Registered with atexit while the server runs: a script that crashed before ``stop()`` leaves none."""
+        self.stop(grace_s=3.0)
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
@@ -131,16 +135,6 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):
         pass
-
-
-_RUNNING: dict[int, LocalProcess] = {}
-
-
-@atexit.register
-def _stop_leftovers() -> None:
-    """Stop servers still running when the interpreter exits (a script that crashed before ``stop()``)."""
-    for process in list(_RUNNING.values()):
-        process.stop(grace_s=3.0)
 
 
 def start_process(
@@ -166,7 +160,7 @@ def start_process(
         except OSError as exc:
             raise ServerStartError(f"{name}: cannot execute {command[0]!r}: {exc}") from exc
     process = LocalProcess(name=name, command=list(command), log_path=log_path, popen=popen)
-    _RUNNING[popen.pid] = process
+    atexit.register(process.stop_at_exit)
     return process
 
 

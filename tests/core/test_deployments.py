@@ -13,7 +13,7 @@ import yaml
 from seasonal_engines.adapters import kubernetes as kube_adapter
 from seasonal_engines.api import validation
 from seasonal_engines.api.status import EngineRef, EnvelopeStatus
-from seasonal_engines.core import deployments, observations
+from seasonal_engines.core import deployments, images, observations
 
 REPO = Path(__file__).resolve().parents[2]
 K8S_VERSION = "1.35"
@@ -180,3 +180,22 @@ def test_triton_config_must_name_the_planned_engine() -> None:
     short = {"parameters": {"engine_hash": {"string_value": ENGINE.hash}, "max_seq_len": {"string_value": "4096"}}}
     assert "max_seq_len 4096" in str(config_mismatch(short, ENGINE))
     assert config_mismatch({}, ENGINE) is not None, "a model without the parameter is not ours"
+
+
+def test_triton_pods_pull_ngc_images_through_the_mirror_with_the_charts_pull_secrets() -> None:
+    settings = images.ImageSettings(pull_secrets=("ngc-pull",), ngc_registry="registry.example.com/nvcr")
+    dep = deployments.deployment(spec(), OWNER, ENGINE, image_settings=settings)
+    pod = dep["spec"]["template"]["spec"]
+    assert pod["containers"][0]["image"].startswith("registry.example.com/nvcr/nvidia/tritonserver:")
+    assert pod["imagePullSecrets"] == [{"name": "ngc-pull"}]
+    validate(dep)
+
+
+def test_a_template_that_names_its_image_and_pull_secrets_keeps_them() -> None:
+    template = {"spec": {"imagePullSecrets": [{"name": "own"}],
+                         "containers": [{"name": deployments.CONTAINER, "image": "nvcr.io/nvidia/own:1"}]}}
+    settings = images.ImageSettings(pull_secrets=("ngc-pull",), ngc_registry="registry.example.com/nvcr")
+    pod = deployments.deployment(spec(serving={"template": template}), OWNER, ENGINE,
+                                 image_settings=settings)["spec"]["template"]["spec"]
+    assert pod["containers"][0]["image"] == "nvcr.io/nvidia/own:1"
+    assert pod["imagePullSecrets"] == [{"name": "own"}]

@@ -25,7 +25,7 @@ from seasonal_engines.adapters import api_usage
 from seasonal_engines.adapters.triton import check_model
 from seasonal_engines.api import spec as api
 from seasonal_engines.api.status import EngineRef
-from seasonal_engines.core import build_jobs, deployments, names, observations, reasons
+from seasonal_engines.core import build_jobs, deployments, images, names, observations, reasons
 from seasonal_engines.core.ports import FieldConflict, Refused, StatusConflict, TritonProbe
 
 APPLY = "application/apply-patch+yaml"
@@ -49,7 +49,9 @@ def api_error(exc: ApiException, doing: str) -> str:
 class KubernetesCluster:
     """``core.ports.Cluster`` through an ``ApiClient`` (in-cluster or from a kubeconfig)."""
 
-    def __init__(self, api_client: k8s.ApiClient, triton_check: TritonProbe = check_model):
+    def __init__(self, api_client: k8s.ApiClient, triton_check: TritonProbe = check_model,
+                 image_settings: images.ImageSettings = images.UNCHANGED):
+        self.image_settings = image_settings  # the Triton Deployments' NGC mirror and pull secrets
         self.core = k8s.CoreV1Api(api_client)
         self.batch = k8s.BatchV1Api(api_client)
         self.apps = k8s.AppsV1Api(api_client)
@@ -192,7 +194,8 @@ class KubernetesCluster:
         namespace = owner["metadata"]["namespace"]
         if spec.serving.deployment_ref is not None:
             return self._roll_referenced(spec, owner, engine)
-        found = self._apply_deployment(namespace, deployments.deployment(spec, owner, engine, colour))
+        found = self._apply_deployment(namespace, deployments.deployment(spec, owner, engine, colour,
+                                                                          self.image_settings))
         if colour is not None:
             # BlueGreen: the Service keeps sending traffic to the live colour until the new one is ready.
             found += self.apply_service(spec, owner, self.live_colour(owner))

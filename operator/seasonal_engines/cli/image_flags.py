@@ -16,7 +16,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--image-pull-secret", action="append", default=[], metavar="NAME",
                    help="a Secret in the InferenceService's namespace for pulling the build Job's images (repeat)")
     p.add_argument("--ngc-registry", default=None, metavar="HOST[/PATH]",
-                   help="a mirror of nvcr.io: build Jobs pull NVIDIA's NGC images from it instead")
+                   help="a mirror of nvcr.io: build Jobs and Triton pods pull NVIDIA's NGC images from it instead")
 
 
 def image_settings(args: argparse.Namespace) -> images.ImageSettings:

@@ -127,7 +127,8 @@ def start(ours: configuration.OperatorSettings, *, clock: Callable[[], datetime]
         start_http_server(ours.listen.metrics_port, addr=ours.listen.metrics_host, registry=metrics.registry)
     timeout = ours.triton.timeout_seconds
     check = triton_check or (lambda url, model, engine: check_model(url, model, engine, timeout_s=timeout))
-    cluster = KubernetesCluster(api_client or kube_api_client(), triton_check=check)
+    cluster = KubernetesCluster(api_client or kube_api_client(), triton_check=check,
+                                image_settings=ours.jobs.image_settings)
     reconciler = Reconciler(cluster=cluster, settings=ours, metrics=metrics)
     if clock is not None:
         reconciler.clock = clock

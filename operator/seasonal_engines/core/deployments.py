@@ -19,7 +19,7 @@ from typing import Any
 from seasonal_build import launching
 from seasonal_engines.api import spec as api
 from seasonal_engines.api.status import EngineRef
-from seasonal_engines.core import names
+from seasonal_engines.core import images, names
 from seasonal_engines.core.build_jobs import HASH_IN_LABELS, LABEL_HASH, LABEL_SERVICE, STORE_MOUNT
 
 HASH_LABEL = LABEL_HASH
@@ -56,8 +56,10 @@ def triton_command(model: str, engine_hash: str, world_size: int,
                                 ports=(HTTP_PORT, GRPC_PORT, METRICS_PORT))
 
 
-def pod_template(spec: api.InferenceServiceSpec, service: str, engine: EngineRef) -> dict[str, Any]:
-    """The pod template serving ``engine``: the user's template with engine, GPU and placement filled in."""
+def pod_template(spec: api.InferenceServiceSpec, service: str, engine: EngineRef,
+                 image_settings: images.ImageSettings = images.UNCHANGED) -> dict[str, Any]:
+    """The pod template serving ``engine``: the user's template with engine, GPU and placement filled in.
+    The image comes through the NGC mirror and the chart's pull secrets apply, unless the template sets its own."""
     tpl = copy.deepcopy(spec.serving.template) if spec.serving.template else {}
     meta = tpl.setdefault("metadata", {})
     meta.setdefault("labels", {}).update({**_labels(service), HASH_LABEL: engine.hash[:HASH_IN_LABELS]})
@@ -69,7 +71,9 @@ def pod_template(spec: api.InferenceServiceSpec, service: str, engine: EngineRef
         triton = {"name": CONTAINER}
         containers.insert(0, triton)
     world = spec.model.tensor_parallel_size * spec.model.pipeline_parallel_size
-    triton.setdefault("image", spec.engine.image)
+    triton.setdefault("image", images.mirrored(spec.engine.image, image_settings.ngc_registry))
+    if image_settings.pull_secrets and "imagePullSecrets" not in pod:
+        pod["imagePullSecrets"] = [{"name": name} for name in image_settings.pull_secrets]
     if engine.backend != api.Backend.pytorch or "command" not in triton:
         triton["command"] = triton_command(spec.model.name, engine.hash, world, str(engine.backend))
     triton.setdefault("ports", [{"name": "http", "containerPort": HTTP_PORT},
@@ -130,12 +134,13 @@ def _restrict(pod: dict[str, Any], *, enforce: bool) -> None:
 
 
 def deployment(spec: api.InferenceServiceSpec, owner: Mapping[str, Any], engine: EngineRef,
-               colour: str | None = None) -> dict[str, Any]:
+               colour: str | None = None,
+               image_settings: images.ImageSettings = images.UNCHANGED) -> dict[str, Any]:
     """An operator-owned Triton Deployment serving ``engine`` (``colour`` only for BlueGreen)."""
     meta = owner.get("metadata") or {}
     service = str(meta["name"])
     selector = {SERVICE_LABEL: names.label_value(service), **({COLOUR_LABEL: colour} if colour else {})}
-    template = pod_template(spec, service, engine)
+    template = pod_template(spec, service, engine, image_settings)
     template["metadata"]["labels"].update(selector)
     strategy: dict[str, Any]
     if spec.rollout.strategy == api.Strategy.recreate:

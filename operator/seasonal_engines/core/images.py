@@ -66,4 +66,8 @@ def mirrored(image: str, ngc_registry: str | None) -> str:
     return image
 
 
-__all__ = ["DEFAULT_IMAGE", "DEFAULT_REPOSITORY", "NGC_REGISTRY", "ImageSettings", "check_reference", "mirrored"]
+UNCHANGED = ImageSettings()  # our default image, NGC images from nvcr.io, no pull secrets
+
+
+__all__ = ["UNCHANGED", "DEFAULT_IMAGE", "DEFAULT_REPOSITORY", "NGC_REGISTRY", "ImageSettings", "check_reference",
+           "mirrored"]

@@ -14,7 +14,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="our image, from which each build Job's init container copies seasonal_build; the "
                         "operator's own image (default: %(default)s)")
     p.add_argument("--image-pull-secret", action="append", default=[], metavar="NAME",
-                   help="a Secret in the InferenceService's namespace for pulling the build Job's and Triton's images (repeat)")
+                   help="a Secret in the InferenceService's namespace for pulling the build Job's and Triton's "
+                        "images (repeat)")
     p.add_argument("--ngc-registry", default=None, metavar="HOST[/PATH]",
                    help="a mirror of nvcr.io: build Jobs and Triton pods pull NVIDIA's NGC images from it instead")
 

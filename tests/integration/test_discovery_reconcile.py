@@ -61,9 +61,9 @@ def test_discovery_reads_one_history_query_keeps_the_schedule_and_stays_in_budge
     svc = cluster.add(body(server.url))
     sent: list[int] = []
     for i in range(4):
-        before = sum(p.queries_sent for p in rec._prometheus.values())
+        before = sum(p.queries_sent for p in rec.sources.values())
         out = rec.reconcile(svc)
-        sent.append(sum(p.queries_sent for p in rec._prometheus.values()) - before)
+        sent.append(sum(p.queries_sent for p in rec.sources.values()) - before)
         for a in out.decision.actions:
             if isinstance(a, actions.StartBuild):
                 cluster.published.add(a.engine.hash)

@@ -65,17 +65,32 @@ def pod_template(spec: api.InferenceServiceSpec, service: str, engine: EngineRef
     meta.setdefault("labels", {}).update({**_labels(service), HASH_LABEL: engine.hash[:HASH_IN_LABELS]})
     meta.setdefault("annotations", {})[f"{api.GROUP}/engine-envelope"] = _envelope(engine)
     pod = tpl.setdefault("spec", {})
-    containers = pod.setdefault("containers", [])
-    triton = next((c for c in containers if c.get("name") == CONTAINER), None)
-    if triton is None:
-        triton = {"name": CONTAINER}
-        containers.insert(0, triton)
+    triton = _triton_container(pod)
     world = spec.model.tensor_parallel_size * spec.model.pipeline_parallel_size
     triton.setdefault("image", images.mirrored(spec.engine.image, image_settings.ngc_registry))
     if image_settings.pull_secrets and "imagePullSecrets" not in pod:
         pod["imagePullSecrets"] = [{"name": name} for name in image_settings.pull_secrets]
     if engine.backend != api.Backend.pytorch or "command" not in triton:
         triton["command"] = triton_command(spec.model.name, engine.hash, world, str(engine.backend))
+    _serving_ports_and_probes(triton)
+    if engine.backend != "cpu-stand-in":
+        _on_gpus(pod, triton, world, spec.hardware.gpu_product)
+    _restrict(pod, enforce=not spec.serving.allow_privileged)
+    _mount_store(pod, triton, spec.engine.store.claim_name)
+    return tpl
+
+
+def _triton_container(pod: dict[str, Any]) -> dict[str, Any]:
+    """The template's container named ``triton``, or a new one first in the list."""
+    containers = pod.setdefault("containers", [])
+    triton = next((c for c in containers if c.get("name") == CONTAINER), None)
+    if triton is None:
+        triton = {"name": CONTAINER}
+        containers.insert(0, triton)
+    return triton
+
+
+def _serving_ports_and_probes(triton: dict[str, Any]) -> None:
     triton.setdefault("ports", [{"name": "http", "containerPort": HTTP_PORT},
                                 {"name": "grpc", "containerPort": GRPC_PORT},
                                 {"name": "metrics", "containerPort": METRICS_PORT}])
@@ -86,22 +101,26 @@ def pod_template(spec: api.InferenceServiceSpec, service: str, engine: EngineRef
                                        "periodSeconds": 10, "failureThreshold": 180})
     triton.setdefault("livenessProbe", {"httpGet": {"path": "/v2/health/live", "port": "http"},
                                         "periodSeconds": 20, "failureThreshold": 3})
-    if engine.backend != "cpu-stand-in":
-        limits = triton.setdefault("resources", {}).setdefault("limits", {})
-        limits["nvidia.com/gpu"] = str(world)  # quantities are strings for typed clients
-        pod.setdefault("nodeSelector", {})["nvidia.com/gpu.product"] = spec.hardware.gpu_product
-        tolerations = pod.setdefault("tolerations", [])
-        if not any(t.get("key") == "nvidia.com/gpu" for t in tolerations):
-            tolerations.append({"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"})
-    _restrict(pod, enforce=not spec.serving.allow_privileged)
+
+
+def _on_gpus(pod: dict[str, Any], triton: dict[str, Any], world: int, gpu_product: str) -> None:
+    """``world`` GPUs of ``gpu_product`` for the Triton container, tolerating the GPU nodes' taint."""
+    limits = triton.setdefault("resources", {}).setdefault("limits", {})
+    limits["nvidia.com/gpu"] = str(world)  # quantities are strings for typed clients
+    pod.setdefault("nodeSelector", {})["nvidia.com/gpu.product"] = gpu_product
+    tolerations = pod.setdefault("tolerations", [])
+    if not any(t.get("key") == "nvidia.com/gpu" for t in tolerations):
+        tolerations.append({"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"})
+
+
+def _mount_store(pod: dict[str, Any], triton: dict[str, Any], claim_name: str) -> None:
+    """The engine store, read-only, at STORE_MOUNT (unless the template mounts a volume named engines)."""
     mounts = triton.setdefault("volumeMounts", [])
     if not any(m.get("name") == "engines" for m in mounts):
         mounts.append({"name": "engines", "mountPath": STORE_MOUNT, "readOnly": True})
     volumes = pod.setdefault("volumes", [])
     if not any(v.get("name") == "engines" for v in volumes):
-        volumes.append({"name": "engines", "persistentVolumeClaim": {"claimName": spec.engine.store.claim_name,
-                                                                      "readOnly": True}})
-    return tpl
+        volumes.append({"name": "engines", "persistentVolumeClaim": {"claimName": claim_name, "readOnly": True}})
 
 
 # NGC's Triton images create the user triton-server with uid and gid 1000 for running as non-root

@@ -84,19 +84,33 @@ def checkpoint_step(model: ModelFacts, *, dtype: str, weights_quant: str, kv_qua
     if family is not None and pp > 1 and not family.pipeline_parallel:
         raise InvalidParallelism(f"{model.family}'s convert_checkpoint.py has no pipeline parallelism: set "
                                  "spec.model.pipelineParallelSize to 1 and use tensor parallelism")
-    converter_lacks_kv = family is not None and kv_quant != "auto" and kv_quant not in family.kv_caches
-    needs_modelopt = (weights_quant in _MODELOPT_FORMATS or (weights_quant == "none" and kv_quant == "fp8")
-                      or family is None or converter_lacks_kv)
-    if needs_modelopt:
-        args: dict[str, Any] = {"dtype": dtype, "qformat": "full_prec" if weights_quant == "none" else weights_quant,
-                                "tp_size": tp, "pp_size": pp}
-        if kv_quant != "auto":
-            args["kv_cache_dtype"] = kv_quant
-        if weights_quant != "none" or kv_quant != "auto":
-            args["calib_size"] = CALIBRATION_SAMPLES
-        return CheckpointStep(QUANTIZE, QUANTIZE_SCRIPT, args)
-    assert family is not None  # needs_modelopt covers an unknown family
-    args = {"dtype": dtype, **family.extra}
+    if family is None or _needs_modelopt(family, weights_quant, kv_quant):
+        return CheckpointStep(QUANTIZE, QUANTIZE_SCRIPT, _quantize_args(dtype, weights_quant, kv_quant, tp, pp))
+    return CheckpointStep(CONVERT, convert_script(model.family),
+                          _convert_args(family, model, dtype, weights_quant, kv_quant, tp, pp))
+
+
+def _needs_modelopt(family: ConverterFlags, weights_quant: str, kv_quant: str) -> bool:
+    """Whether quantize.py does the step for a known family: formats only ModelOpt produces (it calibrates), an
+    FP8 KV cache over unquantized weights, or a KV-cache format the family's converter has no flag for."""
+    converter_lacks_kv = kv_quant != "auto" and kv_quant not in family.kv_caches
+    return (weights_quant in _MODELOPT_FORMATS or (weights_quant == "none" and kv_quant == "fp8")
+            or converter_lacks_kv)
+
+
+def _quantize_args(dtype: str, weights_quant: str, kv_quant: str, tp: int, pp: int) -> dict[str, Any]:
+    args: dict[str, Any] = {"dtype": dtype, "qformat": "full_prec" if weights_quant == "none" else weights_quant,
+                            "tp_size": tp, "pp_size": pp}
+    if kv_quant != "auto":
+        args["kv_cache_dtype"] = kv_quant
+    if weights_quant != "none" or kv_quant != "auto":
+        args["calib_size"] = CALIBRATION_SAMPLES
+    return args
+
+
+def _convert_args(family: ConverterFlags, model: ModelFacts, dtype: str, weights_quant: str, kv_quant: str, tp: int,
+                  pp: int) -> dict[str, Any]:
+    args: dict[str, Any] = {"dtype": dtype, **family.extra}
     if family.world_size_flag:
         args["world-size"] = tp
     else:
@@ -110,7 +124,7 @@ def checkpoint_step(model: ModelFacts, *, dtype: str, weights_quant: str, kv_qua
         args["fp8_kv_cache"] = True
     if model.num_experts > 1:
         args["moe_tp_size"] = tp  # experts split like the dense layers; expert parallelism stays off
-    return CheckpointStep(CONVERT, convert_script(model.family), args)
+    return args
 
 
 __all__ = ["CheckpointStep", "ConverterFlags", "FAMILIES", "checkpoint_step", "convert_script", "CONVERT", "QUANTIZE",

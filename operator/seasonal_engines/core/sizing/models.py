@@ -225,19 +225,8 @@ def from_hf_config(name: str, config: Mapping[str, Any]) -> ModelFacts:
     top_k = _positive_int(_field(cfg, "num_experts_per_tok", required=False, default=min(2, experts)),
                           "num_experts_per_tok")
     tied = bool(cfg.get("tie_word_embeddings", config.get("tie_word_embeddings", False)))
-    rope = None
-    raw_rope = cfg.get("rope_scaling")
-    if isinstance(raw_rope, Mapping):
-        rtype = str(raw_rope.get("rope_type") or raw_rope.get("type") or "default")
-        factor = float(raw_rope.get("factor", 1.0))
-        if not factor > 0:
-            raise InvalidModelConfig(f"config.json rope_scaling.factor must be positive, got {factor}")
-        orig = raw_rope.get("original_max_position_embeddings")
-        rope = RopeScaling(rtype, factor, int(orig) if orig else None)
-    window_raw = cfg.get("sliding_window")
-    window = int(window_raw) if isinstance(window_raw, int) and 0 < window_raw < max_pos else None
-    if cfg.get("use_sliding_window") is False:  # Qwen2 states a window it does not use
-        window = None
+    rope = _rope_scaling(cfg)
+    window = _sliding_window(cfg, max_pos)
     model_type = str(cfg.get("model_type") or config.get("model_type") or "")
     archs = config.get("architectures") or cfg.get("architectures") or [""]
     explicit = cfg.get("num_parameters")
@@ -254,6 +243,27 @@ def from_hf_config(name: str, config: Mapping[str, Any]) -> ModelFacts:
     )
 
 
+def _rope_scaling(cfg: Mapping[str, Any]) -> RopeScaling | None:
+    """``rope_scaling`` as the config states it; InvalidModelConfig for a factor that is not positive."""
+    raw = cfg.get("rope_scaling")
+    if not isinstance(raw, Mapping):
+        return None
+    rtype = str(raw.get("rope_type") or raw.get("type") or "default")
+    factor = float(raw.get("factor", 1.0))
+    if not factor > 0:
+        raise InvalidModelConfig(f"config.json rope_scaling.factor must be positive, got {factor}")
+    orig = raw.get("original_max_position_embeddings")
+    return RopeScaling(rtype, factor, int(orig) if orig else None)
+
+
+def _sliding_window(cfg: Mapping[str, Any], max_pos: int) -> int | None:
+    """The attention window, when shorter than the context (a window as long as the context is none)."""
+    if cfg.get("use_sliding_window") is False:  # Qwen2 states a window it does not use
+        return None
+    window = cfg.get("sliding_window")
+    return int(window) if isinstance(window, int) and 0 < window < max_pos else None
+
+
 def from_architecture(name: str, arch: Any) -> ModelFacts:
     """ModelFacts from ``spec.model.architecture`` (an ``api.spec.ModelArchitecture``).
 
@@ -261,27 +271,37 @@ def from_architecture(name: str, arch: Any) -> ModelFacts:
     unknown and the checkpoint is converted by ModelOpt's quantize.py, which reads any supported HF model.
     """
     head_dim = arch.head_dim or arch.hidden_size // arch.num_attention_heads
-    inter = int(3.5 * arch.hidden_size)
-    base = next((p for key, p in PRESETS.items() if name.startswith(key) and p.hidden_size == arch.hidden_size), None)
-    if base is not None:
-        inter = base.intermediate_size
+    base = _preset_named_by(name, arch.hidden_size)
+    inter = base.intermediate_size if base is not None else int(3.5 * arch.hidden_size)
     experts = base.num_experts if base is not None else 1
     params = arch.parameter_count or estimate_parameters(
         num_layers=arch.num_layers, hidden_size=arch.hidden_size, num_attention_heads=arch.num_attention_heads,
         num_key_value_heads=arch.num_key_value_heads, head_dim=head_dim, vocab_size=arch.vocab_size,
         intermediate_size=inter, num_experts=experts)
-    rope = RopeScaling("linear", float(arch.rope_scaling_factor)) if arch.rope_scaling_factor else None
-    if base is not None and base.rope_scaling is not None and arch.rope_scaling_factor:
-        rope = replace(base.rope_scaling, factor=float(arch.rope_scaling_factor))
     return ModelFacts(
         name=name, family=base.family if base else UNKNOWN_FAMILY, architecture=base.architecture if base else "",
         num_layers=arch.num_layers, hidden_size=arch.hidden_size, num_attention_heads=arch.num_attention_heads,
         num_key_value_heads=arch.num_key_value_heads, head_dim=head_dim,
         max_position_embeddings=arch.max_position_embeddings, vocab_size=arch.vocab_size, intermediate_size=inter,
-        parameter_count=int(params), parameter_count_estimated=arch.parameter_count is None, rope_scaling=rope,
+        parameter_count=int(params), parameter_count_estimated=arch.parameter_count is None,
+        rope_scaling=_scaled_rope(arch.rope_scaling_factor, base),
         sliding_window=base.sliding_window if base else None, num_experts=experts,
         experts_per_token=base.experts_per_token if base else 1,
     )
+
+
+def _preset_named_by(name: str, hidden_size: int) -> ModelFacts | None:
+    """The preset whose name prefixes ``name``, when its hidden size agrees (a custom build of it)."""
+    return next((p for key, p in PRESETS.items() if name.startswith(key) and p.hidden_size == hidden_size), None)
+
+
+def _scaled_rope(factor: float | None, base: ModelFacts | None) -> RopeScaling | None:
+    """RoPE scaled by ``factor``: the preset's rope type when it has one, linear otherwise."""
+    if not factor:
+        return None
+    if base is not None and base.rope_scaling is not None:
+        return replace(base.rope_scaling, factor=float(factor))
+    return RopeScaling("linear", float(factor))
 
 
 def local_kv_heads(model: ModelFacts, tp: int) -> int:

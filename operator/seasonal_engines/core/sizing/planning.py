@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from seasonal_engines.api import spec as api
 from seasonal_engines.core.sizing import capacity, fitting, gpus, identity, limits, memory, models, rules
-from seasonal_engines.core.sizing.checkpoints import checkpoint_step
+from seasonal_engines.core.sizing.capacity import BatchChoice, Capacity, Latency
+from seasonal_engines.core.sizing.checkpoints import CheckpointStep, checkpoint_step
 from seasonal_engines.core.sizing.errors import InsufficientTraffic, PlanningError, UnsupportedQuantization
 from seasonal_engines.core.sizing.gpus import GIB, GpuFacts
+from seasonal_engines.core.sizing.limits import LimitChoice
 from seasonal_engines.core.sizing.models import ModelFacts
 from seasonal_engines.core.sizing.plans import BuildFlags, ModelRef, Plan, PlanningWindow, Predictions
 from seasonal_engines.core.traffic import Dimension, TrafficProfile, TrafficUnavailable
@@ -42,22 +45,75 @@ def plan(profile: TrafficProfile | TrafficUnavailable, model: ModelFacts, gpu: G
     assert isinstance(profile, TrafficProfile)
     fitting.check_quantization(gpu, weights_quant, kv_quant)
     fitting.check_parallelism(model, tp, pp)
-    explanation: list[str] = []
+    target = _Target(model, gpu, dtype, weights_quant, kv_quant, tp, pp)
+    fmha = _context_fmha(backend, weights_quant, kv_quant, gpu.sm)
+    if not fmha.paged:
+        chunked_context = False  # chunked context runs on paged context FMHA
+    explanation = list(fmha.reasons)
     warnings: list[str] = []
-    fmha = rules.FmhaChoice(paged=True, fp8=False, reasons=())
-    if backend == api.Backend.tensorrt:
-        refused = rules.builder_refusal(weights_quant, kv_quant, gpu.sm)
-        if refused:
-            raise UnsupportedQuantization(refused)
-        # Plan what trtllm-build will build: it turns context-FMHA flags off silently, and the verify step
-        # refuses an engine that differs from its plan.
-        fmha = rules.fmha_for(weights_quant, kv_quant, gpu.sm)
-        explanation += list(fmha.reasons)
-        if chunked_context and not fmha.paged:
-            chunked_context = False
 
     # 1. Limits from the window's own distribution.
-    cap = model.max_context
+    inp, seq = _choose_limits(profile, policy, model.max_context)
+    explanation += [inp.explain(), seq.explain()]
+    warnings += _capped_limit_warnings(inp, seq)
+    if profile.sequence_source.value == "bound":
+        explanation.append("sequence lengths come from a conservative bound on the input and output marginals "
+                           "(no joint series): max_seq_len may be larger than the traffic needs")
+    _note_censoring(profile, explanation, warnings)
+
+    # 2. max_num_tokens and max_batch_size against memory, and the replicas the peak needs.
+    sizing = _size_engine(profile, target, policy, inp, seq, chunked_context)
+    explanation += sizing.reasons
+    warnings += sizing.tokens.warnings
+
+    # 3. Build flags and runtime settings.
+    build = _build_flags(backend, inp.value, seq.value, sizing, fmha, target)
+    if backend != api.Backend.pytorch:
+        explanation.append(_plugins_line(build))
+    window = min(seq.value, model.sliding_window) if model.sliding_window else seq.value
+    warnings += _build_rule_warnings(build, model.max_context, chunked_context, weights_quant, window)
+    runtime = _runtime(backend, build, policy, sizing.capacity.scheduler_policy, window, chunked_context, tp, pp,
+                       kv_reuse=fmha.paged)
+    step = None if backend == api.Backend.pytorch else checkpoint_step(model, dtype=dtype, weights_quant=weights_quant,
+                                                             kv_quant=kv_quant, tp=tp, pp=pp)
+    if backend == api.Backend.pytorch and weights_quant != "none":
+        warnings.append(f"the PyTorch backend loads {weights_quant} weights from a pre-quantized (ModelOpt) "
+                        "checkpoint: point spec.model.source at one")
+    return Plan(engine_hash=_engine_hash(model_ref, target, backend, trtllm_version, image, step, build),
+                model_ref=model_ref, model=model, gpu=gpu, backend=backend,
+                dtype=dtype, weights_quant=weights_quant, kv_quant=kv_quant, tp=tp, pp=pp,
+                trtllm_version=trtllm_version, image=image, checkpoint=step, build=build, runtime=runtime,
+                season=season, predictions=sizing.predictions, traffic=_planning_window(profile),
+                explanation=tuple(explanation), warnings=tuple(dict.fromkeys(warnings + list(profile.notes))))
+
+
+@dataclass(frozen=True)
+class _Target:
+    """What the engine is planned for: the model on the GPU, at a precision and a parallelism."""
+
+    model: ModelFacts
+    gpu: GpuFacts
+    dtype: str
+    weights_quant: str
+    kv_quant: str
+    tp: int
+    pp: int
+
+
+def _context_fmha(backend: str, weights_quant: str, kv_quant: str, sm: str) -> rules.FmhaChoice:
+    """The context-FMHA flags of the engine; both on for a backend that runs no trtllm-build."""
+    if backend != api.Backend.tensorrt:
+        return rules.FmhaChoice(paged=True, fp8=False, reasons=())
+    refused = rules.builder_refusal(weights_quant, kv_quant, sm)
+    if refused:
+        raise UnsupportedQuantization(refused)
+    # Plan what trtllm-build will build: it turns context-FMHA flags off silently, and the verify step
+    # refuses an engine that differs from its plan.
+    return rules.fmha_for(weights_quant, kv_quant, sm)
+
+
+def _choose_limits(profile: TrafficProfile, policy: api.SizingPolicy, cap: int) -> tuple[LimitChoice, LimitChoice]:
+    """``max_input_len`` and ``max_seq_len`` (at least ``max_input_len``), capped at the model's context."""
     inp = limits.choose_limit("max_input_len", "input", profile.input, target_quantile=policy.input_quantile,
                               headroom=policy.headroom, ladder=policy.ladder,
                               max_beyond_fraction=policy.max_beyond_fraction, cap=cap)
@@ -65,117 +121,48 @@ def plan(profile: TrafficProfile | TrafficUnavailable, model: ModelFacts, gpu: G
                               target_quantile=policy.sequence_quantile, headroom=policy.headroom,
                               ladder=policy.ladder, max_beyond_fraction=policy.max_beyond_fraction, cap=cap,
                               floor=inp.value)
-    explanation += [inp.explain(), seq.explain()]
-    for choice in (inp, seq):
-        if choice.clamped_to is not None:
-            warnings.append(f"{choice.name} is capped at the model's context ({choice.clamped_to}); the window's "
-                            f"coverage is {choice.coverage:.3%}, below the target {choice.target_quantile:.3%}")
-    if profile.sequence_source.value == "bound":
-        explanation.append("sequence lengths come from a conservative bound on the input and output marginals "
-                           "(no joint series): max_seq_len may be larger than the traffic needs")
-    _note_censoring(profile, explanation, warnings)
+    return inp, seq
 
-    # 2. max_num_tokens: the preferred 8192, smaller when activations would crowd out the KV cache.
-    tpb = rules.DEFAULT_TOKENS_PER_BLOCK
-    weights_gpu = memory.weight_bytes_per_gpu(model, dtype, weights_quant, tp, pp)
-    preferred = rules.DEFAULT_MAX_NUM_TOKENS
-    after_weights = gpu.memory_bytes - weights_gpu - memory.RUNTIME_OVERHEAD_BYTES
-    while (preferred > _MIN_SHRUNK_MAX_NUM_TOKENS and after_weights > 0 and memory.activation_bytes(
-            model, max_num_tokens=preferred, max_batch_size=1, tp=tp) > _ACTIVATION_SHARE * after_weights):
-        preferred //= 2
 
-    # 3. Memory, concurrency, max_batch_size (two passes: the logits buffer grows with max_batch_size).
+def _capped_limit_warnings(*choices: LimitChoice) -> list[str]:
+    return [f"{choice.name} is capped at the model's context ({choice.clamped_to}); the window's "
+            f"coverage is {choice.coverage:.3%}, below the target {choice.target_quantile:.3%}"
+            for choice in choices if choice.clamped_to is not None]
+
+
+@dataclass(frozen=True)
+class _Sizing:
+    """What memory and the window's traffic make of the engine, with the lines that explain it."""
+
+    tokens: rules.TokensChoice
+    batch: BatchChoice
+    capacity: Capacity
+    predictions: Predictions
+    reasons: tuple[str, ...]
+
+
+def _size_engine(profile: TrafficProfile, target: _Target, policy: api.SizingPolicy, inp: LimitChoice,
+                 seq: LimitChoice, chunked_context: bool) -> _Sizing:
+    """``max_num_tokens`` and ``max_batch_size`` against memory, and the replicas the window's peak needs."""
+    model, tp, pp = target.model, target.tp, target.pp
+    weights_gpu = memory.weight_bytes_per_gpu(model, target.dtype, target.weights_quant, tp, pp)
+    preferred = _preferred_max_num_tokens(target, weights_gpu)
     seq_p50 = profile.quantile(Dimension.sequence, 0.5)
     seq_p99 = profile.quantile(Dimension.sequence, 0.99)
     mean_in = capacity.histogram_mean(profile.input)
     mean_out = capacity.histogram_mean(profile.output)
-    latency = capacity.estimate_latency(model, gpu, weights_bytes_per_gpu=weights_gpu, tp=tp, pp=pp,
+    latency = capacity.estimate_latency(model, target.gpu, weights_bytes_per_gpu=weights_gpu, tp=tp, pp=pp,
                                         mean_input=mean_in, mean_output=mean_out)
     peak_conc = profile.peak_rps * latency.request_seconds
-    def sized(mbs: int, fixed: int | None) -> tuple[rules.TokensChoice, memory.MemoryBudget, capacity.BatchChoice]:
-        tokens = rules.choose_max_num_tokens(preferred=preferred, max_input_len=inp.value, max_seq_len=seq.value,
-                                             max_batch_size=mbs, tokens_per_block=tpb, chunked_context=chunked_context)
-        fit = fitting.FitQuery(model, gpu, dtype, kv_quant, pp, capacity.kv_tokens(model, seq.value), tokens.value,
-                               mbs, policy.kv_cache_free_gpu_mem_fraction, tpb)
-        budget = fitting.require_fit(fit, weights_quant, tp)
-        c50 = budget.sequences_at(capacity.kv_tokens(model, seq_p50))
-        return tokens, budget, capacity.choose_max_batch_size(concurrent_p50=c50, peak_concurrency=peak_conc,
-                                                              fixed=fixed)
-
-    # The logits buffer grows with max_batch_size and shrinks the KV pool that max_batch_size is read from:
-    # iterate to the fixed point; if two powers of two trade places, settle on the smaller.
-    mbs = policy.max_batch_size or 256
-    for _ in range(4):
-        tokens, budget, batch = sized(mbs, policy.max_batch_size)
-        if batch.max_batch_size == mbs:
-            break
-        previous, mbs = mbs, batch.max_batch_size
-    else:
-        mbs = min(mbs, previous)
-        tokens, budget, batch = sized(mbs, mbs)
+    tokens, budget, batch = _settle_max_batch_size(
+        _BatchSizing(target, policy, preferred, inp.value, seq.value, seq_p50, peak_conc, chunked_context))
     cap_ = capacity.capacity(budget, model, seq_p50=seq_p50, seq_p99=seq_p99, max_seq_len=seq.value,
                              max_batch_size=batch.max_batch_size, peak_concurrency=peak_conc)
-    explanation += list(tokens.reasons)
-    warnings += list(tokens.warnings)
-    explanation.append(batch.reason)
-    explanation.append(
-        f"memory per GPU: {budget.gpu_bytes / GIB:.1f} GiB = weights {budget.weights_bytes / GIB:.1f} + activations "
-        f"{budget.activation_bytes / GIB:.2f} (estimate) + runtime {budget.runtime_overhead_bytes / GIB:.1f} "
-        f"(estimate) + free {budget.free_bytes / GIB:.1f}; KV pool {policy.kv_cache_free_gpu_mem_fraction:.0%} of "
-        f"free = {budget.kv_pool_tokens:,} tokens at {budget.kv_bytes_per_token:,} bytes/token")
-    explanation.append(
-        f"latency estimate: TTFT {latency.ttft_seconds * 1e3:.0f} ms for a mean prompt of {mean_in:,.0f} tokens, "
-        f"ITL {latency.itl_seconds * 1e3:.1f} ms, {latency.request_seconds:.2f} s for a mean output of "
-        f"{mean_out:,.0f} tokens; peak {profile.peak_rps:.2f} req/s x {latency.request_seconds:.2f} s = "
-        f"{peak_conc:.1f} concurrent requests (Little's law)")
-    explanation += list(cap_.reasons)
-
-    # 4. Build flags and runtime settings.
-    gemm = rules.gemm_plugin_for(weights_quant, dtype)
-    multiple_profiles = gemm == "disable"  # the perf guide: more profiles help most without the GEMM plugin
-    per_replica_peak = peak_conc / cap_.replicas
-    opt = None if multiple_profiles or backend == api.Backend.pytorch else capacity.choose_opt_num_tokens(
-        peak_concurrency_per_replica=per_replica_peak, max_num_tokens=tokens.value, tokens_per_block=tpb)
-    fp8_fmha = fmha.fp8
-    window = min(seq.value, model.sliding_window) if model.sliding_window else seq.value
-    if backend == api.Backend.pytorch:
-        build = BuildFlags(inp.value, seq.value, batch.max_batch_size, tokens.value, opt)
-    else:
-        build = BuildFlags(
-            max_input_len=inp.value, max_seq_len=seq.value, max_batch_size=batch.max_batch_size,
-            max_num_tokens=tokens.value, opt_num_tokens=opt, tokens_per_block=tpb, gemm_plugin=gemm,
-            use_paged_context_fmha="enable" if fmha.paged else "disable",
-            use_fp8_context_fmha="enable" if fp8_fmha else "disable",
-            multiple_profiles="enable" if multiple_profiles else "disable")
-        explanation.append(
-            f"plugins: gemm_plugin {gemm}, multiple_profiles {build.multiple_profiles}"
-            + (f", opt_num_tokens {opt} (typical tokens per iteration at the peak)" if opt else
-               " (so opt_num_tokens is left unset)")
-            + f", use_fp8_context_fmha {build.use_fp8_context_fmha}, use_paged_context_fmha "
-              f"{build.use_paged_context_fmha}"
-            + (" (chunked context and KV reuse need it)" if fmha.paged else " (so no chunked context, no KV reuse)"))
-    warnings += list(rules.check_build(
-        max_input_len=build.max_input_len, max_seq_len=build.max_seq_len, max_batch_size=build.max_batch_size,
-        max_num_tokens=build.max_num_tokens, opt_num_tokens=build.opt_num_tokens, tokens_per_block=tpb,
-        model_context=cap, chunked_context=chunked_context, multiple_profiles=build.multiple_profiles == "enable",
-        use_fp8_context_fmha=build.use_fp8_context_fmha == "enable", weights_quant=weights_quant,
-        max_attention_window_size=window))
-    runtime = _runtime(backend, build, policy, cap_.scheduler_policy, window, chunked_context, tp, pp,
-                       kv_reuse=fmha.paged)
-    step = None if backend == api.Backend.pytorch else checkpoint_step(model, dtype=dtype, weights_quant=weights_quant,
-                                                             kv_quant=kv_quant, tp=tp, pp=pp)
-    if backend == api.Backend.pytorch and weights_quant != "none":
-        warnings.append(f"the PyTorch backend loads {weights_quant} weights from a pre-quantized (ModelOpt) "
-                        "checkpoint: point spec.model.source at one")
-
-    build_json = build.to_json(backend)
-    doc = identity.identity_document(
-        model_name=model_ref.name, model_source=model_ref.source, model_architecture=_shape(model),
-        backend=backend, trtllm_version=trtllm_version, image=image, gpu_sm=gpu.sm, dtype=dtype,
-        weights_quant=weights_quant, kv_quant=kv_quant, tp=tp, pp=pp,
-        checkpoint=step.to_json() if step else None, build=build_json)
+    reasons = (*tokens.reasons, batch.reason, _memory_line(budget, policy.kv_cache_free_gpu_mem_fraction),
+               _latency_line(latency, profile.peak_rps, mean_in, mean_out, peak_conc), *cap_.reasons)
     predictions = Predictions(
-        weights_bytes=budget.weights_bytes, weights_bytes_total=memory.weight_bytes(model, dtype, weights_quant),
+        weights_bytes=budget.weights_bytes,
+        weights_bytes_total=memory.weight_bytes(model, target.dtype, target.weights_quant),
         kv_bytes_per_token=budget.kv_bytes_per_token, activation_bytes=budget.activation_bytes,
         runtime_overhead_bytes=budget.runtime_overhead_bytes, kv_pool_bytes=budget.kv_pool_bytes,
         kv_pool_tokens=budget.kv_pool_tokens, sequence_p50=seq_p50, sequence_p99=seq_p99,
@@ -185,14 +172,134 @@ def plan(profile: TrafficProfile | TrafficUnavailable, model: ModelFacts, gpu: G
         ttft_seconds=latency.ttft_seconds, itl_seconds=latency.itl_seconds,
         request_seconds=latency.request_seconds, peak_concurrency=peak_conc,
         replica_concurrency=cap_.replica_concurrency, replicas=cap_.replicas)
-    traffic = PlanningWindow(start=profile.start.isoformat(), end=profile.end.isoformat(), samples=profile.samples,
-                             sequence_source=profile.sequence_source.value,
-                             censored_fraction=profile.censored_fraction)
-    return Plan(engine_hash=identity.digest(doc), model_ref=model_ref, model=model, gpu=gpu, backend=backend,
-                dtype=dtype, weights_quant=weights_quant, kv_quant=kv_quant, tp=tp, pp=pp,
-                trtllm_version=trtllm_version, image=image, checkpoint=step, build=build, runtime=runtime,
-                season=season, predictions=predictions, traffic=traffic, explanation=tuple(explanation),
-                warnings=tuple(dict.fromkeys(warnings + list(profile.notes))))
+    return _Sizing(tokens, batch, cap_, predictions, reasons)
+
+
+def _preferred_max_num_tokens(target: _Target, weights_bytes_per_gpu: int) -> int:
+    """The preferred 8192, halved while activations would crowd out the KV cache."""
+    preferred = rules.DEFAULT_MAX_NUM_TOKENS
+    after_weights = target.gpu.memory_bytes - weights_bytes_per_gpu - memory.RUNTIME_OVERHEAD_BYTES
+    while (preferred > _MIN_SHRUNK_MAX_NUM_TOKENS and after_weights > 0
+           and memory.activation_bytes(target.model, max_num_tokens=preferred, max_batch_size=1, tp=target.tp)
+           > _ACTIVATION_SHARE * after_weights):
+        preferred //= 2
+    return preferred
+
+
+# max_num_tokens, the memory budget and the max_batch_size it argues for, sized at one trial max_batch_size
+_Sized = tuple[rules.TokensChoice, memory.MemoryBudget, BatchChoice]
+
+
+@dataclass(frozen=True)
+class _BatchSizing:
+    """What sizing at a trial ``max_batch_size`` depends on, besides that trial."""
+
+    target: _Target
+    policy: api.SizingPolicy
+    preferred_max_num_tokens: int
+    max_input_len: int
+    max_seq_len: int
+    seq_p50: float
+    peak_concurrency: float
+    chunked_context: bool
+
+    def at(self, mbs: int, fixed: int | None) -> _Sized:
+        t, tpb = self.target, rules.DEFAULT_TOKENS_PER_BLOCK
+        tokens = rules.choose_max_num_tokens(preferred=self.preferred_max_num_tokens, max_input_len=self.max_input_len,
+                                             max_seq_len=self.max_seq_len, max_batch_size=mbs, tokens_per_block=tpb,
+                                             chunked_context=self.chunked_context)
+        fit = fitting.FitQuery(t.model, t.gpu, t.dtype, t.kv_quant, t.pp, capacity.kv_tokens(t.model, self.max_seq_len),
+                               tokens.value, mbs, self.policy.kv_cache_free_gpu_mem_fraction, tpb)
+        budget = fitting.require_fit(fit, t.weights_quant, t.tp)
+        c50 = budget.sequences_at(capacity.kv_tokens(t.model, self.seq_p50))
+        return tokens, budget, capacity.choose_max_batch_size(concurrent_p50=c50,
+                                                              peak_concurrency=self.peak_concurrency, fixed=fixed)
+
+
+def _settle_max_batch_size(sizing: _BatchSizing) -> _Sized:
+    """The logits buffer grows with max_batch_size and shrinks the KV pool that max_batch_size is read from:
+    iterate to the fixed point; if two powers of two trade places, settle on the smaller."""
+    fixed = sizing.policy.max_batch_size
+    mbs = fixed or 256
+    for _ in range(4):
+        tokens, budget, batch = sizing.at(mbs, fixed)
+        if batch.max_batch_size == mbs:
+            return tokens, budget, batch
+        previous, mbs = mbs, batch.max_batch_size
+    mbs = min(mbs, previous)
+    return sizing.at(mbs, mbs)
+
+
+def _memory_line(budget: memory.MemoryBudget, kv_fraction: float) -> str:
+    return (f"memory per GPU: {budget.gpu_bytes / GIB:.1f} GiB = weights {budget.weights_bytes / GIB:.1f} + "
+            f"activations {budget.activation_bytes / GIB:.2f} (estimate) + runtime "
+            f"{budget.runtime_overhead_bytes / GIB:.1f} (estimate) + free {budget.free_bytes / GIB:.1f}; KV pool "
+            f"{kv_fraction:.0%} of free = {budget.kv_pool_tokens:,} tokens at {budget.kv_bytes_per_token:,} "
+            "bytes/token")
+
+
+def _latency_line(latency: Latency, peak_rps: float, mean_in: float, mean_out: float, peak_conc: float) -> str:
+    return (f"latency estimate: TTFT {latency.ttft_seconds * 1e3:.0f} ms for a mean prompt of {mean_in:,.0f} tokens, "
+            f"ITL {latency.itl_seconds * 1e3:.1f} ms, {latency.request_seconds:.2f} s for a mean output of "
+            f"{mean_out:,.0f} tokens; peak {peak_rps:.2f} req/s x {latency.request_seconds:.2f} s = "
+            f"{peak_conc:.1f} concurrent requests (Little's law)")
+
+
+def _build_flags(backend: str, max_input_len: int, max_seq_len: int, sizing: _Sizing, fmha: rules.FmhaChoice,
+                 target: _Target) -> BuildFlags:
+    """The trtllm-build flags (for the PyTorch backend only the limits its LLM API takes)."""
+    mbs, max_num_tokens = sizing.batch.max_batch_size, sizing.tokens.value
+    if backend == api.Backend.pytorch:  # the LLM API builds no TensorRT profiles: no opt_num_tokens
+        return BuildFlags(max_input_len, max_seq_len, mbs, max_num_tokens, None)
+    tpb = rules.DEFAULT_TOKENS_PER_BLOCK
+    gemm = rules.gemm_plugin_for(target.weights_quant, target.dtype)
+    multiple_profiles = gemm == "disable"  # the perf guide: more profiles help most without the GEMM plugin
+    per_replica_peak = sizing.predictions.peak_concurrency / sizing.capacity.replicas
+    opt = None if multiple_profiles else capacity.choose_opt_num_tokens(
+        peak_concurrency_per_replica=per_replica_peak, max_num_tokens=max_num_tokens, tokens_per_block=tpb)
+    return BuildFlags(
+        max_input_len=max_input_len, max_seq_len=max_seq_len, max_batch_size=mbs,
+        max_num_tokens=max_num_tokens, opt_num_tokens=opt, tokens_per_block=tpb, gemm_plugin=gemm,
+        use_paged_context_fmha="enable" if fmha.paged else "disable",
+        use_fp8_context_fmha="enable" if fmha.fp8 else "disable",
+        multiple_profiles="enable" if multiple_profiles else "disable")
+
+
+def _plugins_line(build: BuildFlags) -> str:
+    paged = build.use_paged_context_fmha == "enable"
+    return (f"plugins: gemm_plugin {build.gemm_plugin}, multiple_profiles {build.multiple_profiles}"
+            + (f", opt_num_tokens {build.opt_num_tokens} (typical tokens per iteration at the peak)"
+               if build.opt_num_tokens else " (so opt_num_tokens is left unset)")
+            + f", use_fp8_context_fmha {build.use_fp8_context_fmha}, use_paged_context_fmha "
+              f"{build.use_paged_context_fmha}"
+            + (" (chunked context and KV reuse need it)" if paged else " (so no chunked context, no KV reuse)"))
+
+
+def _build_rule_warnings(build: BuildFlags, model_context: int, chunked_context: bool, weights_quant: str,
+                         window: int) -> tuple[str, ...]:
+    """What trtllm-build warns about these flags; BuildRuleViolation for what it refuses or rewrites."""
+    return rules.check_build(
+        max_input_len=build.max_input_len, max_seq_len=build.max_seq_len, max_batch_size=build.max_batch_size,
+        max_num_tokens=build.max_num_tokens, opt_num_tokens=build.opt_num_tokens,
+        tokens_per_block=rules.DEFAULT_TOKENS_PER_BLOCK, model_context=model_context, chunked_context=chunked_context,
+        multiple_profiles=build.multiple_profiles == "enable",
+        use_fp8_context_fmha=build.use_fp8_context_fmha == "enable", weights_quant=weights_quant,
+        max_attention_window_size=window)
+
+
+def _engine_hash(model_ref: ModelRef, target: _Target, backend: str, trtllm_version: str, image: str,
+                 step: CheckpointStep | None, build: BuildFlags) -> str:
+    doc = identity.identity_document(
+        model_name=model_ref.name, model_source=model_ref.source, model_architecture=_shape(target.model),
+        backend=backend, trtllm_version=trtllm_version, image=image, gpu_sm=target.gpu.sm, dtype=target.dtype,
+        weights_quant=target.weights_quant, kv_quant=target.kv_quant, tp=target.tp, pp=target.pp,
+        checkpoint=step.to_json() if step else None, build=build.to_json(backend))
+    return identity.digest(doc)
+
+
+def _planning_window(profile: TrafficProfile) -> PlanningWindow:
+    return PlanningWindow(start=profile.start.isoformat(), end=profile.end.isoformat(), samples=profile.samples,
+                          sequence_source=profile.sequence_source.value, censored_fraction=profile.censored_fraction)
 
 
 def _check_inputs(profile: TrafficProfile | TrafficUnavailable, min_samples: int, dtype: str, backend: str,

@@ -149,6 +149,23 @@ def check_build(*, max_input_len: int, max_seq_len: int, max_batch_size: int, ma
                 multiple_profiles: bool, use_fp8_context_fmha: bool, weights_quant: str,
                 max_attention_window_size: int | None = None) -> tuple[str, ...]:
     """Raise BuildRuleViolation for what trtllm-build refuses or rewrites; return warnings for the rest."""
+    problems = [
+        *_length_problems(max_input_len, max_seq_len, max_batch_size, model_context),
+        *_token_problems(max_input_len, max_seq_len, max_batch_size, max_num_tokens, opt_num_tokens, tokens_per_block,
+                         chunked_context, multiple_profiles),
+        *_attention_problems(max_seq_len, tokens_per_block, use_fp8_context_fmha, weights_quant,
+                             max_attention_window_size),
+    ]
+    if problems:
+        raise BuildRuleViolation("; ".join(problems))
+    warnings = []
+    if max_num_tokens > MAX_NUM_TOKENS_WARNING:
+        warnings.append(f"max_num_tokens {max_num_tokens} > {MAX_NUM_TOKENS_WARNING} (trtllm-build warns)")
+    return tuple(warnings)
+
+
+def _length_problems(max_input_len: int, max_seq_len: int, max_batch_size: int, model_context: int) -> list[str]:
+    """Problems with the limits: input within sequence within the model's context, a batch size in range."""
     problems: list[str] = []
     if not 1 <= max_input_len <= max_seq_len:
         problems.append(f"max_input_len {max_input_len} must be between 1 and max_seq_len {max_seq_len}")
@@ -156,6 +173,14 @@ def check_build(*, max_input_len: int, max_seq_len: int, max_batch_size: int, ma
         problems.append(f"max_seq_len {max_seq_len} exceeds the model's context of {model_context} tokens")
     if not 1 <= max_batch_size <= MAX_BATCH_SIZE_CAP * 2:
         problems.append(f"max_batch_size {max_batch_size} is outside 1..{MAX_BATCH_SIZE_CAP * 2}")
+    return problems
+
+
+def _token_problems(max_input_len: int, max_seq_len: int, max_batch_size: int, max_num_tokens: int,
+                    opt_num_tokens: int | None, tokens_per_block: int, chunked_context: bool,
+                    multiple_profiles: bool) -> list[str]:
+    """Problems with ``max_num_tokens`` and ``opt_num_tokens``, the tokens of one engine iteration."""
+    problems: list[str] = []
     if max_num_tokens > max_seq_len * max_batch_size:
         problems.append(f"max_num_tokens {max_num_tokens} exceeds max_seq_len x max_batch_size "
                         f"({max_seq_len * max_batch_size}); trtllm-build would clamp it")
@@ -168,6 +193,13 @@ def check_build(*, max_input_len: int, max_seq_len: int, max_batch_size: int, ma
         problems.append("opt_num_tokens cannot be set together with multiple_profiles (trtllm-build refuses)")
     if opt_num_tokens is not None and not 1 <= opt_num_tokens <= max_num_tokens:
         problems.append(f"opt_num_tokens {opt_num_tokens} must be between 1 and max_num_tokens {max_num_tokens}")
+    return problems
+
+
+def _attention_problems(max_seq_len: int, tokens_per_block: int, use_fp8_context_fmha: bool, weights_quant: str,
+                        max_attention_window_size: int | None) -> list[str]:
+    """Problems with the attention kernels' settings: FP8 context FMHA, the window, the paged-KV block."""
+    problems: list[str] = []
     if use_fp8_context_fmha and weights_quant not in FP8_FMHA_FORMATS:
         problems.append(f"use_fp8_context_fmha only applies to {sorted(FP8_FMHA_FORMATS)} weights, "
                         f"not {weights_quant}")
@@ -175,12 +207,7 @@ def check_build(*, max_input_len: int, max_seq_len: int, max_batch_size: int, ma
         problems.append(f"max_attention_window_size {max_attention_window_size} exceeds max_seq_len {max_seq_len}")
     if tokens_per_block < 1 or tokens_per_block & (tokens_per_block - 1):
         problems.append(f"tokens_per_block {tokens_per_block} must be a power of two")
-    if problems:
-        raise BuildRuleViolation("; ".join(problems))
-    warnings = []
-    if max_num_tokens > MAX_NUM_TOKENS_WARNING:
-        warnings.append(f"max_num_tokens {max_num_tokens} > {MAX_NUM_TOKENS_WARNING} (trtllm-build warns)")
-    return tuple(warnings)
+    return problems
 
 
 __all__ = ["BuildRuleViolation", "TokensChoice", "choose_max_num_tokens", "check_build", "effective_input_limit",

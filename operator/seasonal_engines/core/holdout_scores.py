@@ -40,62 +40,97 @@ def held_out(holdout: HourlyHistory, proposal: Proposal, sizing: Sizing, *, max_
     engine in hindsight on the held-out hours (the smallest ladder step with at most ``max_beyond``
     beyond), the static engine discovery planned, and the hourly oracle (each hour's own quantile with the
     headroom, up the ladder), judged on ``holdout``."""
-    wd, hr = local_slots(holdout, proposal.static.timezone)
-    seq, inp = holdout.sequence_counts(), holdout.input
-    n = holdout.requests
-    q = sizing.sequence_quantile
+    hours = _HeldOutHours.of(holdout, sizing.sequence_quantile, min_hour_requests)
+    planned = proposal.static.planned_step
+    out = [hours.score("proposal", _season_limits(holdout, proposal),
+                       None if len(proposal.seasons) > 1 else planned)]
+    best = _best_static(hours, sizing.steps, max_beyond)
+    if best is not None:
+        out.append(best)
+    out.append(hours.score(f"static {planned}", np.full(holdout.hours, float(planned)), planned))
+    thick = hours.thick
+    oracle = np.array([sizing.step(hours.quantile[i]) if thick[i] else planned for i in range(holdout.hours)],
+                      dtype=np.float64)
+    out.append(hours.score("hourly oracle", oracle, None))
+    return out
 
-    def beyond_at(limits: NDArray[Any]) -> NDArray[Any]:
-        """Per hour, requests above the hour's limit (the larger of the input and sequence shortfalls)."""
-        out = np.zeros(holdout.hours)
+
+@dataclass(frozen=True, eq=False)
+class _HeldOutHours:
+    """The held-out hours as the scores read them: per hour its requests, its sequence and input counts and
+    its own sizing quantile (NaN below ``min_hour_requests``, too few to have one)."""
+
+    history: HourlyHistory
+    requests: NDArray[Any]
+    sequence: NDArray[Any]
+    quantile: NDArray[Any]
+    min_hour_requests: float
+
+    @classmethod
+    def of(cls, holdout: HourlyHistory, q: float, min_hour_requests: float) -> _HeldOutHours:
+        n, seq = holdout.requests, holdout.sequence_counts()
+        quantile = np.full(holdout.hours, np.nan)
         for i in range(holdout.hours):
+            if n[i] >= min_hour_requests:
+                quantile[i] = histograms.histogram_quantile(q, _histogram(holdout, seq[i]))
+        return cls(holdout, n, seq, quantile, min_hour_requests)
+
+    @property
+    def thick(self) -> NDArray[Any]:
+        """Hours whose quantile the slack is measured against."""
+        thick: NDArray[Any] = np.isfinite(self.quantile) & (self.quantile > 0)
+        return thick
+
+    def beyond(self, limits: NDArray[Any]) -> NDArray[Any]:
+        """Per hour, requests above the hour's limit (the larger of the input and sequence shortfalls)."""
+        h, n = self.history, self.requests
+        out = np.zeros(h.hours)
+        for i in range(h.hours):
             if n[i] <= 0:
                 continue
-            hs = histograms.Histogram(holdout.bounds, tuple(float(x) for x in np.cumsum(seq[i])))
-            hi = histograms.Histogram(holdout.bounds, tuple(float(x) for x in np.cumsum(inp[i])))
-            cover = min(histograms.coverage(hs, limits[i]), histograms.coverage(hi, limits[i]))
+            cover = min(histograms.coverage(_histogram(h, self.sequence[i]), limits[i]),
+                        histograms.coverage(_histogram(h, h.input[i]), limits[i]))
             out[i] = n[i] * (1.0 - cover) if math.isfinite(cover) else 0.0
         return out
 
-    quantile = np.full(holdout.hours, np.nan)
-    for i in range(holdout.hours):
-        if n[i] >= min_hour_requests:
-            quantile[i] = histograms.histogram_quantile(
-                q, histograms.Histogram(holdout.bounds, tuple(float(x) for x in np.cumsum(seq[i]))))
-    thick = np.isfinite(quantile) & (quantile > 0)
-    days = max(holdout.hours / 24.0, 1 / 24.0)
-
-    def score(name: str, limits: NDArray[Any], fixed: int | None) -> HeldOutScore:
-        b = beyond_at(limits)
+    def score(self, name: str, limits: NDArray[Any], fixed: int | None) -> HeldOutScore:
+        """One engine judged on these hours, at ``limits`` (max_seq_len per hour)."""
+        b, n, thick = self.beyond(limits), self.requests, self.thick
         share = b / np.where(n > 0, n, 1.0)
-        worst = float(share[n >= min_hour_requests].max()) if (n >= min_hour_requests).any() else float("nan")
-        slack = float(np.mean(limits[thick] / quantile[thick])) if thick.any() else float("nan")
+        counted = n >= self.min_hour_requests
+        worst = float(share[counted].max()) if counted.any() else float("nan")
+        slack = float(np.mean(limits[thick] / self.quantile[thick])) if thick.any() else float("nan")
+        days = max(self.history.hours / 24.0, 1 / 24.0)
         return HeldOutScore(name, fixed, float(b.sum() / max(1.0, n.sum())), worst, slack,
                             float(np.count_nonzero(np.diff(limits) != 0)) / days)
 
+
+def _histogram(history: HourlyHistory, counts: NDArray[Any]) -> histograms.Histogram:
+    """One hour's per-bucket counts as the cumulative histogram ``histograms`` reads."""
+    return histograms.Histogram(history.bounds, tuple(float(x) for x in np.cumsum(counts)))
+
+
+def _season_limits(holdout: HourlyHistory, proposal: Proposal) -> NDArray[Any]:
+    """Per held-out hour, the planned step of the proposal's season at its local weekday and hour (the
+    static engine's outside every season)."""
+    wd, hr = local_slots(holdout, proposal.static.timezone)
     by_slot = {}
     for s in proposal.seasons:
         for day in DAY_TYPES[s.day_type]:
             for i in range(s.hours):
                 slot = day * 24 + s.start_hour + i
                 by_slot[(slot // 24 % 7, slot % 24)] = s.planned_step
-    seasons_limits = np.array([by_slot.get((int(d), int(h)), proposal.static.planned_step)
-                               for d, h in zip(wd, hr)], dtype=np.float64)
-    out = [score("proposal", seasons_limits, None if len(proposal.seasons) > 1 else proposal.static.planned_step)]
-    best = None
-    for step in sizing.steps:
-        cand = score(f"best static {step}", np.full(holdout.hours, float(step)), step)
+    return np.array([by_slot.get((int(d), int(h)), proposal.static.planned_step) for d, h in zip(wd, hr)],
+                    dtype=np.float64)
+
+
+def _best_static(hours: _HeldOutHours, steps: tuple[int, ...], max_beyond: float) -> HeldOutScore | None:
+    """The smallest ladder step with at most ``max_beyond`` of the held-out requests beyond it (None: none)."""
+    for step in steps:
+        cand = hours.score(f"best static {step}", np.full(hours.history.hours, float(step)), step)
         if cand.beyond <= max_beyond + 1e-12:
-            best = cand
-            break
-    if best is not None:
-        out.append(best)
-    out.append(score(f"static {proposal.static.planned_step}",
-                     np.full(holdout.hours, float(proposal.static.planned_step)), proposal.static.planned_step))
-    oracle = np.array([sizing.step(quantile[i]) if thick[i] else proposal.static.planned_step
-                       for i in range(holdout.hours)], dtype=np.float64)
-    out.append(score("hourly oracle", oracle, None))
-    return out
+            return cand
+    return None
 
 
 __all__ = ["HeldOutScore", "held_out"]

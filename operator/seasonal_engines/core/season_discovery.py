@@ -30,10 +30,10 @@ from __future__ import annotations
 
 import math
 import zoneinfo
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -292,111 +292,89 @@ class Proposal:
         return [s.to_season() for s in self.seasons]
 
 
+_Cut = tuple[str, int, int]  # (day type, first local hour, hours): one season of a candidate
+_WEEK_SHARE = {"daily": 1.0, "weekdays": 5 / 7, "weekend": 2 / 7}  # of the week's days each day type covers
+
+
+class _Segment(NamedTuple):
+    """A candidate season's pool, as the search and the proposal read it."""
+
+    planned: int      # the ladder step a plan from it reaches
+    bound: int        # the same from the quantile's upper confidence bound
+    requests: float
+    sized: float      # the order statistic with headroom, before the ladder rounds it
+
+
+@dataclass(frozen=True, eq=False)
+class _Pools:
+    """Per day type and local hour of day, the pooled counts of the whole history (key -1) and of each fold
+    of its days (0: even local dates, 1: odd ones), with the observed days of each; segments are memoised
+    because the search sizes the same runs of hours many times."""
+
+    bounds: Sequence[float]
+    sizing: Sizing
+    confidence: float
+    tables: dict[int, dict[str, tuple[NDArray[Any], NDArray[Any]]]]
+    days: dict[int, dict[str, float]]
+    segments: dict[tuple[int, str, int, int], _Segment] = field(default_factory=dict)
+
+    def segment(self, tables: int, t: str, start: int, length: int) -> _Segment:
+        """Local hours [start, start+length) on day type t, in the whole history (tables -1) or one fold of
+        its days (0, 1). The search compares sized lengths, not steps, because the ladder's steps would make
+        a few requests either side of a step look like structure."""
+        key = (tables, t, start % 24, length)
+        if key not in self.segments:
+            hrs = [(start + i) % 24 for i in range(length)]
+            seq, inp = self.tables[tables][t]
+            s_counts, i_counts = seq[hrs].sum(axis=0), inp[hrs].sum(axis=0)
+            self.segments[key] = self._sized(s_counts, i_counts)
+        return self.segments[key]
+
+    def _sized(self, s_counts: NDArray[Any], i_counts: NDArray[Any]) -> _Segment:
+        sizing = self.sizing
+        p, b = _pool_steps(s_counts, i_counts, self.bounds, sizing, self.confidence)
+        v = max(planned_value(s_counts, self.bounds, sizing.sequence_quantile),
+                planned_value(i_counts, self.bounds, sizing.input_quantile)) * (1.0 + sizing.headroom)
+        unbounded = 2.0 * sizing.steps[-1]  # the value of a pool too thin for the quantile: dearer than any step
+        return _Segment(p, b, float(i_counts.sum()), min(v, unbounded))
+
+
+def _pools(history: HourlyHistory, sizing: Sizing, settings: Settings) -> _Pools:
+    """The history's hours placed at their local weekday and hour, pooled whole and per fold of its days."""
+    wd, hr, day = local_slots(history, settings.timezone, with_days=True)
+    seq, inp = history.sequence_counts(), history.input
+    # hours before any traffic are not history
+    live = np.arange(history.hours) >= history.hours - history.observed_hours()
+    hours_of = {-1: live, 0: live & (day % 2 == 0), 1: live & (day % 2 == 1)}
+    tables = {k: {t: _hour_tables(seq, inp, wd, hr, m, DAY_TYPES[t]) for t in DAY_TYPES} for k, m in hours_of.items()}
+    days = {k: {t: _days(wd[m], DAY_TYPES[t]) for t in DAY_TYPES} for k, m in hours_of.items()}
+    return _Pools(history.bounds, sizing, settings.confidence, tables, days)
+
+
 def discover(history: HourlyHistory, sizing: Sizing, settings: Settings | None = None, *,
              with_profile: bool = False) -> Proposal:
     """The seasons for this history (see the module docstring)."""
     settings = settings or Settings()
-    tz = settings.timezone
-    wd, hr, day = local_slots(history, tz, with_days=True)
-    seq, inp = history.sequence_counts(), history.input
-    observed = history.observed_hours()
-    live = np.arange(history.hours) >= history.hours - observed  # hours before any traffic are not history
-    days_seen = {t: _days(wd[live], DAY_TYPES[t]) for t in DAY_TYPES}
-    whole = {t: _hour_tables(seq, inp, wd, hr, live, DAY_TYPES[t]) for t in DAY_TYPES}
-    folds = [{t: _hour_tables(seq, inp, wd, hr, live & (day % 2 == f), DAY_TYPES[t]) for t in DAY_TYPES}
-             for f in (0, 1)]
-    steps: dict[tuple[int, str, int, int], tuple[int, int, float, float]] = {}
-    unbounded = 2.0 * sizing.steps[-1]  # the value of a pool too thin for the quantile: dearer than any step
-
-    def segment(tables: int, t: str, start: int, length: int) -> tuple[int, int, float, float]:
-        """(planned step, upper-bound step, requests, sized length) of local hours [start, start+length) on
-        day type t, in the whole history (tables -1) or one fold of its days (0, 1). The sized length is the
-        order statistic with headroom before the ladder rounds it: the search compares those, because the
-        ladder's steps would make a few requests either side of a step look like structure."""
-        key = (tables, t, start % 24, length)
-        if key not in steps:
-            src = whole if tables < 0 else folds[tables]
-            hrs = [(start + i) % 24 for i in range(length)]
-            s_counts, i_counts = src[t][0][hrs].sum(axis=0), src[t][1][hrs].sum(axis=0)
-            p, b = _pool_steps(s_counts, i_counts, history.bounds, sizing, settings.confidence)
-            v = max(planned_value(s_counts, history.bounds, sizing.sequence_quantile),
-                    planned_value(i_counts, history.bounds, sizing.input_quantile)) * (1.0 + sizing.headroom)
-            steps[key] = (p, b, float(i_counts.sum()), min(v, unbounded))
-        return steps[key]
-
-    def season(t: str, start: int, length: int) -> ProposedSeason:
-        planned, bound, requests, _ = segment(-1, t, start, length)
-        per_occurrence = requests / max(1.0, days_seen[t])
-        need = settings.tail_requests / (1.0 - sizing.sequence_quantile)
-        occurrences = int(min(52, max(1, math.ceil(need / per_occurrence) if per_occurrence > 0 else 52)))
-        occurrences = min(occurrences, max(1, int(math.ceil(days_seen[t] or 1))))
-        return ProposedSeason(t, start % 24, length, tz, occurrences, requests, planned, bound)
-
-    static = season("daily", 0, 24)
-    profile = week_profile(history, tz=tz, q=sizing.sequence_quantile,
+    pools = _pools(history, sizing, settings)
+    static = _season(pools, settings, ("daily", 0, 24))
+    profile = week_profile(history, tz=settings.timezone, q=sizing.sequence_quantile,
                            confidence=settings.confidence) if with_profile else None
-    days = observed / 24.0
+    days = history.observed_hours() / 24.0
     if days < settings.min_days or settings.max_seasons == 1:
         why = (f"{days:.1f} days of history, fewer than the {settings.min_days:g} needed to tell seasons apart"
                if days < settings.min_days else "maxSeasons is 1")
-        cost = segment(-1, "daily", 0, 24)[3]
+        cost = pools.segment(-1, "daily", 0, 24).sized
         return Proposal((static,), static, float(static.planned_step), cost, cost, 0.0, days, f"one season: {why}",
                         profile)
 
-    structures: list[tuple[int, ...]] = [(k,) for k in range(1, settings.max_seasons + 1)]
-    split_days = [_days(wd[live & (day % 2 == f)], DAY_TYPES[t]) for f in (0, 1) for t in ("weekdays", "weekend")]
-    if min(split_days) >= 1:  # every fold holds a weekday and a weekend day
-        structures += [(k_wd, k_we) for k_wd in range(1, settings.max_seasons)
-                       for k_we in range(1, settings.max_seasons - k_wd + 1)]
-
-    def fit(tables: int, structure: tuple[int, ...]) -> list[tuple[str, int, int]] | None:
-        """The cut of the day (per day type) with the least mean planned envelope on these tables."""
-        if len(structure) == 1:
-            k = structure[0]
-            if k == 1:
-                return [("daily", 0, 24)]
-            _, cuts = _best_daily(lambda a, n: segment(tables, "daily", a, n)[3], k)
-            return None if cuts is None else [("daily", a, n) for a, n in cuts]
-        out: list[tuple[str, int, int]] = []
-        for t, k in zip(("weekdays", "weekend"), structure):
-            _, cuts = _best_linear(lambda a, n, t=t: segment(tables, t, a, n)[3], k)
-            if cuts is None:
-                return None
-            out += [(t, a, n) for a, n in cuts]
-        return out
-
-    def mean_envelope(tables: int, cuts: list[tuple[str, int, int]], *, rounded: bool = False) -> float:
-        """Time-weighted over the week (sized lengths, or ladder steps when ``rounded``)."""
-        share = {"daily": 1.0, "weekdays": 5 / 7, "weekend": 2 / 7}
-        return sum(share[t] * n / 24.0 * segment(tables, t, a, n)[0 if rounded else 3] for t, a, n in cuts)
-
-    def changes(structure: tuple[int, ...]) -> float:
-        if len(structure) == 1:
-            return 0.0 if structure[0] == 1 else float(structure[0])
-        k_wd, k_we = structure
-        return (5 * k_wd + 2 * k_we) / 7.0 if k_wd + k_we > 2 else 2 / 7.0  # a switch at each day-type change
-
-    # Each structure is fitted on one half of the days and judged on the other, both ways round: a cut that
-    # only fits the noise of the days it was found on does not lower the envelope of the others.
-    judged = []
-    for structure in structures:
-        held = []
-        for f in (0, 1):
-            cuts = fit(1 - f, structure)
-            if cuts is None:
-                break
-            held.append(mean_envelope(f, cuts))
-        if len(held) == 2:
-            judged.append((float(np.mean(held)) * (1.0 + settings.churn_penalty * changes(structure)),
-                           sum(structure), structure))
+    judged = _held_out_costs(pools, _structures(pools, settings.max_seasons), settings.churn_penalty)
     cost, _, chosen_structure = min(judged)
     static_cost = next(c for c, _, st in judged if st == (1,))
-    cuts = _merged(fit(-1, chosen_structure) or [("daily", 0, 24)], lambda t, a, n: segment(-1, t, a, n)[0])
-    chosen = tuple(season(t, a, n) for t, a, n in cuts)
-    mean = mean_envelope(-1, cuts, rounded=True)
-    types = {t for t, _, _ in cuts}
-    per_day = 0.0 if len(cuts) == 1 else float(len(cuts)) if types == {"daily"} else \
-        changes((sum(t == "weekdays" for t, _, _ in cuts), sum(t == "weekend" for t, _, _ in cuts)))
+    cuts = _merged(_fit(pools, -1, chosen_structure) or [("daily", 0, 24)],
+                   lambda t, a, n: pools.segment(-1, t, a, n).planned)
+    chosen = tuple(_season(pools, settings, cut) for cut in cuts)
+    mean = _mean_envelope(pools, -1, cuts, rounded=True)
+    per_day = _cut_changes_per_day(cuts)
     if len(chosen) == 1:
         reason = (f"one season: no cut of the day into at most {settings.max_seasons} seasons, fitted on half "
                   f"of the {days:.0f} days, lowers the other half's mean envelope by more than its churn penalty")
@@ -407,27 +385,126 @@ def discover(history: HourlyHistory, sizing: Sizing, settings: Settings | None =
     return Proposal(chosen, static, mean, cost, static_cost, per_day, days, reason, profile)
 
 
-def _merged(cuts: list[tuple[str, int, int]], step: Any) -> list[tuple[str, int, int]]:
+def _season(pools: _Pools, settings: Settings, cut: _Cut) -> ProposedSeason:
+    """The season of a cut, with the occurrences its plan pools to see ``tail_requests`` beyond the quantile
+    (at most 52, and no more than the day type's observed days)."""
+    t, start, length = cut
+    planned, bound, requests, _ = pools.segment(-1, t, start, length)
+    days_seen = pools.days[-1][t]
+    per_occurrence = requests / max(1.0, days_seen)
+    need = settings.tail_requests / (1.0 - pools.sizing.sequence_quantile)
+    occurrences = int(min(52, max(1, math.ceil(need / per_occurrence) if per_occurrence > 0 else 52)))
+    occurrences = min(occurrences, max(1, int(math.ceil(days_seen or 1))))
+    return ProposedSeason(t, start % 24, length, settings.timezone, occurrences, requests, planned, bound)
+
+
+def _structures(pools: _Pools, max_seasons: int) -> list[tuple[int, ...]]:
+    """The numbers of seasons to try: (k,) for one cut of every day, (weekday k, weekend k) when every fold
+    holds a weekday and a weekend day to judge weekday and weekend cuts on."""
+    structures: list[tuple[int, ...]] = [(k,) for k in range(1, max_seasons + 1)]
+    if min(pools.days[f][t] for f in (0, 1) for t in ("weekdays", "weekend")) >= 1:
+        structures += [(k_wd, k_we) for k_wd in range(1, max_seasons)
+                       for k_we in range(1, max_seasons - k_wd + 1)]
+    return structures
+
+
+def _held_out_costs(pools: _Pools, structures: list[tuple[int, ...]],
+                    churn_penalty: float) -> list[tuple[float, int, tuple[int, ...]]]:
+    """(held-out cost, seasons, structure) of each structure that can be cut on both folds. Each is fitted
+    on one half of the days and judged on the other, both ways round: a cut that only fits the noise of the
+    days it was found on does not lower the envelope of the others."""
+    judged = []
+    for structure in structures:
+        held = []
+        for f in (0, 1):
+            cuts = _fit(pools, 1 - f, structure)
+            if cuts is None:
+                break
+            held.append(_mean_envelope(pools, f, cuts))
+        if len(held) == 2:
+            judged.append((float(np.mean(held)) * (1.0 + churn_penalty * _changes_per_day(structure)),
+                           sum(structure), structure))
+    return judged
+
+
+def _fit(pools: _Pools, tables: int, structure: tuple[int, ...]) -> list[_Cut] | None:
+    """The cut of the day (per day type) with the least mean sized length on these tables; None when no cut
+    into that many seasons exists."""
+    if len(structure) == 1:
+        k = structure[0]
+        if k == 1:
+            return [("daily", 0, 24)]
+        _, cuts = _best_daily(lambda a, n: pools.segment(tables, "daily", a, n).sized, k)
+        return None if cuts is None else [("daily", a, n) for a, n in cuts]
+    out: list[_Cut] = []
+    for t, k in zip(("weekdays", "weekend"), structure):
+        _, cuts = _best_linear(lambda a, n, t=t: pools.segment(tables, t, a, n).sized, k)
+        if cuts is None:
+            return None
+        out += [(t, a, n) for a, n in cuts]
+    return out
+
+
+def _mean_envelope(pools: _Pools, tables: int, cuts: list[_Cut], *, rounded: bool = False) -> float:
+    """Time-weighted over the week (sized lengths, or ladder steps when ``rounded``)."""
+    return sum(_WEEK_SHARE[t] * n / 24.0 * _envelope(pools.segment(tables, t, a, n), rounded) for t, a, n in cuts)
+
+
+def _envelope(segment: _Segment, rounded: bool) -> float:
+    return segment.planned if rounded else segment.sized
+
+
+def _changes_per_day(structure: tuple[int, ...]) -> float:
+    """Season changes a day of a structure (see ``_structures``)."""
+    if len(structure) == 1:
+        return 0.0 if structure[0] == 1 else float(structure[0])
+    k_wd, k_we = structure
+    return (5 * k_wd + 2 * k_we) / 7.0 if k_wd + k_we > 2 else 2 / 7.0  # a switch at each day-type change
+
+
+def _cut_changes_per_day(cuts: list[_Cut]) -> float:
+    """Season changes a day of the merged cuts, whose structure may differ from the one fitted."""
+    if len(cuts) == 1:
+        return 0.0
+    if {t for t, _, _ in cuts} == {"daily"}:
+        return float(len(cuts))
+    return _changes_per_day((sum(t == "weekdays" for t, _, _ in cuts), sum(t == "weekend" for t, _, _ in cuts)))
+
+
+def _merged(cuts: list[_Cut], step: Callable[[str, int, int], int]) -> list[_Cut]:
     """Neighbouring seasons of one day type whose plans reach the same ladder step are one season (a cut
     the ladder cannot see buys nothing but churn); weekday and weekend seasons of one step each are one."""
-    out: list[tuple[str, int, int]] = []
+    out: list[_Cut] = []
     for t in ("daily", "weekdays", "weekend"):
-        runs = sorted([c for c in cuts if c[0] == t], key=lambda c: c[1])
-        merged: list[list[int]] = []
-        for _, a, n in runs:
-            if merged and step(t, merged[-1][0], merged[-1][1]) == step(t, a, n) and merged[-1][0] + merged[-1][1] == a:
-                merged[-1][1] += n
-            else:
-                merged.append([a, n])
-        if t == "daily" and len(merged) > 1 and step(t, *merged[0]) == step(t, *merged[-1]) \
-                and (merged[-1][0] + merged[-1][1]) % 24 == merged[0][0]:
-            last = merged.pop()
-            merged[0] = [last[0], last[1] + merged[0][1]]  # the run across midnight
-        out += [(t, a % 24, n) for a, n in merged]
+        runs = _neighbours_merged(t, sorted([c for c in cuts if c[0] == t], key=lambda c: c[1]), step)
+        if t == "daily":
+            runs = _joined_across_midnight(runs, step)
+        out += [(t, a % 24, n) for a, n in runs]
     days = {t for t, _, _ in out}
     if days == {"weekdays", "weekend"} and len(out) == 2 and step(*out[0]) == step(*out[1]):
         return [("daily", 0, 24)]
     return out
+
+
+def _neighbours_merged(t: str, cuts: list[_Cut], step: Callable[[str, int, int], int]) -> list[list[int]]:
+    """[start, hours] runs of one day type's cuts (sorted by start), each adjacent one at the same step as
+    the run so far joined to it."""
+    merged: list[list[int]] = []
+    for _, a, n in cuts:
+        if merged and step(t, merged[-1][0], merged[-1][1]) == step(t, a, n) and merged[-1][0] + merged[-1][1] == a:
+            merged[-1][1] += n
+        else:
+            merged.append([a, n])
+    return merged
+
+
+def _joined_across_midnight(runs: list[list[int]], step: Callable[[str, int, int], int]) -> list[list[int]]:
+    """Daily runs with the last joined to the first when it ends where the first starts at the same step."""
+    if len(runs) > 1 and step("daily", *runs[0]) == step("daily", *runs[-1]) \
+            and (runs[-1][0] + runs[-1][1]) % 24 == runs[0][0]:
+        last = runs.pop()
+        runs[0] = [last[0], last[1] + runs[0][1]]  # the run across midnight
+    return runs
 
 
 def _days(wd: NDArray[Any], types: tuple[int, ...]) -> float:

@@ -108,27 +108,12 @@ def render(plan: Mapping[str, Any], service: Mapping[str, Any], settings: JobSet
     ``owned=False`` leaves out the ownerReference, for manifests rendered before the InferenceService
     exists (GitOps); the operator always renders owned ones. ``attempt`` numbers the Job's name.
     """
-    meta = service.get("metadata") or {}
-    for key in ("name", "namespace", "uid") if owned else ("name", "namespace"):
-        if not meta.get(key):
-            raise ValueError(f"InferenceService metadata.{key} is required to own the build Job (got "
-                             f"{meta.get(key)!r}); pass the object as read from the cluster")
+    meta = _service_metadata(service, owned)
     spec = api.InferenceServiceSpec.model_validate(service.get("spec") or {})
-    engine_hash = str(plan.get("engine_hash", ""))
-    if not re.fullmatch(r"[0-9a-f]{16,128}", engine_hash):
-        raise ValueError(f"plan.engine_hash must be lowercase hex (16+ characters), got {engine_hash!r}")
-    if plan.get("backend") not in (api.Backend.tensorrt, None):
-        raise ValueError(f"plan.backend {plan.get('backend')!r} has no build Job: pytorch builds nothing and the "
-                         "cpu-stand-in is built locally (python -m seasonal_build build --backend cpu-stand-in)")
-    model = str(plan["model"]["name"])
-    if model != spec.model.name:
-        raise ValueError(f"plan.model.name {model!r} differs from spec.model.name {spec.model.name!r}; "
-                         "re-plan for this InferenceService")
+    engine_hash, model = _checked_plan(plan, spec)
     plan = _with_source(plan, spec)
-    gpus = int(plan["model"].get("tp", 1)) * int(plan["model"].get("pp", 1))
     labels = _labels(model, engine_hash, plan.get("season"), str(meta["name"]))
-    owners = [{"apiVersion": f"{api.GROUP}/{api.VERSION}", "kind": api.KIND, "name": meta["name"],
-               "uid": meta["uid"], "controller": True, "blockOwnerDeletion": True}] if owned else []
+    owners = _owner_references(meta) if owned else []
     cm_name = plan_config_map_name(model, engine_hash)
     config_map = {
         "apiVersion": "v1", "kind": "ConfigMap",
@@ -136,73 +121,7 @@ def render(plan: Mapping[str, Any], service: Mapping[str, Any], settings: JobSet
                      "annotations": {ANNOTATION_FULL_HASH: engine_hash}, "ownerReferences": owners},
         "data": {PLAN_KEY: json.dumps(dict(plan), indent=2, sort_keys=True) + "\n"},
     }
-    volumes, mounts, env = _volumes(spec, plan, cm_name, settings)
     sized = build_resources.build_resources(plan)
-    container_security: dict[str, Any] = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
-                                          "seccompProfile": {"type": "RuntimeDefault"}}
-    if settings.run_as_non_root:
-        container_security["runAsNonRoot"] = True
-    read_only = {**container_security, "readOnlyRootFilesystem": True}
-    pod_security: dict[str, Any] = {"seccompProfile": {"type": "RuntimeDefault"}}
-    if settings.run_as_non_root:
-        pod_security["runAsNonRoot"] = True
-    if settings.run_as_user is not None:
-        pod_security.update(runAsUser=settings.run_as_user, runAsGroup=settings.run_as_user,
-                            fsGroup=settings.run_as_user,
-                            # The store may hold terabytes: chown it only when its root is not ours yet.
-                            fsGroupChangePolicy="OnRootMismatch")
-    cpu = settings.cpu_request or str(sized.cpu_request)
-    cpu_limit = settings.cpu_request or str(sized.cpu_limit)
-    memory = settings.memory_request or sized.memory
-    scratch_size = settings.scratch_size_limit or sized.scratch
-    command = ["python3", "-m", "seasonal_build", "build", "--plan", f"{PLAN_DIR}/{PLAN_KEY}",
-               "--store", STORE_MOUNT, "--serving-store", STORE_MOUNT, "--model-mount", MODEL_MOUNT,
-               "--work-dir", SCRATCH_MOUNT]
-    if settings.calibration_claim:
-        command += ["--calibration-dir", f"{CALIBRATION_MOUNT}/{settings.calibration_path.strip('/')}".rstrip("/")]
-    build = {
-        "name": "build", "image": images.mirrored(spec.engine.image, settings.image_settings.ngc_registry),
-        "imagePullPolicy": "IfNotPresent",
-        "command": command,
-        # trtllm-build writes its timing cache (model.cache) into the working directory.
-        "workingDir": SCRATCH_MOUNT,
-        "env": env,
-        "resources": {"requests": {"cpu": cpu, "memory": memory, "ephemeral-storage": scratch_size,
-                                   GPU_RESOURCE: str(gpus)},
-                      "limits": {"cpu": cpu_limit, "memory": settings.memory_limit or memory,
-                                 GPU_RESOURCE: str(gpus)}},
-        "volumeMounts": mounts,
-        "securityContext": container_security,
-    }
-    install = {
-        "name": "install-builder", "image": settings.image_settings.builder_image, "imagePullPolicy": "IfNotPresent",
-        # The package is standard library only: copying its directory is a complete install.
-        "command": ["python", "-c", "import os, shutil, seasonal_build; shutil.copytree(os.path.dirname("
-                    f"seasonal_build.__file__), '{BUILDER_MOUNT}/seasonal_build', dirs_exist_ok=True)"],
-        "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
-        "volumeMounts": [{"name": "builder", "mountPath": BUILDER_MOUNT}],
-        "securityContext": read_only,
-    }
-    init_containers = [install]
-    download = _download_container(spec, settings, read_only)
-    if download is not None:
-        init_containers.append(download)
-    pod_spec: dict[str, Any] = {
-        "restartPolicy": "Never",
-        "nodeSelector": {GPU_PRODUCT_LABEL: spec.hardware.gpu_product},
-        "tolerations": [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"},
-                        *[dict(t) for t in settings.extra_tolerations]],
-        "securityContext": pod_security,
-        # The build talks to no Kubernetes API: no service-account token in the pod.
-        "automountServiceAccountToken": False,
-        "initContainers": init_containers,
-        "containers": [build],
-        "volumes": volumes,
-    }
-    if settings.image_settings.pull_secrets:
-        pod_spec["imagePullSecrets"] = [{"name": name} for name in settings.image_settings.pull_secrets]
-    if settings.service_account_name:
-        pod_spec["serviceAccountName"] = settings.service_account_name
     job = {
         "apiVersion": "batch/v1", "kind": "Job",
         "metadata": {"name": job_name(model, engine_hash, attempt), "namespace": meta["namespace"],
@@ -215,7 +134,7 @@ def render(plan: Mapping[str, Any], service: Mapping[str, Any], settings: JobSet
             "ttlSecondsAfterFinished": settings.ttl_seconds_after_finished,
             "template": {"metadata": {"labels": labels, **({"annotations": dict(settings.pod_annotations)}
                                                           if settings.pod_annotations else {})},
-                         "spec": pod_spec},
+                         "spec": _pod_spec(spec, plan, cm_name, settings, sized)},
         },
     }
     # No object shared between the two manifests or their parts: callers may patch one freely, and
@@ -225,6 +144,133 @@ def render(plan: Mapping[str, Any], service: Mapping[str, Any], settings: JobSet
         for obj in (job, config_map):
             del obj["metadata"]["ownerReferences"]
     return BuildManifests(job=job, config_map=config_map)
+
+
+def _service_metadata(service: Mapping[str, Any], owned: bool) -> Mapping[str, Any]:
+    """The InferenceService's metadata, refused without what the manifests need (the uid only to own them)."""
+    meta = service.get("metadata") or {}
+    for key in ("name", "namespace", "uid") if owned else ("name", "namespace"):
+        if not meta.get(key):
+            raise ValueError(f"InferenceService metadata.{key} is required to own the build Job (got "
+                             f"{meta.get(key)!r}); pass the object as read from the cluster")
+    return meta
+
+
+def _checked_plan(plan: Mapping[str, Any], spec: api.InferenceServiceSpec) -> tuple[str, str]:
+    """The plan's engine hash and model name, refused when the plan is no TensorRT-LLM build of this spec's model."""
+    engine_hash = str(plan.get("engine_hash", ""))
+    if not re.fullmatch(r"[0-9a-f]{16,128}", engine_hash):
+        raise ValueError(f"plan.engine_hash must be lowercase hex (16+ characters), got {engine_hash!r}")
+    if plan.get("backend") not in (api.Backend.tensorrt, None):
+        raise ValueError(f"plan.backend {plan.get('backend')!r} has no build Job: pytorch builds nothing and the "
+                         "cpu-stand-in is built locally (python -m seasonal_build build --backend cpu-stand-in)")
+    model = str(plan["model"]["name"])
+    if model != spec.model.name:
+        raise ValueError(f"plan.model.name {model!r} differs from spec.model.name {spec.model.name!r}; "
+                         "re-plan for this InferenceService")
+    return engine_hash, model
+
+
+def _owner_references(meta: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [{"apiVersion": f"{api.GROUP}/{api.VERSION}", "kind": api.KIND, "name": meta["name"],
+             "uid": meta["uid"], "controller": True, "blockOwnerDeletion": True}]
+
+
+def _pod_spec(spec: api.InferenceServiceSpec, plan: Mapping[str, Any], cm_name: str, settings: JobSettings,
+              sized: build_resources.BuildResources) -> dict[str, Any]:
+    """The build pod: init containers (builder install, then any download), the build container, its volumes."""
+    volumes, mounts, env = _volumes(spec, plan, cm_name, settings)
+    container_security = _container_security(settings)
+    read_only = {**container_security, "readOnlyRootFilesystem": True}
+    init_containers = [_install_container(settings, read_only)]
+    download = _download_container(spec, settings, read_only)
+    if download is not None:
+        init_containers.append(download)
+    build = _build_container(spec, plan, settings, sized, env, mounts, container_security)
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "nodeSelector": {GPU_PRODUCT_LABEL: spec.hardware.gpu_product},
+        "tolerations": [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"},
+                        *[dict(t) for t in settings.extra_tolerations]],
+        "securityContext": _pod_security(settings),
+        # The build talks to no Kubernetes API: no service-account token in the pod.
+        "automountServiceAccountToken": False,
+        "initContainers": init_containers,
+        "containers": [build],
+        "volumes": volumes,
+    }
+    if settings.image_settings.pull_secrets:
+        pod_spec["imagePullSecrets"] = [{"name": name} for name in settings.image_settings.pull_secrets]
+    if settings.service_account_name:
+        pod_spec["serviceAccountName"] = settings.service_account_name
+    return pod_spec
+
+
+def _container_security(settings: JobSettings) -> dict[str, Any]:
+    """Every container's securityContext under the restricted Pod Security Standard."""
+    security: dict[str, Any] = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+                                "seccompProfile": {"type": "RuntimeDefault"}}
+    if settings.run_as_non_root:
+        security["runAsNonRoot"] = True
+    return security
+
+
+def _pod_security(settings: JobSettings) -> dict[str, Any]:
+    """The pod's securityContext: the build's user and group, and the group that owns its volumes."""
+    security: dict[str, Any] = {"seccompProfile": {"type": "RuntimeDefault"}}
+    if settings.run_as_non_root:
+        security["runAsNonRoot"] = True
+    if settings.run_as_user is not None:
+        security.update(runAsUser=settings.run_as_user, runAsGroup=settings.run_as_user,
+                        fsGroup=settings.run_as_user,
+                        # The store may hold terabytes: chown it only when its root is not ours yet.
+                        fsGroupChangePolicy="OnRootMismatch")
+    return security
+
+
+def _install_container(settings: JobSettings, security: Mapping[str, Any]) -> dict[str, Any]:
+    """The init container that copies ``seasonal_build`` from our image into the pod."""
+    return {
+        "name": "install-builder", "image": settings.image_settings.builder_image, "imagePullPolicy": "IfNotPresent",
+        # The package is standard library only: copying its directory is a complete install.
+        "command": ["python", "-c", "import os, shutil, seasonal_build; shutil.copytree(os.path.dirname("
+                    f"seasonal_build.__file__), '{BUILDER_MOUNT}/seasonal_build', dirs_exist_ok=True)"],
+        "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
+        "volumeMounts": [{"name": "builder", "mountPath": BUILDER_MOUNT}],
+        "securityContext": security,
+    }
+
+
+def _build_container(spec: api.InferenceServiceSpec, plan: Mapping[str, Any], settings: JobSettings,
+                     sized: build_resources.BuildResources, env: list[dict[str, Any]], mounts: list[dict[str, Any]],
+                     security: Mapping[str, Any]) -> dict[str, Any]:
+    """The container that runs ``seasonal_build build`` in NVIDIA's image on TP x PP GPUs."""
+    gpus = int(plan["model"].get("tp", 1)) * int(plan["model"].get("pp", 1))
+    memory = settings.memory_request or sized.memory
+    return {
+        "name": "build", "image": images.mirrored(spec.engine.image, settings.image_settings.ngc_registry),
+        "imagePullPolicy": "IfNotPresent",
+        "command": _build_command(settings),
+        # trtllm-build writes its timing cache (model.cache) into the working directory.
+        "workingDir": SCRATCH_MOUNT,
+        "env": env,
+        "resources": {"requests": {"cpu": settings.cpu_request or str(sized.cpu_request), "memory": memory,
+                                   "ephemeral-storage": settings.scratch_size_limit or sized.scratch,
+                                   GPU_RESOURCE: str(gpus)},
+                      "limits": {"cpu": settings.cpu_request or str(sized.cpu_limit),
+                                 "memory": settings.memory_limit or memory, GPU_RESOURCE: str(gpus)}},
+        "volumeMounts": mounts,
+        "securityContext": security,
+    }
+
+
+def _build_command(settings: JobSettings) -> list[str]:
+    command = ["python3", "-m", "seasonal_build", "build", "--plan", f"{PLAN_DIR}/{PLAN_KEY}",
+               "--store", STORE_MOUNT, "--serving-store", STORE_MOUNT, "--model-mount", MODEL_MOUNT,
+               "--work-dir", SCRATCH_MOUNT]
+    if settings.calibration_claim:
+        command += ["--calibration-dir", f"{CALIBRATION_MOUNT}/{settings.calibration_path.strip('/')}".rstrip("/")]
+    return command
 
 
 REFERENCES_UID = IMAGE_USER  # the uid Triton pods and builds run as, so the references' files match

@@ -74,7 +74,7 @@ cp_start() {  # cp_start DIR NAME BINARY ARGS...: start it in its own session, l
   # Until the fork has exec'd the binary its command line is this script's: wait for the exec,
   # so that cp_pid recognises the process from the first poll on.
   binary=$(readlink -f "$1")
-  while [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" != "$binary" ] && [ $tries -lt 50 ]; do
+  while [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" != "$binary" ] && [ $tries -lt 250 ]; do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.02
     tries=$((tries + 1))
@@ -93,7 +93,9 @@ cp_wait() {  # cp_wait DIR NAME DEADLINE WHAT COMMAND...: poll COMMAND until it 
   local dir=$1 name=$2 deadline=$3 what=$4
   shift 4
   while true; do
-    if ! cp_pid "$dir" "$name" >/dev/null; then
+    # Not found twice, half a second apart: one look can land inside an exec (an empty or a
+    # half-written /proc/PID/cmdline), which a CI run once took for an exit.
+    if ! cp_pid "$dir" "$name" >/dev/null && ! { sleep 0.5; cp_pid "$dir" "$name" >/dev/null; }; then
       echo "control plane: $name exited before $what" >&2
       cp_log_tail "$dir" "$name" >&2
       return 1

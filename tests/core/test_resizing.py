@@ -221,3 +221,58 @@ def test_a_first_day_holds_the_coverage_target_and_leaves_the_bootstrap_only_on_
     seen = int(np.searchsorted(ts, after[0].started_s))
     assert seen >= 1386, f"left the bootstrap after {seen} requests: too few to bound a p99.9 at 75%"
     assert after[0].envelope.max_seq_len < 8192
+
+
+# --- counted breaches ------------------------------------------------------------------------------
+
+
+def test_a_counted_breach_needs_more_beyond_than_the_planned_share_leaves_by_chance() -> None:
+    p = api.SizingPolicy()  # p99.9: 565 requests should leave 0.565 beyond; P(N <= 3) = 0.9974 >= 0.995
+    assert resizing.count_breach(4 / 565, 565, p)
+    assert not resizing.count_breach(3 / 565, 565, p)
+    assert not resizing.count_breach(None, 565, p) and not resizing.count_breach(0.5, None, p)
+    assert not resizing.count_breach(0.5, 0, p)
+    # 100,000 requests should leave 100 beyond: 0.2% is a breach, 0.1% is the plan.
+    assert resizing.count_breach(0.002, 100_000, p) and not resizing.count_breach(0.001, 100_000, p)
+
+
+def engine_ref(seq: int) -> EngineRef:
+    return EngineRef(hash=f"{seq:064d}", envelope=EnvelopeStatus(max_input_len=seq, max_seq_len=seq, max_batch_size=64,
+                                                                 max_num_tokens=8192), season="all-day", generation=1)
+
+
+def burst(long: int, seed: int = 1) -> TrafficProfile:
+    """The trailing hour at 1,200 requests with ``long`` prompts of about 12k tokens among them."""
+    ts, inp, out = requests(1, 1200, 1000, seed=seed)
+    inp = np.concatenate([inp, np.full(long, 12_000)])
+    out = np.concatenate([out, np.full(long, 800)])
+    return profile_from_requests(NOW - timedelta(hours=1), NOW, inp, out, rejected=long, limit_stopped=0)
+
+
+def decide_burst(stored: list[int], long: int) -> actions.Decision:
+    status = serving(6144)
+    status = status.model_copy(update={"engine_history": [status.serving_engine, *map(engine_ref, stored)]})
+    store = frozenset({status.serving_engine.hash, *(engine_ref(s).hash for s in stored)})
+    obs = observations.Observation(now=NOW, generation=1, spec=SPEC, spec_error=None, status=status,
+                                   traffic=burst(long), history=history_of(48, 600, 1000), store=store)
+    return dc.decide(obs, planners.for_spec(SPEC), planners.bootstrap_for_spec(SPEC))
+
+
+def test_a_counted_breach_rolls_out_the_smallest_stored_engine_that_covers_the_plan_at_once() -> None:
+    fresh = planners.for_spec(SPEC)(burst(8), "all-day")
+    assert isinstance(fresh, planners.PlannedEngine) and fresh.envelope.max_seq_len > 6144
+    stored = [131072, 2 * fresh.envelope.max_seq_len, fresh.envelope.max_seq_len + 4096, 4096]
+    d = decide_burst(stored, 8)  # 8 of 1,208 beyond: drift's share test has a streak of one, not three
+    assert d.status.drift is not None and d.status.drift.reason == reasons.COVERAGE_BREACH_PENDING
+    rollouts = [a for a in d.actions if isinstance(a, actions.RollOut)]
+    assert not [a for a in d.actions if isinstance(a, actions.StartBuild)]
+    assert rollouts and rollouts[0].engine.envelope.max_seq_len == fresh.envelope.max_seq_len + 4096
+    assert rollouts[0].engine.reason == reasons.DRIFT_BREACH
+
+
+def test_a_counted_breach_without_a_stored_cover_waits_for_drifts_streak() -> None:
+    fresh = planners.for_spec(SPEC)(burst(8), "all-day")
+    assert isinstance(fresh, planners.PlannedEngine)
+    too_large = 2 * fresh.envelope.max_seq_len + 1024  # beyond switching.COVER_FACTOR
+    assert not decide_burst([too_large], 8).actions
+    assert not decide_burst([], 2).actions, "2 of 1,202 beyond is the planned share's chance"

@@ -105,6 +105,7 @@ class DriftVerdict:
     shift: shift_detection.ShiftResult | None = None  # this evaluation's shift tests (None: none made)
     shift_streak: int = 0                      # evaluations in a row with a shift
     shift_confirmed: bool = False              # the streak reached drift.shift.consecutiveEvaluations
+    samples: float | None = None               # requests in the trailing window the figures are of
 
 
 @dataclass(frozen=True)
@@ -312,7 +313,8 @@ def _verdict(ev: _Evaluation, kind: DriftKind, reason: str, message: str, consec
     return DriftVerdict(kind, reason, message + score + notes, consecutive=consecutive,
                         beyond_fraction=ev.beyond, score=ev.score, waste_ratio=ev.waste_ratio, shift=ev.shift,
                         shift_streak=streak, shift_confirmed=ev.shift is not None and ev.shift.shifted
-                        and streak >= ev.policy.shift.consecutive_evaluations, **kw)
+                        and streak >= ev.policy.shift.consecutive_evaluations,
+                        samples=ev.profile.samples if isinstance(ev.profile, TrafficProfile) else None, **kw)
 
 
 # --- formatting ----------------------------------------------------------------------

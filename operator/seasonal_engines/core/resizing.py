@@ -17,6 +17,11 @@ change between the season's boundaries.
   grows the engine (so growing and shrinking cannot chase each other on the same requests), and it must
   stay smaller for ``consecutive`` evaluations in a row, not sooner than ``min_interval`` after the last
   resize. The engine it shrinks to is that cautious plan.
+* **Counted breaches** (``count_breach``): a season's engine is planned to leave ``1 - q`` of its requests
+  beyond, so the trailing window's ``n`` requests should hold about ``n (1 - q)`` of them, a Poisson count.
+  More than that count reaches with probability ``COUNT_SIGNIFICANCE`` is a breach at once, with no
+  streak: drift's share test (``drift.breachFraction`` for ``consecutiveEvaluations``) waits for a burst
+  to fill the diluted window, a quarter of an hour or more in which the burst is refused.
 
 Pure: no I/O; ``now`` is an argument.
 """
@@ -102,6 +107,24 @@ def confident_policy(policy: SizingPolicy, samples: float, confidence: float) ->
     return policy.model_copy(update={"input_quantile": q_in, "sequence_quantile": q_seq})
 
 
+COUNT_SIGNIFICANCE = 0.005
+"""Chance of a counted breach when the engine leaves exactly its planned share beyond: at an evaluation
+every 5 minutes, one false alarm in about 17 hours at worst, and none while the plan's headroom keeps the
+share below ``1 - q`` (each is a rebuild upward, never a refusal)."""
+
+
+def count_breach(beyond_fraction: float | None, samples: float | None, policy: SizingPolicy,
+                 significance: float = COUNT_SIGNIFICANCE) -> bool:
+    """Whether ``beyond_fraction`` of the trailing window's ``samples`` requests are more than the planned
+    share ``1 - q`` (the smaller quantile) leaves beyond, at ``significance``: the count exceeds the
+    Poisson quantile ``1 - significance`` of ``samples (1 - q)``. False when either figure is unknown."""
+    if beyond_fraction is None or samples is None or samples < 1 or not 0 < significance < 1:
+        return False
+    planned = 1.0 - min(policy.input_quantile, policy.sequence_quantile)
+    count = round(beyond_fraction * samples, 6)
+    return count > poisson.poisson_quantile(samples * planned, 1.0 - significance)
+
+
 def enough_to_shrink(policy: SizingPolicy, samples: float) -> bool:
     """Whether ``samples`` requests name an order statistic with the coverage of both sizing quantiles."""
     return all(tolerance_rank(q, samples) is not None for q in (policy.input_quantile, policy.sequence_quantile))
@@ -184,4 +207,5 @@ def discovery_target(spec: InferenceServiceSpec) -> float:
 
 
 __all__ = ["season_pool", "pool_target", "tolerance_policy", "confident_policy", "enough_to_shrink", "Move", "compare",
-           "same_limits", "ResizeState", "ResizeVerdict", "advance", "resized", "discovery_target"]
+           "same_limits", "count_breach", "COUNT_SIGNIFICANCE", "ResizeState", "ResizeVerdict", "advance", "resized",
+           "discovery_target"]

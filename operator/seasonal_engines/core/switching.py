@@ -152,7 +152,8 @@ def _season_start(s: Situation, season: str) -> Plan:
 def _resize(s: Situation, season: str) -> Wanted:
     """seasonDiscovery between a season's boundaries (core.resizing): grow at once when the season's pooled
     plan needs more; shrink to the cautious plan after enough evaluations, on enough requests. A confirmed
-    coverage breach of the trailing window still rebuilds upward. Drift's waste never acts here."""
+    coverage breach of the trailing window still rebuilds upward (``_breach_change``). Drift's waste never
+    acts here."""
     serving = s.status.serving_engine
     assert serving is not None
     state = season_schedules.resize_state(s.status.season_schedule)
@@ -166,12 +167,58 @@ def _resize(s: Situation, season: str) -> Wanted:
             evaluation_interval=timedelta(seconds=durations.seconds(s.spec.traffic.evaluation_interval)))
         if verdict.act:
             change = Change(target, reasons.SEASON_GROWN if move == resizing.Move.up else reasons.SEASON_SHRUNK)
-    if change is None and s.verdict is not None and s.verdict.rebuild and \
-            s.verdict.direction == drift.Direction.up and not s.status.failed_rollouts:
-        change = _keep_or(s.plans.fresh, reasons.DRIFT_BREACH)
+    if change is None and not s.status.failed_rollouts:
+        change = _breach_change(s, serving)
     if change is not None:
         state = resizing.resized(state, s.now)
     return Wanted(change, resize=state)
+
+
+def _breach_change(s: Situation, serving: EngineRef) -> Change | None:
+    """A coverage breach of the trailing window moves upward to its plan, or to a stored engine that covers
+    it (``_stored_cover``): when drift's streak confirms it (drift has checked that the plan is larger; a
+    refusal is reported), or at once when it is counted (``resizing.count_breach``) and a stored engine
+    larger than the serving one covers the plan."""
+    v, fresh = s.verdict, s.plans.fresh
+    if v is None or v.kind == drift.DriftKind.insufficient:
+        return None
+    if isinstance(fresh, planners.PlannedEngine):
+        fresh = _stored_cover(s, fresh)
+    if v.rebuild and v.direction == drift.Direction.up:
+        return _keep_or(fresh, reasons.DRIFT_BREACH)
+    # Counted early, from the few requests of a burst's first minutes: act only when a stored engine takes
+    # over in a rollout's minutes. A plan that needs a build waits for drift's streak, whose window holds
+    # more of the burst to plan from.
+    if isinstance(fresh, planners.PlannedEngine) and fresh.hash in s.store \
+            and resizing.compare(status_codec.envelope_of(serving), fresh.envelope) == resizing.Move.up \
+            and resizing.count_breach(v.beyond_fraction, v.samples, s.spec.sizing):
+        return Change(fresh, reasons.DRIFT_BREACH)
+    return None
+
+
+COVER_FACTOR = 2.0
+"""A breach may roll out a stored engine up to this many times the plan's limits instead of building the
+plan: it serves in a rollout's minutes, a build takes tens of minutes of refused requests, and the
+season's resizing brings it down on evidence."""
+
+
+def _stored_cover(s: Situation, plan: planners.PlannedEngine) -> planners.PlannedEngine:
+    """The smallest engine in the store that serves everything ``plan`` does (both limits and the batch
+    no smaller, the same backend) and is at most ``COVER_FACTOR`` times its limits; ``plan`` itself when it
+    is stored or no engine qualifies."""
+    if plan.hash in s.store:
+        return plan
+    want = plan.envelope
+    refs = [r for r in (s.status.serving_engine, s.status.target_engine, *s.status.engine_history) if r is not None]
+    covers = [(e.max_seq_len, e.max_input_len, r) for r in refs if r.hash in s.store and r.backend == plan.backend
+              for e in [status_codec.envelope_of(r)]
+              if want.max_input_len <= e.max_input_len <= COVER_FACTOR * want.max_input_len
+              and want.max_seq_len <= e.max_seq_len <= COVER_FACTOR * want.max_seq_len
+              and e.max_batch_size >= want.max_batch_size]
+    if not covers:
+        return plan
+    ref = min(covers, key=lambda c: (c[0], c[1]))[2]
+    return planners.PlannedEngine(ref.hash, status_codec.envelope_of(ref), plan.season, plan.backend, plan.plan)
 
 
 def _resize_move(serving: Envelope, planned: planners.PlannedEngine,

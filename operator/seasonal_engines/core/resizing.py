@@ -113,16 +113,15 @@ every 5 minutes, one false alarm in about 17 hours at worst, and none while the 
 share below ``1 - q`` (each is a rebuild upward, never a refusal)."""
 
 
-def count_breach(beyond_fraction: float | None, samples: float | None, policy: SizingPolicy,
-                 significance: float = COUNT_SIGNIFICANCE) -> bool:
+def count_breach(beyond_fraction: float | None, samples: float | None, policy: SizingPolicy) -> bool:
     """Whether ``beyond_fraction`` of the trailing window's ``samples`` requests are more than the planned
-    share ``1 - q`` (the smaller quantile) leaves beyond, at ``significance``: the count exceeds the
-    Poisson quantile ``1 - significance`` of ``samples (1 - q)``. False when either figure is unknown."""
-    if beyond_fraction is None or samples is None or samples < 1 or not 0 < significance < 1:
+    share ``1 - q`` (the smaller quantile) leaves beyond: the count exceeds the Poisson quantile
+    ``1 - COUNT_SIGNIFICANCE`` of ``samples (1 - q)``. False when either figure is unknown."""
+    if beyond_fraction is None or samples is None or samples < 1:
         return False
     planned = 1.0 - min(policy.input_quantile, policy.sequence_quantile)
     count = round(beyond_fraction * samples, 6)
-    return count > poisson.poisson_quantile(samples * planned, 1.0 - significance)
+    return count > poisson.poisson_quantile(samples * planned, 1.0 - COUNT_SIGNIFICANCE)
 
 
 def enough_to_shrink(policy: SizingPolicy, samples: float) -> bool:
@@ -143,12 +142,6 @@ def compare(serving: Envelope, wanted: Envelope) -> Move:
     if wanted.max_input_len < serving.max_input_len or wanted.max_seq_len < serving.max_seq_len:
         return Move.down
     return Move.none
-
-
-def same_limits(a: Envelope, b: Envelope) -> bool:
-    """Engines with the same limits serve the same requests (their other flags follow the traffic's rate)."""
-    return a.max_input_len == b.max_input_len and a.max_seq_len == b.max_seq_len \
-        and a.max_batch_size >= b.max_batch_size
 
 
 @dataclass(frozen=True)
@@ -207,5 +200,5 @@ def discovery_target(spec: InferenceServiceSpec) -> float:
 
 
 __all__ = ["season_pool", "pool_target", "tolerance_policy", "confident_policy", "enough_to_shrink", "Move", "compare",
-           "same_limits", "count_breach", "COUNT_SIGNIFICANCE", "ResizeState", "ResizeVerdict", "advance", "resized",
+           "count_breach", "COUNT_SIGNIFICANCE", "ResizeState", "ResizeVerdict", "advance", "resized",
            "discovery_target"]

@@ -203,21 +203,28 @@ season's resizing brings it down on evidence."""
 
 
 def _stored_cover(s: Situation, plan: planners.PlannedEngine) -> planners.PlannedEngine:
-    """The smallest engine in the store that serves everything ``plan`` does (both limits and the batch
-    no smaller, the same backend) and is at most ``COVER_FACTOR`` times its limits; ``plan`` itself when it
-    is stored or no engine qualifies."""
-    if plan.hash in s.store:
+    """The smallest engine in the store that serves everything ``plan`` does and is at most
+    ``COVER_FACTOR`` times its limits (``_smallest_stored``)."""
+    return _smallest_stored(s.status, s.store, plan, COVER_FACTOR)
+
+
+def _smallest_stored(status: InferenceServiceStatus, store: Set[str], plan: planners.PlannedEngine,
+                     factor: float) -> planners.PlannedEngine:
+    """The smallest engine the status knows of that is in the store, has ``plan``'s backend, both limits
+    from ``plan``'s to ``factor`` times them and a batch no smaller, as a plan for ``plan``'s season;
+    ``plan`` itself when it is stored or no engine qualifies. At factor 1 the limits are ``plan``'s own."""
+    if plan.hash in store:
         return plan
     want = plan.envelope
-    refs = [r for r in (s.status.serving_engine, s.status.target_engine, *s.status.engine_history) if r is not None]
-    covers = [(e.max_seq_len, e.max_input_len, r) for r in refs if r.hash in s.store and r.backend == plan.backend
+    refs = [r for r in (status.serving_engine, status.target_engine, *status.engine_history) if r is not None]
+    covers = [(e.max_seq_len, e.max_input_len, r) for r in refs if r.hash in store and r.backend == plan.backend
               for e in [status_codec.envelope_of(r)]
-              if want.max_input_len <= e.max_input_len <= COVER_FACTOR * want.max_input_len
-              and want.max_seq_len <= e.max_seq_len <= COVER_FACTOR * want.max_seq_len
+              if want.max_input_len <= e.max_input_len <= factor * want.max_input_len
+              and want.max_seq_len <= e.max_seq_len <= factor * want.max_seq_len
               and e.max_batch_size >= want.max_batch_size]
     if not covers:
         return plan
-    ref = min(covers, key=lambda c: (c[0], c[1]))[2]
+    ref = min(covers, key=lambda c: (c[0], c[1]))[2]  # the first of equals: refs are newest first
     return planners.PlannedEngine(ref.hash, status_codec.envelope_of(ref), plan.season, plan.backend, plan.plan)
 
 
@@ -287,15 +294,9 @@ def _share(d: Draft, engine: planners.PlannedEngine) -> None:
 def stored_alike(d: Draft, spec: InferenceServiceSpec, engine: planners.PlannedEngine) -> planners.PlannedEngine:
     """seasonDiscovery: an engine in the store with the same limits stands in for a new plan of them, so a
     flag that follows the traffic's rate (opt_num_tokens) does not cost a rebuild."""
-    if spec.season_discovery is None or engine.hash in d.obs.store:
+    if spec.season_discovery is None:
         return engine
-    refs = [r for r in (d.status.serving_engine, d.status.target_engine, *d.status.engine_history) if r is not None]
-    for ref in refs:
-        if ref.hash in d.obs.store and ref.backend == engine.backend and \
-                resizing.same_limits(status_codec.envelope_of(ref), engine.envelope):
-            return planners.PlannedEngine(ref.hash, status_codec.envelope_of(ref), engine.season, engine.backend,
-                                          engine.plan)
-    return engine
+    return _smallest_stored(d.status, d.obs.store, engine, 1.0)
 
 
 __all__ = ["wanted", "carry_out", "stored_alike", "Situation", "Wanted", "Change", "RollTarget", "Hold"]

@@ -22,7 +22,17 @@ from seasonal_engines.api.status import (
     InferenceServiceStatus,
     SeasonScheduleStatus,
 )
-from seasonal_engines.core import actions, hourly_history, observations, planners, presets, reasons, resizing
+from seasonal_engines.core import (
+    actions,
+    drift,
+    hourly_history,
+    observations,
+    planners,
+    presets,
+    reasons,
+    resizing,
+    status_codec,
+)
 from seasonal_engines.core import decisions as dc
 from seasonal_engines.core.envelopes import Envelope
 from seasonal_engines.core.times import rfc3339
@@ -249,9 +259,13 @@ def burst(long: int, seed: int = 1) -> TrafficProfile:
     return profile_from_requests(NOW - timedelta(hours=1), NOW, inp, out, rejected=long, limit_stopped=0)
 
 
-def decide_burst(stored: list[int], long: int) -> actions.Decision:
+def decide_burst(stored: list[int], long: int, *, streak: int = 0) -> actions.Decision:
+    """``streak``: drift's breach streak before this evaluation (2 makes this one confirm the breach)."""
     status = serving(6144)
     status = status.model_copy(update={"engine_history": [status.serving_engine, *map(engine_ref, stored)]})
+    if streak:
+        state = drift.DriftState(breach_streak=streak, last_evaluated=NOW - timedelta(minutes=5))
+        status = status.model_copy(update={"drift": status_codec.drift_status(state, None)})
     store = frozenset({status.serving_engine.hash, *(engine_ref(s).hash for s in stored)})
     obs = observations.Observation(now=NOW, generation=1, spec=SPEC, spec_error=None, status=status,
                                    traffic=burst(long), history=history_of(48, 600, 1000), store=store)
@@ -270,9 +284,62 @@ def test_a_counted_breach_rolls_out_the_smallest_stored_engine_that_covers_the_p
     assert rollouts[0].engine.reason == reasons.DRIFT_BREACH
 
 
-def test_a_counted_breach_without_a_stored_cover_waits_for_drifts_streak() -> None:
+def test_a_counted_breach_with_only_a_larger_stored_engine_rolls_it_out_as_an_interim_engine() -> None:
     fresh = planners.for_spec(SPEC)(burst(8), "all-day")
     assert isinstance(fresh, planners.PlannedEngine)
     too_large = 2 * fresh.envelope.max_seq_len + 1024  # beyond switching.COVER_FACTOR
-    assert not decide_burst([too_large], 8).actions
-    assert not decide_burst([], 2).actions, "2 of 1,202 beyond is the planned share's chance"
+    d = decide_burst([131072, too_large, 4096], 8)
+    rollouts = [a for a in d.actions if isinstance(a, actions.RollOut)]
+    assert not [a for a in d.actions if isinstance(a, actions.StartBuild)]
+    assert rollouts and rollouts[0].engine.envelope.max_seq_len == too_large  # the smallest that covers
+    assert rollouts[0].engine.reason == reasons.BREACH_INTERIM
+
+
+def test_a_counted_breach_that_no_stored_engine_covers_takes_the_largest_above_the_serving_one() -> None:
+    fresh = planners.for_spec(SPEC)(burst(8), "all-day")
+    assert isinstance(fresh, planners.PlannedEngine) and fresh.envelope.max_seq_len > 7168
+    d = decide_burst([4096, 6656, 7168], 8)  # none covers the plan; 7168 serves more of the burst than 6144
+    rollouts = [a for a in d.actions if isinstance(a, actions.RollOut)]
+    assert rollouts and rollouts[0].engine.envelope.max_seq_len == 7168
+    assert rollouts[0].engine.reason == reasons.BREACH_INTERIM
+
+
+def test_a_counted_breach_with_nothing_larger_stored_waits_for_drifts_streak() -> None:
+    assert not decide_burst([4096], 8).actions
+    assert not decide_burst([131072], 2).actions, "2 of 1,202 beyond is the planned share's chance"
+
+
+def test_a_confirmed_breach_rolls_out_an_interim_engine_only_when_it_covers_the_plan() -> None:
+    fresh = planners.for_spec(SPEC)(burst(40), "all-day")
+    assert isinstance(fresh, planners.PlannedEngine) and fresh.envelope.max_seq_len > 7168
+    d = decide_burst([131072, 4096], 40, streak=2)  # 40 of 1,240 beyond for the third evaluation in a row
+    assert d.status.drift is not None and d.status.drift.reason == reasons.COVERAGE_BREACH
+    rollouts = [a for a in d.actions if isinstance(a, actions.RollOut)]
+    assert rollouts and rollouts[0].engine.envelope.max_seq_len == 131072
+    assert rollouts[0].engine.reason == reasons.BREACH_INTERIM
+    # An engine that serves only part of the burst does not stand in for a confirmed breach: build the plan.
+    builds = [a for a in decide_burst([7168], 40, streak=2).actions if isinstance(a, actions.StartBuild)]
+    assert builds and builds[0].engine.envelope == fresh.envelope and builds[0].reason == reasons.DRIFT_BREACH
+
+
+def decide_after_interim(served: timedelta) -> actions.Decision:
+    interim = engine_ref(131072).model_copy(update={"reason": reasons.BREACH_INTERIM,
+                                                     "rolled_out_at": rfc3339(NOW - served)})
+    status = serving(6144).model_copy(update={"serving_engine": interim,
+                                              "engine_history": [interim, engine_ref(6144)]})
+    obs = observations.Observation(now=NOW, generation=1, spec=SPEC, spec_error=None, status=status,
+                                   traffic=burst(8), history=history_of(48, 600, 1000),
+                                   store=frozenset({interim.hash, engine_ref(6144).hash}))
+    return dc.decide(obs, planners.for_spec(SPEC), planners.bootstrap_for_spec(SPEC))
+
+
+def test_an_interim_engine_gives_way_to_the_breach_plan_once_the_window_holds_what_it_served() -> None:
+    fresh = planners.for_spec(SPEC)(burst(8), "all-day")
+    assert isinstance(fresh, planners.PlannedEngine)
+    # drift.consecutiveEvaluations (3) x traffic.evaluationInterval (5m) after it began serving: build the plan.
+    builds = [a for a in decide_after_interim(timedelta(minutes=15)).actions if isinstance(a, actions.StartBuild)]
+    assert builds and builds[0].engine.envelope == fresh.envelope and builds[0].reason == reasons.DRIFT_BREACH
+    # Sooner, the window holds too little of what the interim engine served; past the window (1h), none of it:
+    # the interim engine is then the season's engine, for resizing to bring down.
+    assert not decide_after_interim(timedelta(minutes=10)).actions
+    assert not decide_after_interim(timedelta(minutes=61)).actions

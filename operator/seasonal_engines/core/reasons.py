@@ -61,6 +61,7 @@ SEASON_START = "SeasonStart"                  # a season began whose engine diff
 SEASON_PREBUILD = "SeasonPrebuild"            # a season's engine is built ahead of its start
 DRIFT_BREACH = "DriftBreach"                  # confirmed coverage breach: rebuild upward
 DRIFT_WASTE = "DriftWaste"                    # confirmed waste: rebuild downward
+BREACH_INTERIM = "BreachInterim"             # a larger stored engine serves a breach while its plan waits
 TARGET_PENDING = "TargetPending"              # a chosen engine still waits to be built or rolled out
 ENGINE_SHARED = "EngineShared"                # a season plans the engine already serving: nothing to build
 SERVING = "Serving"                           # the serving engine is the one wanted
@@ -107,7 +108,8 @@ __all__ = [
     "PROMETHEUS_TIMEOUT", "PROMETHEUS_ERROR", "QUERY_REJECTED", "PROMETHEUS_GARBAGE", "NO_DATA",
     "INSUFFICIENT_SAMPLES", "NAN_IN_DATA", "MALFORMED_HISTOGRAM", "INVALID_SPEC", "SPEC_ACCEPTED",
     "TRAFFIC_OBSERVED", "ADVISED_PLAN", "INITIAL", "BOOTSTRAP", "SEASON_START", "SEASON_PREBUILD", "DRIFT_BREACH",
-    "DRIFT_WASTE", "TARGET_PENDING", "ENGINE_SHARED", "SERVING", "SEASON_GROWN", "SEASON_SHRUNK", "BUILD_STARTED",
+    "BREACH_INTERIM", "DRIFT_WASTE", "TARGET_PENDING", "ENGINE_SHARED", "SERVING", "SEASON_GROWN", "SEASON_SHRUNK",
+    "BUILD_STARTED",
     "BUILD_IN_PROGRESS", "BUILD_SUCCEEDED", "BUILD_FAILED", "BUILD_UNSCHEDULABLE", "ROLLOUT_STARTED",
     "ROLLOUT_IN_PROGRESS", "ROLLOUT_SUCCEEDED", "ROLLOUT_FAILED", "ROLLBACK_IN_PROGRESS", "ROLLED_BACK",
     "ROLLBACK_FAILED", "WAITING_FOR_DOWNSIZE_WINDOW", "UNSCHEDULABLE", "SCHEDULED", "APPLIED",

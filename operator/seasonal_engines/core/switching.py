@@ -7,7 +7,9 @@ target's build running, drift after a failed rollout), or nothing at all (None: 
 one wanted). A change is wanted when nothing serves yet (Initial, or Bootstrap without traffic), a season
 began whose engine differs from the serving one (SeasonStart), discovered seasons resize between their
 boundaries (SeasonGrown, SeasonShrunk, ``core.resizing``), or drift confirmed a breach or waste
-(DriftBreach, DriftWaste). A target whose build failed or vanished is planned again for the same purpose.
+(DriftBreach, DriftWaste). Between discovered seasons' boundaries a breach that no stored engine near its
+plan covers is served first by a larger stored interim engine (BreachInterim), then by its plan. A target
+whose build failed or vanished is planned again for the same purpose.
 
 ``carry_out`` does it through a ``drafts.Draft``: an engine the store already has rolls out at once, an
 engine that serves already is only relabelled (seasons that plan alike share it), an engine that failed
@@ -33,6 +35,7 @@ from seasonal_engines.core import (
     season_schedules,
     seasons,
     status_codec,
+    times,
 )
 from seasonal_engines.core import conditions as cond
 from seasonal_engines.core.drafts import Draft
@@ -40,7 +43,7 @@ from seasonal_engines.core.envelopes import Envelope
 from seasonal_engines.core.evaluation_plans import EvaluationPlans, Plan
 from seasonal_engines.core.traffic import TrafficProfile
 
-DRIFT_REASONS = (reasons.DRIFT_BREACH, reasons.DRIFT_WASTE)
+DRIFT_REASONS = (reasons.DRIFT_BREACH, reasons.DRIFT_WASTE, reasons.BREACH_INTERIM)
 
 
 @dataclass(frozen=True)
@@ -175,25 +178,30 @@ def _resize(s: Situation, season: str) -> Wanted:
 
 
 def _breach_change(s: Situation, serving: EngineRef) -> Change | None:
-    """A coverage breach of the trailing window moves upward to its plan, or to a stored engine that covers
-    it (``_stored_cover``): when drift's streak confirms it (drift has checked that the plan is larger; a
-    refusal is reported), or at once when it is counted (``resizing.count_breach``) and a stored engine
-    larger than the serving one covers the plan."""
+    """A coverage breach of the trailing window moves upward: when drift's streak confirms it (drift has
+    checked that the plan is larger; a refusal is reported), or at once when it is counted
+    (``resizing.count_breach``). It moves to a stored engine within ``COVER_FACTOR`` of its plan
+    (``_stored_cover``); failing that, to a larger stored interim engine that serves while the plan waits
+    (``_interim_engine``, then ``_after_interim``); failing that, a confirmed breach builds the plan and a
+    counted one waits for drift's streak: planned from a burst's first minutes, it is too rough to build."""
     v, fresh = s.verdict, s.plans.fresh
     if v is None or v.kind == drift.DriftKind.insufficient:
         return None
-    if isinstance(fresh, planners.PlannedEngine):
-        fresh = _stored_cover(s, fresh)
-    if v.rebuild and v.direction == drift.Direction.up:
-        return _keep_or(fresh, reasons.DRIFT_BREACH)
-    # Counted early, from the few requests of a burst's first minutes: act only when a stored engine takes
-    # over in a rollout's minutes. A plan that needs a build waits for drift's streak, whose window holds
-    # more of the burst to plan from.
-    if isinstance(fresh, planners.PlannedEngine) and fresh.hash in s.store \
-            and resizing.compare(status_codec.envelope_of(serving), fresh.envelope) == resizing.Move.up \
-            and resizing.count_breach(v.beyond_fraction, v.samples, s.spec.sizing):
-        return Change(fresh, reasons.DRIFT_BREACH)
-    return None
+    confirmed = v.rebuild and v.direction == drift.Direction.up
+    if not isinstance(fresh, planners.PlannedEngine):
+        return _keep_or(fresh, reasons.DRIFT_BREACH) if confirmed else None
+    if serving.reason == reasons.BREACH_INTERIM and not confirmed:
+        return _after_interim(s, serving, fresh)
+    if not confirmed and not resizing.count_breach(v.beyond_fraction, v.samples, s.spec.sizing):
+        return None
+    plan = _stored_cover(s, fresh)
+    if plan.hash in s.store:
+        up = resizing.compare(status_codec.envelope_of(serving), plan.envelope) == resizing.Move.up
+        return Change(plan, reasons.DRIFT_BREACH) if confirmed or up else None
+    interim = _interim_engine(s, fresh, serving, whole=confirmed)
+    if interim is not None:
+        return Change(interim, reasons.BREACH_INTERIM)
+    return Change(plan, reasons.DRIFT_BREACH) if confirmed else None
 
 
 COVER_FACTOR = 2.0
@@ -208,20 +216,62 @@ def _stored_cover(s: Situation, plan: planners.PlannedEngine) -> planners.Planne
     return _smallest_stored(s.status, s.store, plan, COVER_FACTOR)
 
 
+def _interim_engine(s: Situation, plan: planners.PlannedEngine, serving: EngineRef,
+                    *, whole: bool) -> planners.PlannedEngine | None:
+    """A stored engine above the serving one (both limits at least its, one larger) that serves a breach
+    while its plan waits: the smallest of them that covers ``plan``; unless ``whole``, failing that, the
+    largest of them, which serves more of the burst than the serving engine does. None when there is
+    none."""
+    now, want = status_codec.envelope_of(serving), plan.envelope
+    above = [(e.max_seq_len, e.max_input_len, e, r) for e, r in _stored_engines(s.status, s.store, plan)
+             if e.max_input_len >= now.max_input_len and e.max_seq_len >= now.max_seq_len
+             and resizing.compare(now, e) == resizing.Move.up]
+    covers = [c for c in above if c[2].max_input_len >= want.max_input_len and c[2].max_seq_len >= want.max_seq_len]
+    if covers:
+        ref = min(covers, key=lambda c: (c[0], c[1]))[3]
+    elif above and not whole:
+        ref = max(above, key=lambda c: (c[0], c[1]))[3]
+    else:
+        return None
+    return planners.PlannedEngine(ref.hash, status_codec.envelope_of(ref), plan.season, plan.backend, plan.plan)
+
+
+def _after_interim(s: Situation, serving: EngineRef, fresh: planners.PlannedEngine) -> Change | None:
+    """While an interim engine serves, the trailing window fills with the burst's requests, uncensored:
+    after ``drift.consecutiveEvaluations`` evaluations, and while the window still holds what it served,
+    the breach's plan (or its stored cover) replaces it. It stays when it is that cover; past the window
+    it is a season's engine like any other, for resizing to bring down."""
+    if serving.rolled_out_at is None:
+        return None
+    served = times.utc(s.now) - times.parse_time(serving.rolled_out_at)
+    interval = timedelta(seconds=durations.seconds(s.spec.traffic.evaluation_interval))
+    window = timedelta(seconds=durations.seconds(s.spec.traffic.window))
+    if not s.spec.drift.consecutive_evaluations * interval <= served <= window:
+        return None
+    plan = _stored_cover(s, fresh)
+    return None if plan.hash == serving.hash else Change(plan, reasons.DRIFT_BREACH)
+
+
+def _stored_engines(status: InferenceServiceStatus, store: Set[str],
+                    plan: planners.PlannedEngine) -> list[tuple[Envelope, EngineRef]]:
+    """The engines the status knows of that are in the store, with ``plan``'s backend and a batch no
+    smaller, newest first."""
+    refs = [r for r in (status.serving_engine, status.target_engine, *status.engine_history) if r is not None]
+    return [(e, r) for r in refs if r.hash in store and r.backend == plan.backend
+            for e in [status_codec.envelope_of(r)] if e.max_batch_size >= plan.envelope.max_batch_size]
+
+
 def _smallest_stored(status: InferenceServiceStatus, store: Set[str], plan: planners.PlannedEngine,
                      factor: float) -> planners.PlannedEngine:
-    """The smallest engine the status knows of that is in the store, has ``plan``'s backend, both limits
-    from ``plan``'s to ``factor`` times them and a batch no smaller, as a plan for ``plan``'s season;
-    ``plan`` itself when it is stored or no engine qualifies. At factor 1 the limits are ``plan``'s own."""
+    """The smallest of ``_stored_engines`` with both limits from ``plan``'s to ``factor`` times them, as a
+    plan for ``plan``'s season; ``plan`` itself when it is stored or no engine qualifies. At factor 1 the
+    limits are ``plan``'s own."""
     if plan.hash in store:
         return plan
     want = plan.envelope
-    refs = [r for r in (status.serving_engine, status.target_engine, *status.engine_history) if r is not None]
-    covers = [(e.max_seq_len, e.max_input_len, r) for r in refs if r.hash in store and r.backend == plan.backend
-              for e in [status_codec.envelope_of(r)]
+    covers = [(e.max_seq_len, e.max_input_len, r) for e, r in _stored_engines(status, store, plan)
               if want.max_input_len <= e.max_input_len <= factor * want.max_input_len
-              and want.max_seq_len <= e.max_seq_len <= factor * want.max_seq_len
-              and e.max_batch_size >= want.max_batch_size]
+              and want.max_seq_len <= e.max_seq_len <= factor * want.max_seq_len]
     if not covers:
         return plan
     ref = min(covers, key=lambda c: (c[0], c[1]))[2]  # the first of equals: refs are newest first

@@ -343,3 +343,23 @@ def test_an_interim_engine_gives_way_to_the_breach_plan_once_the_window_holds_wh
     # the interim engine is then the season's engine, for resizing to bring down.
     assert not decide_after_interim(timedelta(minutes=10)).actions
     assert not decide_after_interim(timedelta(minutes=61)).actions
+
+
+def test_an_interim_engine_that_outlives_its_window_shrinks_without_the_minimum_interval() -> None:
+    h = history_of(48, 600, 1000)
+
+    def shrinks(reason: str) -> bool:
+        status = serving(32768)
+        ref = status.serving_engine.model_copy(update={"reason": reason,
+                                                       "rolled_out_at": rfc3339(NOW - timedelta(hours=2))})
+        status = status.model_copy(update={"serving_engine": ref, "engine_history": [ref], "season_schedule":
+                                           schedule(last_resized_at=rfc3339(NOW - timedelta(hours=2)))})
+        now, builds = NOW, []
+        for _ in range(3):
+            d = decide(status, h, now)
+            builds += [a for a in d.actions if isinstance(a, actions.StartBuild)]
+            status, now = d.status, now + timedelta(minutes=5)
+        return bool(builds) and builds[0].reason == reasons.SEASON_SHRUNK
+
+    assert shrinks(reasons.BREACH_INTERIM)
+    assert not shrinks(reasons.DRIFT_BREACH), "a breach engine waits for drift.minRebuildInterval (6h)"

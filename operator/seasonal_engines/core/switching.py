@@ -166,7 +166,8 @@ def _resize(s: Situation, season: str) -> Wanted:
         move, target, enough = _resize_move(status_codec.envelope_of(serving), planned, s.plans.cautious)
         state, verdict = resizing.advance(
             state, move, now=s.now, enough=enough, consecutive=s.spec.drift.consecutive_evaluations,
-            min_interval=timedelta(seconds=durations.seconds(s.spec.drift.min_rebuild_interval)),
+            min_interval=timedelta(0) if _interim_outlived_its_window(s, serving) else
+            timedelta(seconds=durations.seconds(s.spec.drift.min_rebuild_interval)),
             evaluation_interval=timedelta(seconds=durations.seconds(s.spec.traffic.evaluation_interval)))
         if verdict.act:
             change = Change(target, reasons.SEASON_GROWN if move == resizing.Move.up else reasons.SEASON_SHRUNK)
@@ -240,16 +241,32 @@ def _after_interim(s: Situation, serving: EngineRef, fresh: planners.PlannedEngi
     """While an interim engine serves, the trailing window fills with the burst's requests, uncensored:
     after ``drift.consecutiveEvaluations`` evaluations, and while the window still holds what it served,
     the breach's plan (or its stored cover) replaces it. It stays when it is that cover; past the window
-    it is a season's engine like any other, for resizing to bring down."""
-    if serving.rolled_out_at is None:
-        return None
-    served = times.utc(s.now) - times.parse_time(serving.rolled_out_at)
+    it is a season's engine for resizing to bring down (``_interim_outlived_its_window``)."""
+    served = _interim_served(s, serving)
     interval = timedelta(seconds=durations.seconds(s.spec.traffic.evaluation_interval))
-    window = timedelta(seconds=durations.seconds(s.spec.traffic.window))
-    if not s.spec.drift.consecutive_evaluations * interval <= served <= window:
+    if served is None or not s.spec.drift.consecutive_evaluations * interval <= served <= _window(s):
         return None
     plan = _stored_cover(s, fresh)
     return None if plan.hash == serving.hash else Change(plan, reasons.DRIFT_BREACH)
+
+
+def _interim_served(s: Situation, serving: EngineRef) -> timedelta | None:
+    """How long an interim engine has served; None for any other engine."""
+    if serving.reason != reasons.BREACH_INTERIM or serving.rolled_out_at is None:
+        return None
+    return times.utc(s.now) - times.parse_time(serving.rolled_out_at)
+
+
+def _interim_outlived_its_window(s: Situation, serving: EngineRef) -> bool:
+    """An interim engine that served past the trailing window (its plan never came: too few requests) is
+    larger than anything planned, and the season's history now holds what it served: resizing may bring
+    it down without waiting for ``drift.minRebuildInterval``."""
+    served = _interim_served(s, serving)
+    return served is not None and served > _window(s)
+
+
+def _window(s: Situation) -> timedelta:
+    return timedelta(seconds=durations.seconds(s.spec.traffic.window))
 
 
 def _stored_engines(status: InferenceServiceStatus, store: Set[str],

@@ -67,6 +67,7 @@ ENGINE_SHARED = "EngineShared"                # a season plans the engine alread
 SERVING = "Serving"                           # the serving engine is the one wanted
 SEASON_GROWN = "SeasonGrown"                  # the season's plan from its newest history needs more: resize up now
 SEASON_SHRUNK = "SeasonShrunk"                # the season's plan stayed smaller long enough, on enough requests
+DRIFT_REASONS = (DRIFT_BREACH, DRIFT_WASTE, BREACH_INTERIM)  # the serving engine changes for drift
 
 # --- builds ------------------------------------------------
 
@@ -108,8 +109,8 @@ __all__ = [
     "PROMETHEUS_TIMEOUT", "PROMETHEUS_ERROR", "QUERY_REJECTED", "PROMETHEUS_GARBAGE", "NO_DATA",
     "INSUFFICIENT_SAMPLES", "NAN_IN_DATA", "MALFORMED_HISTOGRAM", "INVALID_SPEC", "SPEC_ACCEPTED",
     "TRAFFIC_OBSERVED", "ADVISED_PLAN", "INITIAL", "BOOTSTRAP", "SEASON_START", "SEASON_PREBUILD", "DRIFT_BREACH",
-    "BREACH_INTERIM", "DRIFT_WASTE", "TARGET_PENDING", "ENGINE_SHARED", "SERVING", "SEASON_GROWN", "SEASON_SHRUNK",
-    "BUILD_STARTED",
+    "BREACH_INTERIM", "DRIFT_REASONS", "DRIFT_WASTE", "TARGET_PENDING", "ENGINE_SHARED", "SERVING", "SEASON_GROWN",
+    "SEASON_SHRUNK", "BUILD_STARTED",
     "BUILD_IN_PROGRESS", "BUILD_SUCCEEDED", "BUILD_FAILED", "BUILD_UNSCHEDULABLE", "ROLLOUT_STARTED",
     "ROLLOUT_IN_PROGRESS", "ROLLOUT_SUCCEEDED", "ROLLOUT_FAILED", "ROLLBACK_IN_PROGRESS", "ROLLED_BACK",
     "ROLLBACK_FAILED", "WAITING_FOR_DOWNSIZE_WINDOW", "UNSCHEDULABLE", "SCHEDULED", "APPLIED",

@@ -18,6 +18,7 @@ its rollout before is not tried again, and anything else is built first. Pure: n
 
 from __future__ import annotations
 
+import math
 from collections.abc import Set
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -43,7 +44,7 @@ from seasonal_engines.core.envelopes import Envelope
 from seasonal_engines.core.evaluation_plans import EvaluationPlans, Plan
 from seasonal_engines.core.traffic import TrafficProfile
 
-DRIFT_REASONS = (reasons.DRIFT_BREACH, reasons.DRIFT_WASTE, reasons.BREACH_INTERIM)
+DRIFT_REASONS = reasons.DRIFT_REASONS
 
 
 @dataclass(frozen=True)
@@ -223,18 +224,15 @@ def _interim_engine(s: Situation, plan: planners.PlannedEngine, serving: EngineR
     while its plan waits: the smallest of them that covers ``plan``; unless ``whole``, failing that, the
     largest of them, which serves more of the burst than the serving engine does. None when there is
     none."""
-    now, want = status_codec.envelope_of(serving), plan.envelope
-    above = [(e.max_seq_len, e.max_input_len, e, r) for e, r in _stored_engines(s.status, s.store, plan)
-             if e.max_input_len >= now.max_input_len and e.max_seq_len >= now.max_seq_len
-             and resizing.compare(now, e) == resizing.Move.up]
-    covers = [c for c in above if c[2].max_input_len >= want.max_input_len and c[2].max_seq_len >= want.max_seq_len]
+    now = status_codec.envelope_of(serving)
+    above = [(e, r) for e, r in _stored_engines(s.status, s.store, plan)
+             if _covers(e, now) and resizing.compare(now, e) == resizing.Move.up]
+    covers = [(e, r) for e, r in above if _covers(e, plan.envelope)]
     if covers:
-        ref = min(covers, key=lambda c: (c[0], c[1]))[3]
-    elif above and not whole:
-        ref = max(above, key=lambda c: (c[0], c[1]))[3]
-    else:
-        return None
-    return planners.PlannedEngine(ref.hash, status_codec.envelope_of(ref), plan.season, plan.backend, plan.plan)
+        return _as_plan(min(covers, key=_size)[1], plan)
+    if above and not whole:
+        return _as_plan(max(above, key=_size)[1], plan)
+    return None
 
 
 def _after_interim(s: Situation, serving: EngineRef, fresh: planners.PlannedEngine) -> Change | None:
@@ -285,13 +283,23 @@ def _smallest_stored(status: InferenceServiceStatus, store: Set[str], plan: plan
     limits are ``plan``'s own."""
     if plan.hash in store:
         return plan
-    want = plan.envelope
-    covers = [(e.max_seq_len, e.max_input_len, r) for e, r in _stored_engines(status, store, plan)
-              if want.max_input_len <= e.max_input_len <= factor * want.max_input_len
-              and want.max_seq_len <= e.max_seq_len <= factor * want.max_seq_len]
-    if not covers:
-        return plan
-    ref = min(covers, key=lambda c: (c[0], c[1]))[2]  # the first of equals: refs are newest first
+    covers = [(e, r) for e, r in _stored_engines(status, store, plan) if _covers(e, plan.envelope, factor)]
+    # min keeps the first of equals: the newest, as _stored_engines lists them newest first.
+    return _as_plan(min(covers, key=_size)[1], plan) if covers else plan
+
+
+def _covers(e: Envelope, want: Envelope, factor: float = math.inf) -> bool:
+    """Whether both of ``e``'s limits are from ``want``'s to ``factor`` times them."""
+    return want.max_input_len <= e.max_input_len <= factor * want.max_input_len \
+        and want.max_seq_len <= e.max_seq_len <= factor * want.max_seq_len
+
+
+def _size(stored: tuple[Envelope, EngineRef]) -> tuple[int, int]:
+    return stored[0].max_seq_len, stored[0].max_input_len
+
+
+def _as_plan(ref: EngineRef, plan: planners.PlannedEngine) -> planners.PlannedEngine:
+    """The stored engine ``ref`` standing in for ``plan``, for ``plan``'s season."""
     return planners.PlannedEngine(ref.hash, status_codec.envelope_of(ref), plan.season, plan.backend, plan.plan)
 
 

@@ -23,7 +23,7 @@ from seasonal_engines.core import reasons
 from seasonal_engines.replay.scoring import Score
 from seasonal_engines.replay.simulating import ReplayRun
 
-DRIFT_REASONS = (reasons.DRIFT_BREACH, reasons.DRIFT_WASTE, reasons.BREACH_INTERIM)
+DRIFT_REASONS = reasons.DRIFT_REASONS
 SCHEMA = "seasonal-engines/replay/v1"
 
 

@@ -214,12 +214,12 @@ def test_discovery_runs_when_due_and_reports_a_changed_schedule_once() -> None:
 # --- a first day, replayed -------------------------------------------------------------------------
 
 
-def test_a_first_day_holds_the_coverage_target_and_leaves_the_bootstrap_only_on_enough_requests() -> None:
+def test_a_first_day_holds_the_coverage_target_and_leaves_the_bootstrap_with_a_margin_then_on_evidence() -> None:
     rng = np.random.default_rng(11)
     start = datetime(2026, 1, 5, tzinfo=UTC).timestamp()
     n = 24 * 600
     ts = np.sort(rng.uniform(start, start + 86400, n))
-    seq = np.maximum(4, rng.lognormal(math.log(500), 0.6, n)).astype(np.int64)  # Llama-3-8B: 8k context
+    seq = np.maximum(4, rng.lognormal(math.log(250), 0.6, n)).astype(np.int64)  # Llama-3-8B: 8k context
     inp = np.maximum(1, (seq * 0.7).astype(np.int64))
     trace = Trace(ts, inp, seq - inp)
     spec = spec_of().model_copy(update={"traffic": SPEC.traffic.model_copy(update={"min_samples": 500})})
@@ -228,9 +228,18 @@ def test_a_first_day_holds_the_coverage_target_and_leaves_the_bootstrap_only_on_
     assert c.policy.worst_hour_beyond_fraction <= 0.02
     after = [r for r in c.run.rollouts if r.started_s >= trace.first_s]
     assert after, "the bootstrap engine served all day"
-    seen = int(np.searchsorted(ts, after[0].started_s))
-    assert seen >= 1386, f"left the bootstrap after {seen} requests: too few to bound a p99.9 at 75%"
-    assert after[0].envelope.max_seq_len < 8192
+    # First the provisional engine: once the trailing window holds traffic.minSamples (a breach can be counted),
+    # before the pool bounds a p99.9 at 75% (1,386 requests), at twice the plan of what was seen.
+    first = after[0]
+    assert first.reason == reasons.SEASON_PROVISIONAL
+    build = next(b for b in c.run.builds if b.engine_hash == first.engine_hash)
+    seen = int(np.searchsorted(ts, build.started_s))
+    assert 500 <= seen < 1386, f"left the bootstrap after {seen} requests"
+    assert first.envelope.max_seq_len >= 2 * seq[:seen].max()
+    assert first.envelope.max_seq_len < 8192
+    # Then only engines planned on enough requests: the cautious plan, none provisional.
+    later = [r for r in after[1:] if r.reason == reasons.SEASON_PROVISIONAL]
+    assert not later
 
 
 # --- counted breaches ------------------------------------------------------------------------------
@@ -363,3 +372,79 @@ def test_an_interim_engine_that_outlives_its_window_shrinks_without_the_minimum_
 
     assert shrinks(reasons.BREACH_INTERIM)
     assert not shrinks(reasons.DRIFT_BREACH), "a breach engine waits for drift.minRebuildInterval (6h)"
+
+
+# --- provisional engines ---------------------------------------------------------------------------
+
+
+def decide_young(status: InferenceServiceStatus, history: hourly_history.HourlyHistory, now: datetime,
+                 *, window: int = 1200) -> actions.Decision:
+    """A young service: its season's history is ``history``, its trailing window holds ``window`` requests."""
+    ts, inp, out = requests(1, window, 300, seed=3)
+    traffic = profile_from_requests(now - timedelta(hours=1), now, inp, out, rejected=0, limit_stopped=0)
+    obs = observations.Observation(now=now, generation=1, spec=SPEC, spec_error=None, status=status,
+                                   traffic=traffic, history=history, store=frozenset({status.serving_engine.hash}))
+    return dc.decide(obs, planners.for_spec(SPEC), planners.bootstrap_for_spec(SPEC))
+
+
+def test_a_young_season_leaves_the_bootstrap_engine_for_twice_its_plan_after_the_streak() -> None:
+    young = history_of(1, 1200, 300)  # 1,200 requests: a plan, but too few to bound the p99.9 at 75%
+    pool = resizing.season_pool(young, ALL_DAY, NOW, active=True, target=10_000)
+    assert isinstance(planners.cautious_for_spec(SPEC)(pool, "all-day"), planners.PlanRefused)
+    plan = planners.for_spec(SPEC)(pool, "all-day")
+    assert isinstance(plan, planners.PlannedEngine)
+    status = serving(131072)
+    ref = status.serving_engine.model_copy(update={"reason": reasons.BOOTSTRAP})
+    status, now = status.model_copy(update={"serving_engine": ref, "engine_history": [ref]}), NOW
+    for i in range(3):
+        d = decide_young(status, young, now)
+        builds = [a for a in d.actions if isinstance(a, actions.StartBuild)]
+        if i < 2:
+            assert not builds, f"left the bootstrap engine on evaluation {i + 1} of 3"
+        status, now = d.status, now + timedelta(minutes=5)
+    assert builds and builds[0].reason == reasons.SEASON_PROVISIONAL
+    e = builds[0].engine.envelope
+    _, inp, out = requests(1, 1200, 300)  # the history's requests
+    assert 2 * (inp + out).max() <= e.max_seq_len < 131072 and 2 * inp.max() <= e.max_input_len
+    assert e.max_seq_len > plan.envelope.max_seq_len
+
+
+def test_a_young_season_stays_on_the_bootstrap_engine_while_no_breach_could_be_counted() -> None:
+    young = history_of(1, 1200, 300)
+    status = serving(131072)
+    for i in range(6):
+        d = decide_young(status, young, NOW + timedelta(minutes=5 * i), window=400)  # under minSamples
+        assert not [a for a in d.actions if isinstance(a, actions.StartBuild)]
+        status = d.status
+
+
+def test_a_provisional_engine_gives_way_to_the_cautious_plan_without_the_minimum_interval() -> None:
+    h = history_of(48, 600, 1000)  # enough for the cautious plan, far below 32768
+
+    def shrinks(reason: str) -> bool:
+        status = serving(32768)
+        ref = status.serving_engine.model_copy(update={"reason": reason})
+        status = status.model_copy(update={"serving_engine": ref, "engine_history": [ref], "season_schedule":
+                                           schedule(last_resized_at=rfc3339(NOW - timedelta(hours=1)))})
+        now, builds = NOW, []
+        for _ in range(3):
+            d = decide(status, h, now)
+            builds += [a for a in d.actions if isinstance(a, actions.StartBuild)]
+            status, now = d.status, now + timedelta(minutes=5)
+        return bool(builds) and builds[0].reason == reasons.SEASON_SHRUNK
+
+    assert shrinks(reasons.SEASON_PROVISIONAL)
+    assert not shrinks(reasons.SEASON_GROWN), "a planned engine waits for drift.minRebuildInterval (6h)"
+
+
+def test_a_provisional_engine_grows_with_the_margin_when_its_plan_needs_more() -> None:
+    young = history_of(1, 1200, 500)  # a plan above what the provisional engine of 1024 serves
+    plan = planners.for_spec(SPEC)(resizing.season_pool(young, ALL_DAY, NOW, active=True, target=10_000), "all-day")
+    assert isinstance(plan, planners.PlannedEngine) and plan.envelope.max_seq_len > 1024
+    status = serving(1024)
+    ref = status.serving_engine.model_copy(update={"reason": reasons.SEASON_PROVISIONAL})
+    d = decide_young(status.model_copy(update={"serving_engine": ref, "engine_history": [ref]}), young, NOW)
+    builds = [a for a in d.actions if isinstance(a, actions.StartBuild)]
+    assert builds and builds[0].reason == reasons.SEASON_PROVISIONAL
+    _, inp, out = requests(1, 1200, 500)
+    assert builds[0].engine.envelope.max_seq_len >= 2 * (inp + out).max() > plan.envelope.max_seq_len

@@ -117,7 +117,8 @@ class EngineRef(StatusModel):
                                       json_schema_extra={"format": "date-time"})
     generation: int | None = Field(None, description="Engine generation: increases with every rollout.", ge=0)
     reason: str | None = Field(None, description="Why it was chosen: Initial, Bootstrap, SeasonStart, "
-                               "DriftBreach, BreachInterim, DriftWaste, SeasonGrown, SeasonShrunk.", max_length=64)
+                               "DriftBreach, BreachInterim, DriftWaste, SeasonGrown, SeasonShrunk, "
+                               "SeasonProvisional.", max_length=64)
     prediction: ServingPrediction | None = Field(None, description="The serving model's prediction for this "
                                                  "engine (modelled); none for the bootstrap engine.")
 

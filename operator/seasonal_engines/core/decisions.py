@@ -82,7 +82,7 @@ def decide(obs: Observation, planner: planners.Planner, bootstrap: planners.Boot
     _observe_traffic(d, spec)
     in_force, outlook, season_traffic = _seasons(d, spec)
     plans = evaluation_plans.plan_once(spec, planner, cautious or planners.cautious_for_spec(spec) or planner,
-                                       obs.traffic, season_traffic, outlook)
+                                       obs.traffic, season_traffic, outlook, planners.provisional_for_spec(spec))
     if outlook.active is not None:
         prebuilding.remember(d, plans.season(outlook.active.name))
     if spec.mode == Mode.advisory:

@@ -3,7 +3,8 @@
 ``plan_once`` plans the trailing window's profile (``fresh``: what drift compares the serving engine
 with, and what a drift rebuild builds), the history profile of each season the outlook names (active,
 due, next) that holds at least ``traffic.minSamples`` requests, and, with ``spec.seasonDiscovery``, the
-active season's profile with the cautious planner (what a season may shrink to). The steps of
+active season's profile with the cautious planner (what a season may shrink to) and, while that pool is
+too small for a cautious plan, with the provisional planner (``core.resizing``). The steps of
 ``core.decisions`` only read the result: no profile is planned twice and no planner needs a cache.
 Pure: the planners are pure, and so is this.
 """
@@ -36,6 +37,7 @@ class EvaluationPlans:
     trailing_usable: bool                 # the trailing window holds traffic.minSamples requests
     by_season: Mapping[str, planners.PlannedEngine | planners.PlanRefused] = field(default_factory=dict)
     cautious: Plan = None                 # seasonDiscovery: the active season's pool, at the upper bound
+    provisional: Plan = None              # seasonDiscovery, no cautious plan yet: that pool, with the margin
 
     def season(self, name: str) -> planners.PlannedEngine | planners.PlanRefused | None:
         """The plan of a season's history; None when it holds too few requests to plan from."""
@@ -58,7 +60,7 @@ class EvaluationPlans:
 def plan_once(spec: InferenceServiceSpec, planner: planners.Planner, cautious: planners.Planner,
               trailing: TrafficProfile | TrafficUnavailable,
               season_traffic: Mapping[str, TrafficProfile | TrafficUnavailable],
-              outlook: seasons.SeasonOutlook) -> EvaluationPlans:
+              outlook: seasons.SeasonOutlook, provisional: planners.Planner | None = None) -> EvaluationPlans:
     """Plan every profile this evaluation reads, once each."""
     active = outlook.active.name if outlook.active is not None else None
     fresh = planner(trailing, active) if isinstance(trailing, TrafficProfile) else None
@@ -68,10 +70,13 @@ def plan_once(spec: InferenceServiceSpec, planner: planners.Planner, cautious: p
         if pool is not None:
             plans[name] = planner(pool, name)
     careful: Plan = None
+    margin: Plan = None
     if spec.season_discovery is not None and active is not None:
         pool = usable(spec, season_traffic.get(active))
         careful = cautious(pool, active) if pool is not None else None
-    return EvaluationPlans(fresh, usable(spec, trailing) is not None, plans, careful)
+        if pool is not None and provisional is not None and not isinstance(careful, planners.PlannedEngine):
+            margin = provisional(pool, active)
+    return EvaluationPlans(fresh, usable(spec, trailing) is not None, plans, careful, margin)
 
 
 __all__ = ["EvaluationPlans", "Plan", "plan_once", "usable"]

@@ -117,6 +117,20 @@ def cautious_for_spec(spec: InferenceServiceSpec,
     return None if sd is None else for_spec(spec, config_json, confidence=sd.confidence)
 
 
+def provisional_for_spec(spec: InferenceServiceSpec,
+                         config_json: Mapping[str, Any] | None = None) -> Planner | None:
+    """spec.seasonDiscovery: the planner of a season whose requests are too few to bound its quantile
+    (a service's first hours): the order statistic (the largest request, at that count) with its
+    headroom widened so that the limits are ``resizing.PROVISIONAL_MARGIN`` times the usual plan's
+    before the ladder rounds them. None without discovery."""
+    if spec.season_discovery is None:
+        return None
+    widened = (1.0 + spec.sizing.headroom) * resizing.PROVISIONAL_MARGIN - 1.0
+    # model_copy skips validation on purpose: the widened headroom may exceed the field's bound for users.
+    sizing = spec.sizing.model_copy(update={"headroom": widened})
+    return for_spec(spec.model_copy(update={"sizing": sizing}), config_json, order_statistics=True)
+
+
 def max_context(spec: InferenceServiceSpec, config_json: Mapping[str, Any] | None = None) -> int:
     """The model's context in tokens (the top of the effective ladder); the ladder's top when unknown."""
     try:

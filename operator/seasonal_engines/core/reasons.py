@@ -67,6 +67,7 @@ ENGINE_SHARED = "EngineShared"                # a season plans the engine alread
 SERVING = "Serving"                           # the serving engine is the one wanted
 SEASON_GROWN = "SeasonGrown"                  # the season's plan from its newest history needs more: resize up now
 SEASON_SHRUNK = "SeasonShrunk"                # the season's plan stayed smaller long enough, on enough requests
+SEASON_PROVISIONAL = "SeasonProvisional"      # too few requests to bound the quantile: twice the largest, for now
 DRIFT_REASONS = (DRIFT_BREACH, DRIFT_WASTE, BREACH_INTERIM)  # the serving engine changes for drift
 
 # --- builds ------------------------------------------------
@@ -110,7 +111,7 @@ __all__ = [
     "INSUFFICIENT_SAMPLES", "NAN_IN_DATA", "MALFORMED_HISTOGRAM", "INVALID_SPEC", "SPEC_ACCEPTED",
     "TRAFFIC_OBSERVED", "ADVISED_PLAN", "INITIAL", "BOOTSTRAP", "SEASON_START", "SEASON_PREBUILD", "DRIFT_BREACH",
     "BREACH_INTERIM", "DRIFT_REASONS", "DRIFT_WASTE", "TARGET_PENDING", "ENGINE_SHARED", "SERVING", "SEASON_GROWN",
-    "SEASON_SHRUNK", "BUILD_STARTED",
+    "SEASON_SHRUNK", "SEASON_PROVISIONAL", "BUILD_STARTED",
     "BUILD_IN_PROGRESS", "BUILD_SUCCEEDED", "BUILD_FAILED", "BUILD_UNSCHEDULABLE", "ROLLOUT_STARTED",
     "ROLLOUT_IN_PROGRESS", "ROLLOUT_SUCCEEDED", "ROLLOUT_FAILED", "ROLLBACK_IN_PROGRESS", "ROLLED_BACK",
     "ROLLBACK_FAILED", "WAITING_FOR_DOWNSIZE_WINDOW", "UNSCHEDULABLE", "SCHEDULED", "APPLIED",

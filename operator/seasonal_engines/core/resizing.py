@@ -17,6 +17,11 @@ change between the season's boundaries.
   grows the engine (so growing and shrinking cannot chase each other on the same requests), and it must
   stay smaller for ``consecutive`` evaluations in a row, not sooner than ``min_interval`` after the last
   resize. The engine it shrinks to is that cautious plan.
+* **Provisional engines** (``PROVISIONAL_MARGIN``): until the pool holds enough requests for the cautious
+  plan, a season whose trailing window holds ``traffic.minSamples`` requests (so that a breach can be
+  counted) moves to ``PROVISIONAL_MARGIN`` times its plan: down from a larger engine after
+  ``consecutive`` evaluations, up at once. Once the cautious plan exists it replaces the provisional
+  engine without waiting for ``min_interval``.
 * **Counted breaches** (``count_breach``): a season's engine is planned to leave ``1 - q`` of its requests
   beyond, so the trailing window's ``n`` requests should hold about ``n (1 - q)`` of them, a Poisson count.
   More than that count reaches with probability ``COUNT_SIGNIFICANCE`` is a breach at once, with no
@@ -105,6 +110,14 @@ def confident_policy(policy: SizingPolicy, samples: float, confidence: float) ->
     if q_in is None or q_seq is None:
         return None
     return policy.model_copy(update={"input_quantile": q_in, "sequence_quantile": q_seq})
+
+
+PROVISIONAL_MARGIN = 2.0
+"""A season whose pool holds ``traffic.minSamples`` requests but too few to bound its quantile (a
+service's first hours) may leave a far larger engine (the bootstrap engine, the model's context) for one
+this many times the usual plan: the largest request seen is then about the quantile ``1 - 1/n``, and
+the margin covers the tail beyond it. The larger engine stays stored as the interim engine of a counted
+breach, and the cautious plan replaces the provisional one once the pool bounds the quantile."""
 
 
 COUNT_SIGNIFICANCE = 0.005
@@ -200,5 +213,5 @@ def discovery_target(spec: InferenceServiceSpec) -> float:
 
 
 __all__ = ["season_pool", "pool_target", "tolerance_policy", "confident_policy", "enough_to_shrink", "Move", "compare",
-           "count_breach", "COUNT_SIGNIFICANCE", "ResizeState", "ResizeVerdict", "advance", "resized",
-           "discovery_target"]
+           "count_breach", "COUNT_SIGNIFICANCE", "PROVISIONAL_MARGIN", "ResizeState", "ResizeVerdict", "advance",
+           "resized", "discovery_target"]

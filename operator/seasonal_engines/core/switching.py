@@ -164,14 +164,18 @@ def _resize(s: Situation, season: str) -> Wanted:
     planned = s.plans.season(season)
     change: Change | None = None
     if isinstance(planned, planners.PlannedEngine):
-        move, target, enough = _resize_move(status_codec.envelope_of(serving), planned, s.plans.cautious)
+        provisional = s.plans.provisional if s.plans.trailing_usable else None
+        move, target, enough = _resize_move(status_codec.envelope_of(serving), planned, s.plans.cautious,
+                                            provisional)
         state, verdict = resizing.advance(
             state, move, now=s.now, enough=enough, consecutive=s.spec.drift.consecutive_evaluations,
-            min_interval=timedelta(0) if _interim_outlived_its_window(s, serving) else
+            min_interval=timedelta(0) if _interim_outlived_its_window(s, serving)
+            or serving.reason == reasons.SEASON_PROVISIONAL else
             timedelta(seconds=durations.seconds(s.spec.drift.min_rebuild_interval)),
             evaluation_interval=timedelta(seconds=durations.seconds(s.spec.traffic.evaluation_interval)))
         if verdict.act:
-            change = Change(target, reasons.SEASON_GROWN if move == resizing.Move.up else reasons.SEASON_SHRUNK)
+            change = Change(target, reasons.SEASON_PROVISIONAL if target is provisional else
+                            reasons.SEASON_GROWN if move == resizing.Move.up else reasons.SEASON_SHRUNK)
     if change is None and not s.status.failed_rollouts:
         change = _breach_change(s, serving)
     if change is not None:
@@ -303,11 +307,18 @@ def _as_plan(ref: EngineRef, plan: planners.PlannedEngine) -> planners.PlannedEn
     return planners.PlannedEngine(ref.hash, status_codec.envelope_of(ref), plan.season, plan.backend, plan.plan)
 
 
-def _resize_move(serving: Envelope, planned: planners.PlannedEngine,
-                 cautious: Plan) -> tuple[resizing.Move, planners.PlannedEngine, bool]:
+def _resize_move(serving: Envelope, planned: planners.PlannedEngine, cautious: Plan,
+                 provisional: Plan = None) -> tuple[resizing.Move, planners.PlannedEngine, bool]:
     """Which way the season's plan moves from the serving engine, the engine it moves to, and whether
-    there are enough requests to move down: up to the plan at once; down only to the cautious plan."""
+    there are enough requests to move down: up to the plan at once; down only to the cautious plan. With
+    no cautious plan yet, a ``provisional`` plan (given only when a breach can be counted) is where
+    both moves go, so that a young season leaves the bootstrap engine with a margin and grows with one."""
     move = resizing.compare(serving, planned.envelope)
+    if isinstance(provisional, planners.PlannedEngine) and not isinstance(cautious, planners.PlannedEngine):
+        if move == resizing.Move.up:
+            return move, provisional, True
+        down = resizing.compare(serving, provisional.envelope) == resizing.Move.down
+        return (resizing.Move.down if down else resizing.Move.none), provisional, True
     if move == resizing.Move.up:
         return move, planned, True
     if isinstance(cautious, planners.PlannedEngine):

@@ -354,22 +354,25 @@ def test_an_interim_engine_gives_way_to_the_breach_plan_once_the_window_holds_wh
     assert not decide_after_interim(timedelta(minutes=61)).actions
 
 
-def test_an_interim_engine_that_outlives_its_window_shrinks_without_the_minimum_interval() -> None:
+def shrinks_within_the_interval(reason: str) -> bool:
+    """Whether an engine of 32768 chosen for ``reason``, serving and last resized 2 h ago (under
+    drift.minRebuildInterval, 6h), shrinks to the cautious plan of a history far below it in 3 evaluations."""
     h = history_of(48, 600, 1000)
+    status = serving(32768)
+    ref = status.serving_engine.model_copy(update={"reason": reason,
+                                                   "rolled_out_at": rfc3339(NOW - timedelta(hours=2))})
+    status = status.model_copy(update={"serving_engine": ref, "engine_history": [ref], "season_schedule":
+                                       schedule(last_resized_at=rfc3339(NOW - timedelta(hours=2)))})
+    now, builds = NOW, []
+    for _ in range(3):
+        d = decide(status, h, now)
+        builds += [a for a in d.actions if isinstance(a, actions.StartBuild)]
+        status, now = d.status, now + timedelta(minutes=5)
+    return bool(builds) and builds[0].reason == reasons.SEASON_SHRUNK
 
-    def shrinks(reason: str) -> bool:
-        status = serving(32768)
-        ref = status.serving_engine.model_copy(update={"reason": reason,
-                                                       "rolled_out_at": rfc3339(NOW - timedelta(hours=2))})
-        status = status.model_copy(update={"serving_engine": ref, "engine_history": [ref], "season_schedule":
-                                           schedule(last_resized_at=rfc3339(NOW - timedelta(hours=2)))})
-        now, builds = NOW, []
-        for _ in range(3):
-            d = decide(status, h, now)
-            builds += [a for a in d.actions if isinstance(a, actions.StartBuild)]
-            status, now = d.status, now + timedelta(minutes=5)
-        return bool(builds) and builds[0].reason == reasons.SEASON_SHRUNK
 
+def test_an_interim_engine_that_outlives_its_window_shrinks_without_the_minimum_interval() -> None:
+    shrinks = shrinks_within_the_interval
     assert shrinks(reasons.BREACH_INTERIM)
     assert not shrinks(reasons.DRIFT_BREACH), "a breach engine waits for drift.minRebuildInterval (6h)"
 
@@ -419,20 +422,7 @@ def test_a_young_season_stays_on_the_bootstrap_engine_while_no_breach_could_be_c
 
 
 def test_a_provisional_engine_gives_way_to_the_cautious_plan_without_the_minimum_interval() -> None:
-    h = history_of(48, 600, 1000)  # enough for the cautious plan, far below 32768
-
-    def shrinks(reason: str) -> bool:
-        status = serving(32768)
-        ref = status.serving_engine.model_copy(update={"reason": reason})
-        status = status.model_copy(update={"serving_engine": ref, "engine_history": [ref], "season_schedule":
-                                           schedule(last_resized_at=rfc3339(NOW - timedelta(hours=1)))})
-        now, builds = NOW, []
-        for _ in range(3):
-            d = decide(status, h, now)
-            builds += [a for a in d.actions if isinstance(a, actions.StartBuild)]
-            status, now = d.status, now + timedelta(minutes=5)
-        return bool(builds) and builds[0].reason == reasons.SEASON_SHRUNK
-
+    shrinks = shrinks_within_the_interval
     assert shrinks(reasons.SEASON_PROVISIONAL)
     assert not shrinks(reasons.SEASON_GROWN), "a planned engine waits for drift.minRebuildInterval (6h)"
 

@@ -7,6 +7,7 @@ import copy
 
 import numpy as np
 
+from seasonal_engines.core import reasons
 from seasonal_engines.replay import comparing, reports
 from tests.core.test_replay_simulation import FAST, MANIFEST, T0, H, spec, synthetic
 
@@ -53,5 +54,11 @@ def test_a_cold_start_with_discovery_replays_alone() -> None:
     assert c.policy.beyond_envelope_fraction <= 0.001
     shrunk = [r for r in c.run.rollouts if r.started_s >= trace.first_s]
     assert shrunk and shrunk[0].envelope.max_seq_len < 131072
+    # First a provisional engine, once the trailing window holds traffic.minSamples requests; an engine
+    # planned at the quantile's bound only once the requests bound a p99.9 at 75% (1,386 of them).
+    assert shrunk[0].reason == reasons.SEASON_PROVISIONAL
     n_before = int(np.searchsorted(trace.timestamps_s, shrunk[0].started_s))
-    assert n_before >= 1386, n_before
+    assert n_before >= discovering.traffic.min_samples, n_before
+    for r in shrunk[1:]:
+        if r.reason != reasons.SEASON_PROVISIONAL:
+            assert int(np.searchsorted(trace.timestamps_s, r.started_s)) >= 1386
